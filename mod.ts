@@ -1,0 +1,64 @@
+/**
+ * draw.ts — DRAW (Gregor et al. 2015), a recurrent variational auto-encoder that builds an image
+ * step by step on a canvas with a differentiable Gaussian-filterbank attention.
+ *
+ * @example
+ * ```ts
+ * import { Draw, Rng, selectBackend, TINY } from "./mod.ts";
+ * await selectBackend("cpu");
+ * const model = new Draw(TINY, 0);
+ * const { means, logits } = model.generate(4, new Rng(1));
+ * console.log(means.shape); // [4, 5, 6, 1]
+ * means.dispose(); logits.dispose(); model.dispose();
+ * ```
+ *
+ * @module
+ */
+/** The tfjs tensor types that draw.ts takes and returns (tfjs-core 4.22). */
+export type { Scalar, Tensor, Tensor1D, Tensor2D, Tensor3D, Tensor4D, Tensor5D, Variable } from "./src/tf.ts";
+export {
+  CIFAR,
+  type ClassifierConfig,
+  CLUTTERED,
+  type DrawConfig,
+  imageSize,
+  MNIST,
+  MNIST_NO_ATTENTION,
+  PRESETS,
+  SVHN,
+  TINY,
+  validateConfig,
+} from "./src/config.ts";
+export {
+  type AttentionWindow,
+  attentionWindow,
+  type Filterbank,
+  filterbank,
+  filterMeans,
+  readPatch,
+  windowSummary,
+  writePatch,
+} from "./src/attention.ts";
+export { lstmCell, type LstmState } from "./src/lstm.ts";
+export { bernoulliNll, klStandardNormal } from "./src/loss.ts";
+export {
+  Draw,
+  drawGenerate,
+  type DrawLoss,
+  drawLoss,
+  drawNoise,
+  type DrawSample,
+  type DrawWeights,
+  initValues,
+  initWeights,
+  type ParamSpec,
+  paramSpecs,
+  readSize,
+  toImages,
+  toInternal,
+  type TraceOptions,
+  writeSize,
+} from "./src/draw.ts";
+export { type StepResult, Trainer, type TrainerOptions } from "./src/trainer.ts";
+export { Rng } from "./src/random.ts";
+export { type BackendChoice, type BackendName, BACKENDS, selectBackend, webgpuAdapter } from "./src/backend.ts";

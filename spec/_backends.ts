@@ -1,0 +1,54 @@
+/**
+ * Runs a test body on every tfjs backend present, each with its stated tolerance.
+ *
+ * cpu and wasm are always present. WebGPU runs where Deno exposes an adapter (on our machines,
+ * Mesa's llvmpipe in software): slow to compile shaders, so only tests marked `webgpu: true`,
+ * with small shapes, run there. DRAW_TEST_BACKENDS=cpu,wasm narrows the list.
+ */
+import * as tf from "../src/tf.ts";
+import { type BackendName, selectBackend, webgpuAdapter } from "../src/backend.ts";
+
+/** Relative tolerance of float32 results on each backend against a float64 reference. */
+export const RTOL: Record<BackendName, number> = { cpu: 1e-4, wasm: 1e-4, webgpu: 2e-3 };
+
+const wanted = (Deno.env.get("DRAW_TEST_BACKENDS") ?? "cpu,wasm,webgpu").split(",");
+const hasGpu = wanted.includes("webgpu") && (await webgpuAdapter()) !== undefined;
+
+/** Backends this run tests. */
+export const PRESENT: BackendName[] = (["cpu", "wasm", "webgpu"] as BackendName[])
+  .filter((b) => wanted.includes(b) && (b !== "webgpu" || hasGpu));
+
+/**
+ * Registers `name` as a Deno test with one step per backend present. The body gets the backend
+ * and its tolerance, and must dispose what it makes (a leak check wraps each step).
+ */
+export function testEveryBackend(
+  name: string,
+  body: (backend: BackendName, rtol: number) => void | Promise<void>,
+  { webgpu = false }: { webgpu?: boolean } = {},
+): void {
+  Deno.test({
+    name,
+    sanitizeResources: false,
+    sanitizeOps: false,
+    fn: async (t) => {
+      for (const backend of PRESENT) {
+        if (backend === "webgpu" && !webgpu) continue;
+        await t.step(backend, async () => {
+          await selectBackend(backend);
+          const before = tf.memory().numTensors;
+          await body(backend, RTOL[backend]);
+          const after = tf.memory().numTensors;
+          if (after !== before) throw new Error(`${name} on ${backend} leaked ${after - before} tensors`);
+        });
+      }
+    },
+  });
+}
+
+/** Reads a tensor back as plain numbers and disposes it. */
+export async function values(t: tf.Tensor): Promise<number[]> {
+  const v = Array.from(await t.data() as Float32Array);
+  t.dispose();
+  return v;
+}

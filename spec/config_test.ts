@@ -1,0 +1,49 @@
+import { CIFAR, CLUTTERED, MNIST, MNIST_NO_ATTENTION, PRESETS, SVHN, TINY, validateConfig } from "../src/config.ts";
+import { paramSpecs, readSize, writeSize } from "../src/draw.ts";
+import { Rng } from "../src/random.ts";
+import { deepEqual, equal, ok, throws } from "./_assert.ts";
+
+Deno.test("presets hold the numbers of Table 3", () => {
+  const row = (c: typeof MNIST) => [c.T, c.hidden, c.z, c.readN, c.writeN, c.width, c.height, c.channels];
+  deepEqual(row(MNIST), [64, 256, 100, 2, 5, 28, 28, 1]);
+  deepEqual(row(SVHN), [32, 800, 100, 12, 12, 54, 54, 3]);
+  deepEqual(row(CIFAR), [64, 400, 200, 5, 5, 32, 32, 3]);
+  deepEqual([CLUTTERED.glimpses, CLUTTERED.hidden, CLUTTERED.readN, CLUTTERED.width], [8, 256, 12, 100]);
+  deepEqual([MNIST_NO_ATTENTION.readN, MNIST_NO_ATTENTION.writeN], [0, 0]);
+  for (const [name, cfg] of Object.entries(PRESETS)) equal(validateConfig(cfg), cfg, name);
+  ok(TINY.T < 5);
+});
+
+Deno.test("validateConfig() rejects N = 1 and non-integers with messages naming the field", () => {
+  throws(() => validateConfig({ ...MNIST, readN: 1 }), /readN must be 0 \(no attention\) or >= 2/);
+  throws(() => validateConfig({ ...MNIST, writeN: 1 }), RangeError);
+  throws(() => validateConfig({ ...MNIST, T: 0 }), /T must be >= 1: current value is 0/);
+  throws(() => validateConfig({ ...MNIST, hidden: 2.5 }), TypeError);
+});
+
+Deno.test("paramSpecs() sizes follow the read and write modes", () => {
+  equal(readSize(MNIST), 2 * 2 * 2);
+  equal(writeSize(MNIST), 25);
+  equal(readSize(MNIST_NO_ATTENTION), 2 * 784);
+  equal(writeSize(MNIST_NO_ATTENTION), 784);
+  equal(readSize(SVHN), 2 * 12 * 12 * 3);
+  const names = paramSpecs(MNIST_NO_ATTENTION).map((p) => p.name);
+  ok(!names.includes("read.kernel") && !names.includes("write.window.kernel"));
+  const enc = paramSpecs(MNIST).find((p) => p.name === "encoder.kernel")!;
+  deepEqual(enc.shape, [8 + 2 * 256, 4 * 256]);
+});
+
+Deno.test("Rng is deterministic by seed, uniform in [0, 1) and normal with mean 0, variance 1", () => {
+  const a = new Rng(5), b = new Rng(5);
+  for (let k = 0; k < 10; k++) equal(a.uniform(), b.uniform());
+  const v = new Rng(1).fillNormal(new Float32Array(100_001));
+  const mean = v.reduce((s, e) => s + e, 0) / v.length;
+  const variance = v.reduce((s, e) => s + (e - mean) ** 2, 0) / v.length;
+  ok(Math.abs(mean) < 0.01 && Math.abs(variance - 1) < 0.02, `mean ${mean}, variance ${variance}`);
+  const r = new Rng(2);
+  for (let k = 0; k < 1000; k++) {
+    const u = r.uniform();
+    ok(u >= 0 && u < 1);
+  }
+  throws(() => new Rng(NaN), TypeError);
+});

@@ -1,0 +1,108 @@
+import * as tf from "../src/tf.ts";
+import { TINY } from "../src/config.ts";
+import { Draw } from "../src/draw.ts";
+import { Rng } from "../src/random.ts";
+import { Trainer } from "../src/trainer.ts";
+import { assertClose, deepEqual, equal, ok, throws } from "./_assert.ts";
+import { testEveryBackend } from "./_backends.ts";
+
+function batch(seed: number): tf.Tensor4D {
+  const rng = new Rng(seed);
+  const v = Float32Array.from({ length: 8 * 5 * 6 }, () => (rng.uniform() < 0.3 ? 1 : 0));
+  return tf.tensor4d(v, [8, 5, 6, 1]);
+}
+
+testEveryBackend("Trainer.step() leaks no tensors: the count is constant from the third step on", async () => {
+  const model = new Draw(TINY, 1);
+  const trainer = new Trainer(model);
+  const x = batch(2);
+  const rng = new Rng(3);
+  const counts: number[] = [];
+  for (let s = 0; s < 6; s++) {
+    await trainer.step(x, rng);
+    counts.push(tf.memory().numTensors);
+  }
+  deepEqual(counts.slice(2), Array(4).fill(counts[2]), `tensor counts by step: ${counts}`);
+  x.dispose();
+  trainer.dispose();
+  model.dispose();
+});
+
+testEveryBackend("Trainer.step() is reproducible: the same seeds give the same losses", async () => {
+  const run = async () => {
+    const model = new Draw(TINY, 4);
+    const trainer = new Trainer(model, { lr: 1e-2 });
+    const x = batch(5);
+    const rng = new Rng(6);
+    const losses = [];
+    for (let s = 0; s < 4; s++) losses.push((await trainer.step(x, rng)).loss);
+    x.dispose();
+    trainer.dispose();
+    model.dispose();
+    return losses;
+  };
+  deepEqual(await run(), await run());
+});
+
+testEveryBackend("Trainer.step() lowers the loss on a fixed batch", async () => {
+  const model = new Draw(TINY, 7);
+  const trainer = new Trainer(model, { lr: 3e-2 });
+  const x = batch(8);
+  const first = (await trainer.step(x, new Rng(1))).loss;
+  let last = first;
+  for (let s = 0; s < 40; s++) last = (await trainer.step(x, new Rng(1))).loss;
+  ok(last < first - 1, `loss went from ${first} to ${last}`);
+  x.dispose();
+  trainer.dispose();
+  model.dispose();
+});
+
+Deno.test("Trainer.step() applies Adam as Kingma & Ba define it, with the gradient clipped by global norm", async () => {
+  await (await import("../src/backend.ts")).selectBackend("cpu");
+  const model = new Draw(TINY, 9);
+  const trainer = new Trainer(model, { lr: 0.1, clipNorm: 1e-3 });
+  const x = batch(10);
+  const before = Object.fromEntries(Object.entries(model.weights).map(([k, w]) => [k, w.dataSync().slice()]));
+  const r = await trainer.step(x, new Rng(2));
+  ok(r.gradNorm > 1e-3, "the test needs a gradient larger than the clip");
+  // First Adam step: m̂ = g, v̂ = g², so each weight moves by lr·g/(|g| + ε) ≈ ±lr, whatever the
+  // clipping (clipping scales g, and the ratio g/|g| is unchanged) unless g is tiny next to ε.
+  let moved = 0, total = 0;
+  for (const [k, w] of Object.entries(model.weights)) {
+    const after = w.dataSync();
+    for (let i = 0; i < after.length; i++) {
+      const d = Math.abs(after[i] - before[k][i]);
+      total++;
+      if (d > 0) {
+        moved++;
+        ok(d <= 0.1 + 1e-6, `${k}[${i}] moved ${d} > lr`);
+      }
+    }
+  }
+  ok(moved > total / 2, `only ${moved} of ${total} weights moved`);
+  equal(trainer.iteration, 1);
+  x.dispose();
+  trainer.dispose();
+  model.dispose();
+});
+
+Deno.test("Trainer.step() leaves the weights untouched when the loss is not finite", async () => {
+  const model = new Draw(TINY, 1);
+  const trainer = new Trainer(model);
+  const x = tf.fill([2, 5, 6, 1], NaN) as tf.Tensor4D;
+  const before = model.weights["write.kernel"].dataSync().slice();
+  const r = await trainer.step(x, new Rng(1));
+  ok(!Number.isFinite(r.loss));
+  assertClose(model.weights["write.kernel"].dataSync(), before, { rtol: 0, atol: 0 });
+  equal(trainer.iteration, 0);
+  x.dispose();
+  trainer.dispose();
+  model.dispose();
+});
+
+Deno.test("Trainer rejects a learning rate that is not positive", () => {
+  const model = new Draw(TINY, 1);
+  throws(() => new Trainer(model, { lr: 0 }), /lr must be > 0: current value is 0/);
+  throws(() => new Trainer(model, { clipNorm: -1 }), RangeError);
+  model.dispose();
+});

@@ -1,0 +1,167 @@
+/**
+ * Model configurations: the rows of the paper's Table 3 as typed presets.
+ *
+ * Image geometry follows the paper: an image is A pixels wide and B pixels high
+ * (Eqs 22–26), with `channels` colour planes that share one set of filters.
+ *
+ * @module
+ */
+
+/** Hyper-parameters of one DRAW network. */
+export interface DrawConfig {
+  /** Image width A in pixels (Eq 22). */
+  readonly width: number;
+  /** Image height B in pixels (Eq 23). */
+  readonly height: number;
+  /** Colour channels: 1 for MNIST, 3 for SVHN and CIFAR-10. */
+  readonly channels: number;
+  /** Number of glimpses T (Eqs 3–8). */
+  readonly T: number;
+  /** LSTM size of both the encoder and the decoder (Table 3, "LSTM #h"). */
+  readonly hidden: number;
+  /** Latent size |z| per step (Table 3, "#z"). */
+  readonly z: number;
+  /** Read patch size N (Eq 27); 0 reads the whole image (Eq 17, "DRAW without attention"). */
+  readonly readN: number;
+  /** Write patch size N (Eq 29); 0 writes the whole canvas (Eq 18). */
+  readonly writeN: number;
+}
+
+/** Hyper-parameters of the "Differentiable RAM" classifier of Section 4.1 (Table 3, first row). */
+export interface ClassifierConfig {
+  /** Image width in pixels. */
+  readonly width: number;
+  /** Image height in pixels. */
+  readonly height: number;
+  /** Colour channels. */
+  readonly channels: number;
+  /** Number of glimpses before the softmax layer classifies. */
+  readonly glimpses: number;
+  /** LSTM size. */
+  readonly hidden: number;
+  /** Read patch size N (image only, no error image). */
+  readonly readN: number;
+  /** Number of classes. */
+  readonly classes: number;
+}
+
+/** Table 3, "MNIST Model": T=64, LSTM 256, z 100, read 2×2, write 5×5 on 28×28. */
+export const MNIST: DrawConfig = Object.freeze({
+  width: 28,
+  height: 28,
+  channels: 1,
+  T: 64,
+  hidden: 256,
+  z: 100,
+  readN: 2,
+  writeN: 5,
+});
+
+/** Table 2, "DRAW without attention": the MNIST model with Eqs 17–18 for read and write. */
+export const MNIST_NO_ATTENTION: DrawConfig = Object.freeze({
+  ...MNIST,
+  readN: 0,
+  writeN: 0,
+});
+
+/** Table 3, "SVHN Model": T=32, LSTM 800, z 100, read and write 12×12 on 54×54×3 crops. */
+export const SVHN: DrawConfig = Object.freeze({
+  width: 54,
+  height: 54,
+  channels: 3,
+  T: 32,
+  hidden: 800,
+  z: 100,
+  readN: 12,
+  writeN: 12,
+});
+
+/** Table 3, "CIFAR Model": T=64, LSTM 400, z 200, read and write 5×5 on 32×32×3. */
+export const CIFAR: DrawConfig = Object.freeze({
+  width: 32,
+  height: 32,
+  channels: 3,
+  T: 64,
+  hidden: 400,
+  z: 200,
+  readN: 5,
+  writeN: 5,
+});
+
+/** A tiny model for tests: every code path of the MNIST model at a few hundred parameters' cost. */
+export const TINY: DrawConfig = Object.freeze({
+  width: 6,
+  height: 5,
+  channels: 1,
+  T: 3,
+  hidden: 4,
+  z: 2,
+  readN: 2,
+  writeN: 3,
+});
+
+/** Table 3, "100×100 MNIST Classification": 8 glimpses, LSTM 256, read 12×12. */
+export const CLUTTERED: ClassifierConfig = Object.freeze({
+  width: 100,
+  height: 100,
+  channels: 1,
+  glimpses: 8,
+  hidden: 256,
+  readN: 12,
+  classes: 10,
+});
+
+/** Generative presets by the name the CLI takes. */
+export const PRESETS: Readonly<Record<string, DrawConfig>> = Object.freeze({
+  mnist: MNIST,
+  "mnist-no-attention": MNIST_NO_ATTENTION,
+  svhn: SVHN,
+  cifar: CIFAR,
+  tiny: TINY,
+});
+
+function checkInt(what: string, value: unknown, min: number): void {
+  if (typeof value !== "number" || !Number.isInteger(value)) {
+    throw new TypeError(
+      `Cannot use config as ${what} must be an integer: current value is ${String(value)}`,
+    );
+  }
+  if (value < min) {
+    throw new RangeError(
+      `Cannot use config as ${what} must be >= ${min}: current value is ${value}`,
+    );
+  }
+}
+
+/**
+ * Checks a configuration and returns it unchanged.
+ *
+ * @example
+ * ```ts
+ * import { MNIST, validateConfig } from "./config.ts";
+ * validateConfig({ ...MNIST, T: 10 });
+ * ```
+ */
+export function validateConfig(config: DrawConfig): DrawConfig {
+  checkInt("width", config.width, 1);
+  checkInt("height", config.height, 1);
+  checkInt("channels", config.channels, 1);
+  checkInt("T", config.T, 1);
+  checkInt("hidden", config.hidden, 1);
+  checkInt("z", config.z, 1);
+  checkInt("readN", config.readN, 0);
+  checkInt("writeN", config.writeN, 0);
+  for (const key of ["readN", "writeN"] as const) {
+    if (config[key] === 1) {
+      throw new RangeError(
+        `Cannot build filterbank as ${key} must be 0 (no attention) or >= 2 (Eq 24 divides by N - 1): current value is 1`,
+      );
+    }
+  }
+  return config;
+}
+
+/** Number of values in one image: height × width × channels. */
+export function imageSize(config: DrawConfig): number {
+  return config.height * config.width * config.channels;
+}

@@ -1,0 +1,461 @@
+/**
+ * The DRAW network (Section 2): the unrolled encoder–decoder recurrence, its loss, and generation.
+ *
+ * Functions here are pure: weights and noise ε are arguments. {@link Draw} owns a set of variables
+ * and calls them. Images enter and leave as [batch, height, width, channels] with values in [0, 1];
+ * inside, they are [batch, B, C, A] (see attention.ts), flattened to [batch, D] with D = B·C·A.
+ *
+ * @module
+ */
+import * as tf from "./tf.ts";
+import { attentionWindow, filterbank, readPatch, windowSummary, writePatch } from "./attention.ts";
+import { type DrawConfig, imageSize, validateConfig } from "./config.ts";
+import { lstmCell, type LstmState } from "./lstm.ts";
+import { bernoulliNll, klStandardNormal } from "./loss.ts";
+import { Rng } from "./random.ts";
+
+/** One named parameter tensor: its shape, and how {@link initWeights} fills it. */
+export interface ParamSpec {
+  /** The parameter's name, as stored in checkpoints. */
+  name: string;
+  /** Its shape; kernels are [in, out]. */
+  shape: number[];
+  /** "kernel": U(±1/√fan-in); "zeros"; "lstm-bias": zeros with forget-gate biases at 1. */
+  init: "kernel" | "zeros" | "lstm-bias";
+}
+
+/** The weights of a DRAW network, by parameter name. */
+export type DrawWeights = Record<string, tf.Tensor>;
+
+/** Length of the encoder's read vector r_t (Eq 17 or Eq 27). */
+export function readSize(config: DrawConfig): number {
+  return config.readN > 0 ? 2 * config.readN * config.readN * config.channels : 2 * imageSize(config);
+}
+
+/** Length of the write output: an N×N×C patch (Eq 28) or a whole image (Eq 18). */
+export function writeSize(config: DrawConfig): number {
+  return config.writeN > 0 ? config.writeN * config.writeN * config.channels : imageSize(config);
+}
+
+/**
+ * Every parameter of a DRAW network, in checkpoint order (docs/checkpoint.md gives the layout).
+ *
+ * @example
+ * ```ts
+ * import { MNIST } from "./config.ts";
+ * import { paramSpecs } from "./draw.ts";
+ * console.log(paramSpecs(MNIST).map((p) => p.name));
+ * ```
+ */
+export function paramSpecs(config: DrawConfig): ParamSpec[] {
+  validateConfig(config);
+  const { hidden: H, z } = config;
+  const specs: ParamSpec[] = [
+    { name: "canvas0", shape: [imageSize(config)], init: "zeros" },
+    { name: "encoder.h0", shape: [H], init: "zeros" },
+    { name: "decoder.h0", shape: [H], init: "zeros" },
+    { name: "encoder.kernel", shape: [readSize(config) + 2 * H, 4 * H], init: "kernel" },
+    { name: "encoder.bias", shape: [4 * H], init: "lstm-bias" },
+    { name: "posterior.kernel", shape: [H, 2 * z], init: "kernel" },
+    { name: "posterior.bias", shape: [2 * z], init: "zeros" },
+    { name: "decoder.kernel", shape: [z + H, 4 * H], init: "kernel" },
+    { name: "decoder.bias", shape: [4 * H], init: "lstm-bias" },
+  ];
+  if (config.readN > 0) {
+    specs.push(
+      { name: "read.kernel", shape: [H, 5], init: "kernel" },
+      { name: "read.bias", shape: [5], init: "zeros" },
+    );
+  }
+  if (config.writeN > 0) {
+    specs.push(
+      { name: "write.window.kernel", shape: [H, 5], init: "kernel" },
+      { name: "write.window.bias", shape: [5], init: "zeros" },
+    );
+  }
+  specs.push(
+    { name: "write.kernel", shape: [H, writeSize(config)], init: "kernel" },
+    { name: "write.bias", shape: [writeSize(config)], init: "zeros" },
+  );
+  return specs;
+}
+
+/** Fills one parameter as its spec says, from a seeded stream. */
+export function initValues(spec: ParamSpec, rng: Rng): Float32Array {
+  const size = spec.shape.reduce((a, b) => a * b, 1);
+  const out = new Float32Array(size);
+  if (spec.init === "kernel") {
+    const bound = 1 / Math.sqrt(spec.shape[0]);
+    for (let k = 0; k < size; k++) out[k] = (2 * rng.uniform() - 1) * bound;
+  } else if (spec.init === "lstm-bias") {
+    const H = size / 4;
+    out.fill(1, H, 2 * H); // forget gates start open (gate order i, f, o, g)
+  }
+  return out;
+}
+
+/** Initial weights for `config`, reproducible from `seed`. */
+export function initWeights(config: DrawConfig, seed: number): DrawWeights {
+  const rng = new Rng(seed);
+  const weights: DrawWeights = {};
+  for (const spec of paramSpecs(config)) {
+    weights[spec.name] = tf.tensor(initValues(spec, rng), spec.shape);
+  }
+  return weights;
+}
+
+/** [batch, H, W, C] → [batch, D] in the internal (row, channel, column) order. */
+export function toInternal(images: tf.Tensor4D): tf.Tensor2D {
+  return tf.tidy(() => {
+    const [batch, H, W, C] = images.shape;
+    const hcw = C === 1 ? images : tf.transpose(images, [0, 1, 3, 2]);
+    return tf.reshape(hcw, [batch, H * W * C]);
+  });
+}
+
+/** [batch, D] in internal order → [batch, H, W, C]. */
+export function toImages(flat: tf.Tensor2D, config: DrawConfig): tf.Tensor4D {
+  return tf.tidy(() => {
+    const { height: H, width: W, channels: C } = config;
+    const batch = flat.shape[0];
+    if (C === 1) return tf.reshape(flat, [batch, H, W, 1]);
+    return tf.transpose(tf.reshape(flat, [batch, H, C, W]), [0, 1, 3, 2]);
+  });
+}
+
+function checkImages(x: tf.Tensor, config: DrawConfig): void {
+  const want = [config.height, config.width, config.channels];
+  if (x.rank !== 4 || x.shape.slice(1).join() !== want.join()) {
+    throw new TypeError(
+      `Cannot run DRAW as images must be [batch, ${want}]: current shape is [${x.shape}]`,
+    );
+  }
+}
+
+function checkNoise(eps: tf.Tensor, config: DrawConfig, batch: number): void {
+  const want = [config.T, batch, config.z];
+  if (eps.rank !== 3 || eps.shape.join() !== want.join()) {
+    throw new TypeError(
+      `Cannot run DRAW as noise must be [T, batch, z] = [${want}]: current shape is [${eps.shape}]`,
+    );
+  }
+}
+
+function checkWeights(weights: DrawWeights, config: DrawConfig): void {
+  for (const spec of paramSpecs(config)) {
+    const w = weights[spec.name];
+    if (!w) throw new TypeError(`Cannot run DRAW as weight ${spec.name} is missing`);
+    if (w.shape.join() !== spec.shape.join()) {
+      throw new TypeError(
+        `Cannot run DRAW as weight ${spec.name} must be [${spec.shape}]: current shape is [${w.shape}]`,
+      );
+    }
+  }
+}
+
+/** Tiles a learned [H] initial state to [batch, H]. */
+function tileRow(v: tf.Tensor, batch: number): tf.Tensor2D {
+  return tf.tile(tf.reshape(v, [1, v.shape[0]]), [batch, 1]);
+}
+
+/**
+ * The decoder's outputs at step t in one product: the write window (Eq 21, 5 values), the write
+ * output w_t (Eq 28 or 18), and the read window for step t+1 (Eq 21 on h^dec_t, 5 values).
+ */
+interface DecoderHead {
+  kernel: tf.Tensor2D;
+  bias: tf.Tensor1D;
+  sizes: number[];
+}
+
+function decoderHead(weights: DrawWeights, config: DrawConfig, withRead: boolean): DecoderHead {
+  const parts: [string, number][] = [];
+  if (config.writeN > 0) parts.push(["write.window", 5]);
+  parts.push(["write", writeSize(config)]);
+  if (withRead && config.readN > 0) parts.push(["read", 5]);
+  return {
+    kernel: tf.concat(parts.map(([n]) => weights[`${n}.kernel`] as tf.Tensor2D), 1),
+    bias: tf.concat(parts.map(([n]) => weights[`${n}.bias`] as tf.Tensor1D), 0),
+    sizes: parts.map(([, s]) => s),
+  };
+}
+
+/** Splits the head's output into its parts (a fresh array; one part is returned as is, since
+ * tfjs's split gradient fails for a single piece). */
+function headOutputs(h: tf.Tensor2D, head: DecoderHead): tf.Tensor2D[] {
+  const out = tf.fused.matMul({ a: h, b: head.kernel, bias: head.bias }) as tf.Tensor2D; // [batch, Σ sizes]
+  return head.sizes.length === 1 ? [out] : [...tf.split(out, head.sizes, 1)] as tf.Tensor2D[];
+}
+
+/** Eqs 8, 18, 28–29: the canvas update write(h^dec_t), given the head's outputs. [batch, D] */
+function write(
+  config: DrawConfig,
+  outputs: tf.Tensor2D[],
+  windows: tf.Tensor2D[] | undefined,
+): tf.Tensor2D {
+  const batch = outputs[0].shape[0];
+  if (config.writeN === 0) return outputs[0]; // Eq 18
+  const [raw, w] = outputs;
+  const { writeN: N, width: A, height: B, channels: C } = config;
+  const win = attentionWindow(raw, N, A, B); // Eq 21 on h^dec_t
+  if (windows) windows.push(windowSummary(win));
+  const patch = tf.reshape(w, [batch, N, C, N]) as tf.Tensor4D; // Eq 28, [batch, N, C, N]
+  const image = writePatch(patch, filterbank(win, N, A, B), win.gamma); // Eq 29, [batch, B, C, A]
+  return tf.reshape(image, [batch, B * C * A]);
+}
+
+/** Eqs 4, 17, 27: the read vector r_t. [batch, readSize] */
+function read(
+  config: DrawConfig,
+  x: tf.Tensor2D,
+  xHat: tf.Tensor2D,
+  raw: tf.Tensor2D | undefined,
+  windows: tf.Tensor2D[] | undefined,
+): tf.Tensor2D {
+  if (config.readN === 0 || !raw) return tf.concat([x, xHat], 1); // Eq 17
+  const { readN: N, width: A, height: B, channels: C } = config;
+  const batch = x.shape[0];
+  const win = attentionWindow(raw, N, A, B); // Eq 21 on h^dec_{t-1}
+  if (windows) windows.push(windowSummary(win));
+  // x and x̂ side by side as 2C channels: one pair of products reads both with the same filters.
+  const both = tf.concat([tf.reshape(x, [batch, B, C, A]), tf.reshape(xHat, [batch, B, C, A])], 2);
+  const patch = readPatch(both as tf.Tensor4D, filterbank(win, N, A, B), win.gamma); // [batch, N, 2C, N]
+  return tf.reshape(patch, [batch, N * 2 * C * N]);
+}
+
+/** The result of {@link drawLoss}. Lx and Lz are per image, in nats. */
+export interface DrawLoss {
+  /** Eq 9 per image. [batch] */
+  lx: tf.Tensor1D;
+  /** Eqs 10–11 per image. [batch] */
+  lz: tf.Tensor1D;
+  /** Eq 12 with one sample of z, averaged over the batch. Scalar. */
+  loss: tf.Scalar;
+  /** With `trace`: the read windows (g_X, g_Y, δ, σ, γ) for t = 1..T. [batch, T, 5] */
+  readWindows?: tf.Tensor3D;
+  /** With `trace`: the write windows for t = 1..T. [batch, T, 5] */
+  writeWindows?: tf.Tensor3D;
+  /** With `trace`: the canvas c_t after every step, as logits. [T, batch, H, W, C] */
+  canvases?: tf.Tensor5D;
+}
+
+/** Options of {@link drawLoss} and {@link drawGenerate}. */
+export interface TraceOptions {
+  /** Also return per-step windows and canvases (costs memory; off for training). */
+  trace?: boolean;
+}
+
+/**
+ * DRAW Eqs 1–12: runs the encoder–decoder recurrence on images `x` with noise `eps` and returns
+ * the loss terms. A fresh ε_t is used at every step: z_t = μ_t + σ_t ⊙ ε_t (Eq 6, reparameterised).
+ *
+ * @param x images [batch, height, width, channels] in [0, 1]
+ * @param eps standard normal noise [T, batch, z]
+ *
+ * @example
+ * ```ts
+ * import * as tf from "./tf.ts";
+ * import { TINY } from "./config.ts";
+ * import { drawLoss, initWeights } from "./draw.ts";
+ * const w = initWeights(TINY, 1);
+ * const out = drawLoss(w, TINY, tf.zeros([2, 5, 6, 1]), tf.randomNormal([3, 2, 2]));
+ * out.loss.print();
+ * ```
+ */
+export function drawLoss(
+  weights: DrawWeights,
+  config: DrawConfig,
+  x: tf.Tensor4D,
+  eps: tf.Tensor3D,
+  options: TraceOptions = {},
+): DrawLoss {
+  checkWeights(weights, config);
+  checkImages(x, config);
+  const batch = x.shape[0];
+  checkNoise(eps, config, batch);
+  return tf.tidy(() => {
+    const H = config.hidden;
+    const readWindows = options.trace && config.readN > 0 ? [] as tf.Tensor2D[] : undefined;
+    const writeWindows = options.trace && config.writeN > 0 ? [] as tf.Tensor2D[] : undefined;
+    const canvases = options.trace ? [] as tf.Tensor2D[] : undefined;
+    const xf = toInternal(x); // [batch, D]
+    // Step T needs no next read window, so it uses a head without one.
+    const head = decoderHead(weights, config, true);
+    const lastHead = config.readN > 0 ? decoderHead(weights, config, false) : head;
+    const noise = tf.unstack(eps, 0) as tf.Tensor2D[]; // T × [batch, z]
+    let enc: LstmState = { h: tileRow(weights["encoder.h0"], batch), c: tf.zeros([batch, H]) };
+    let dec: LstmState = { h: tileRow(weights["decoder.h0"], batch), c: tf.zeros([batch, H]) };
+    let c = tf.tile(tf.reshape(weights["canvas0"], [1, -1]), [batch, 1]) as tf.Tensor2D; // c_0
+    let readRaw: tf.Tensor2D | undefined = config.readN > 0
+      ? tf.fused.matMul({
+        a: dec.h,
+        b: weights["read.kernel"] as tf.Tensor2D,
+        bias: weights["read.bias"],
+      }) as tf.Tensor2D
+      : undefined; // Eq 21 on h^dec_0
+    const mus: tf.Tensor2D[] = [];
+    const logSigmas: tf.Tensor2D[] = [];
+    for (let t = 0; t < config.T; t++) {
+      const xHat = tf.sub(xf, tf.sigmoid(c)) as tf.Tensor2D; // Eq 3
+      const r = read(config, xf, xHat, readRaw, readWindows); // Eq 4
+      enc = lstmCell([r, dec.h], enc, weights["encoder.kernel"] as tf.Tensor2D, weights["encoder.bias"] as tf.Tensor1D); // Eq 5
+      const q = tf.fused.matMul({
+        a: enc.h,
+        b: weights["posterior.kernel"] as tf.Tensor2D,
+        bias: weights["posterior.bias"],
+      }); // [batch, 2z]
+      const [mu, logSigma] = tf.split(q, 2, 1) as tf.Tensor2D[]; // Eqs 1–2
+      mus.push(mu);
+      logSigmas.push(logSigma);
+      const zt = tf.add(mu, tf.mul(tf.exp(logSigma), noise[t])) as tf.Tensor2D; // Eq 6
+      dec = lstmCell([zt], dec, weights["decoder.kernel"] as tf.Tensor2D, weights["decoder.bias"] as tf.Tensor1D); // Eq 7
+      const h = t === config.T - 1 ? lastHead : head;
+      const outs = headOutputs(dec.h, h); // a fresh array: the tape keeps split's own
+      if (h !== lastHead) readRaw = outs.pop();
+      c = tf.add(c, write(config, outs, writeWindows)) as tf.Tensor2D; // Eq 8
+      if (canvases) canvases.push(c);
+    }
+    const lx = bernoulliNll(c, xf); // Eq 9
+    const lz = klStandardNormal(tf.stack(mus, 1), tf.stack(logSigmas, 1)); // Eqs 10–11, [batch, T, z]
+    const out: DrawLoss = { lx, lz, loss: tf.mean(tf.add(lx, lz)) as tf.Scalar };
+    if (readWindows) out.readWindows = tf.stack(readWindows, 1) as tf.Tensor3D;
+    if (writeWindows) out.writeWindows = tf.stack(writeWindows, 1) as tf.Tensor3D;
+    if (canvases) out.canvases = stackCanvases(canvases, config);
+    return out as unknown as tf.TensorContainer;
+  }) as unknown as DrawLoss;
+}
+
+function stackCanvases(canvases: tf.Tensor2D[], config: DrawConfig): tf.Tensor5D {
+  return tf.stack(canvases.map((c) => toImages(c, config)), 0) as tf.Tensor5D;
+}
+
+/** The result of {@link drawGenerate}. */
+export interface DrawSample {
+  /** The final canvas c_T as logits. [n, H, W, C] */
+  logits: tf.Tensor4D;
+  /** The Bernoulli means σ(c_T) (Eq 16), the images shown in Fig 6. [n, H, W, C] */
+  means: tf.Tensor4D;
+  /** With `trace`: the canvas after every step, as logits. [T, n, H, W, C] */
+  canvases?: tf.Tensor5D;
+  /** With `trace` and write attention: (g_X, g_Y, δ, σ, γ) of each write. [n, T, 5] */
+  writeWindows?: tf.Tensor3D;
+}
+
+/**
+ * DRAW Eqs 13–16: generates images from prior noise `eps` [T, n, z]. The encoder is not used.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "./tf.ts";
+ * import { TINY } from "./config.ts";
+ * import { drawGenerate, initWeights } from "./draw.ts";
+ * const s = drawGenerate(initWeights(TINY, 1), TINY, tf.randomNormal([3, 4, 2]));
+ * ```
+ */
+export function drawGenerate(
+  weights: DrawWeights,
+  config: DrawConfig,
+  eps: tf.Tensor3D,
+  options: TraceOptions = {},
+): DrawSample {
+  const n = eps.shape[1];
+  checkNoise(eps, config, n);
+  for (const spec of paramSpecs(config)) {
+    if (spec.name.startsWith("encoder.") || spec.name.startsWith("posterior.") || spec.name.startsWith("read.")) {
+      continue;
+    }
+    const w = weights[spec.name];
+    if (!w || w.shape.join() !== spec.shape.join()) {
+      throw new TypeError(`Cannot generate as weight ${spec.name} must be [${spec.shape}]`);
+    }
+  }
+  return tf.tidy(() => {
+    const H = config.hidden;
+    const writeWindows = options.trace && config.writeN > 0 ? [] as tf.Tensor2D[] : undefined;
+    const canvases = options.trace ? [] as tf.Tensor2D[] : undefined;
+    const head = decoderHead(weights, config, false);
+    const noise = tf.unstack(eps, 0) as tf.Tensor2D[];
+    let dec: LstmState = { h: tileRow(weights["decoder.h0"], n), c: tf.zeros([n, H]) };
+    let c = tf.tile(tf.reshape(weights["canvas0"], [1, -1]), [n, 1]) as tf.Tensor2D;
+    for (let t = 0; t < config.T; t++) {
+      dec = lstmCell([noise[t]], dec, weights["decoder.kernel"] as tf.Tensor2D, weights["decoder.bias"] as tf.Tensor1D); // Eq 14
+      const outs = headOutputs(dec.h, head);
+      c = tf.add(c, write(config, outs, writeWindows)) as tf.Tensor2D; // Eq 15
+      if (canvases) canvases.push(c);
+    }
+    const logits = toImages(c, config);
+    const out: DrawSample = { logits, means: tf.sigmoid(logits) as tf.Tensor4D };
+    if (canvases) out.canvases = stackCanvases(canvases, config);
+    if (writeWindows) out.writeWindows = tf.stack(writeWindows, 1) as tf.Tensor3D;
+    return out as unknown as tf.TensorContainer;
+  }) as unknown as DrawSample;
+}
+
+/** Prior or posterior noise for T steps of `batch` images: [T, batch, z] standard normals. */
+export function drawNoise(config: DrawConfig, batch: number, rng: Rng): tf.Tensor3D {
+  const values = rng.fillNormal(new Float32Array(config.T * batch * config.z));
+  return tf.tensor3d(values, [config.T, batch, config.z]);
+}
+
+/**
+ * A DRAW network that owns its weights as tfjs variables.
+ *
+ * @example
+ * ```ts
+ * import { Draw, TINY, Rng } from "../mod.ts";
+ * const model = new Draw(TINY, 42);
+ * const sample = model.generate(4, new Rng(1));
+ * sample.means.dispose(); sample.logits.dispose();
+ * model.dispose();
+ * ```
+ */
+export class Draw {
+  /** The configuration this network was built for. */
+  readonly config: DrawConfig;
+  /** The trainable weights, by name (see {@link paramSpecs}). */
+  readonly weights: Record<string, tf.Variable>;
+
+  /** Builds a network with fresh weights from `seed`. */
+  constructor(config: DrawConfig, seed = 0) {
+    this.config = validateConfig(config);
+    const init = initWeights(config, seed);
+    this.weights = {};
+    for (const [name, t] of Object.entries(init)) {
+      this.weights[name] = tf.variable(t, true, `draw/${name}/${crypto.randomUUID()}`);
+      t.dispose();
+    }
+  }
+
+  /** Eqs 1–12 on images `x` [batch, H, W, C] with noise drawn from `rng`. */
+  loss(x: tf.Tensor4D, rng: Rng, options: TraceOptions = {}): DrawLoss {
+    const eps = drawNoise(this.config, x.shape[0], rng);
+    try {
+      return drawLoss(this.weights, this.config, x, eps, options);
+    } finally {
+      eps.dispose();
+    }
+  }
+
+  /** Eqs 13–16: `n` images from prior noise drawn from `rng`. */
+  generate(n: number, rng: Rng, options: TraceOptions = {}): DrawSample {
+    if (!Number.isInteger(n) || n < 1) {
+      throw new RangeError(`Cannot generate as n must be an integer >= 1: current value is ${n}`);
+    }
+    const eps = drawNoise(this.config, n, rng);
+    try {
+      return drawGenerate(this.weights, this.config, eps, options);
+    } finally {
+      eps.dispose();
+    }
+  }
+
+  /** Number of trainable values. */
+  get size(): number {
+    return Object.values(this.weights).reduce((s, w) => s + w.size, 0);
+  }
+
+  /** Frees the weights. */
+  dispose(): void {
+    for (const w of Object.values(this.weights)) w.dispose();
+  }
+}
