@@ -237,12 +237,19 @@ export interface DrawLoss {
   writeWindows?: tf.Tensor3D;
   /** With `trace`: the canvas c_t after every step, as logits. [T, batch, H, W, C] */
   canvases?: tf.Tensor5D;
+  /**
+   * With `logWeights`: log p(z) − log q(z | x) of the sample drawn, per image, so that −Lx plus
+   * this is one importance weight log p(x, z)/q(z | x). Its mean over ε is −Lz. [batch]
+   */
+  logRatio?: tf.Tensor1D;
 }
 
 /** Options of {@link drawLoss} and {@link drawGenerate}. */
 export interface TraceOptions {
   /** Also return per-step windows and canvases (costs memory; off for training). */
   trace?: boolean;
+  /** Also return {@link DrawLoss.logRatio}, for importance-weighted bounds. */
+  logWeights?: boolean;
 }
 
 /**
@@ -321,6 +328,13 @@ export function drawLoss(
     if (readWindows) out.readWindows = tf.stack(readWindows, 1) as tf.Tensor3D;
     if (writeWindows) out.writeWindows = tf.stack(writeWindows, 1) as tf.Tensor3D;
     if (canvases) out.canvases = stackCanvases(canvases, config);
+    if (options.logWeights) {
+      // log N(z; 0, 1) − log N(z; μ, σ) = −z²/2 + ε²/2 − log σ, with z = μ + σε. [batch, T, z]
+      const mu = tf.stack(mus, 1), ls = tf.stack(logSigmas, 1), e = tf.transpose(eps, [1, 0, 2]);
+      const z = tf.add(mu, tf.mul(tf.exp(ls), e));
+      const terms = tf.sub(tf.mul(tf.sub(tf.square(e), tf.square(z)), 0.5), ls);
+      out.logRatio = tf.sum(terms, [1, 2]) as tf.Tensor1D;
+    }
     return out as unknown as tf.TensorContainer;
   }) as unknown as DrawLoss;
 }

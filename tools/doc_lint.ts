@@ -14,5 +14,7 @@ const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out
 const blocks = text.split(/\n(?=error\[)/).filter((b) => b.startsWith("error["));
 const ours = blocks.filter((b) => !/--> .*node_modules\//.test(b));
 for (const b of ours) console.error(b.trim() + "\n");
-console.error(`doc lint: ${ours.length} problems in our files (${blocks.length - ours.length} in node_modules/ ignored)`);
+console.error(
+  `doc lint: ${ours.length} problems in our files (${blocks.length - ours.length} in node_modules/ ignored)`,
+);
 Deno.exit(ours.length ? 1 : 0);

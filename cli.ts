@@ -1,0 +1,400 @@
+/**
+ * draw.ts command line: `train`, `eval` and `sample`. Argument parsing and output only; the work
+ * is in src/. Results go to stdout (`--json` for machines), progress to stderr.
+ *
+ * Exit codes: 0 success, 1 runtime failure, 2 usage error, 130 interrupted (checkpoint saved).
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { type DrawConfig, PRESETS, validateConfig } from "./src/config.ts";
+import { type BackendName, BACKENDS, selectBackend } from "./src/backend.ts";
+import { DATASETS } from "./src/data/registry.ts";
+import type { Splits } from "./src/data/mnist.ts";
+import { DataError, isFile, writeAtomic } from "./src/data/files.ts";
+import { loadCheckpoint, modelFromCheckpoint, SafetensorsError } from "./src/checkpoint.ts";
+import { evaluate } from "./src/evaluate.ts";
+import { RunError, train } from "./src/train.ts";
+import { Progress } from "./src/progress.ts";
+import { Rng } from "./src/random.ts";
+import { encodeGif, encodePng } from "./src/render/encode.ts";
+import {
+  generationFrames,
+  imageGrid,
+  lossCurve,
+  nearestPicture,
+  nearestTraining,
+  readingFrames,
+  sampleMeans,
+} from "./src/pictures.ts";
+
+const USAGE = `draw.ts — DRAW (Gregor et al. 2015) on TensorFlow.js
+
+Usage:
+  deno run -A cli.ts train <dataset> [options]     train a model, checkpointing to --out
+  deno run -A cli.ts eval <run-dir|checkpoint>      test-set NLL bound in nats (Table 2)
+  deno run -A cli.ts sample <run-dir|checkpoint>    pictures: samples, generation GIF, nearest images, loss curve
+  deno run -A cli.ts help [command]
+
+Datasets:
+${Object.entries(DATASETS).map(([k, v]) => `  ${k.padEnd(12)} ${v.description}`).join("\n")}
+
+train options:
+  --preset NAME         architecture: ${Object.keys(PRESETS).join(", ")} (default mnist: Table 3's
+                        MNIST model, T=64, LSTM 256, z 100, read 2x2, write 5x5); image size comes from the data
+  --no-attention        read and write the whole image (Eqs 17-18, "DRAW without attention")
+  --T N --hidden N --z N --read N --write N   override the preset (read/write 0 = no attention)
+  --epochs N            stop after N epochs in all (default 100 unless --minutes is given)
+  --minutes M           time budget for this session, validation and checkpoint included
+  --batch N             minibatch size (default 100)
+  --lr X                Adam step size (default 1e-3)
+  --clip X              clip the gradient's global norm at X; 0 turns clipping off (default 10)
+  --seed N              seed for weights, data order and noise (default 0)
+  --out DIR             run directory (default runs/<dataset>-<preset>)
+  --resume              continue the run in --out from its checkpoint
+  --checkpoint-every M  minutes between checkpoints (default 5)
+  --valid-limit N       validate on at most N images
+
+eval options:
+  --split test|valid    (default test)
+  --samples K           also the importance-weighted bound with K samples per image (tighter than Eq 12)
+  --limit N             only the first N images
+  --batch N             images per pass (default 250)
+
+sample options:
+  --n N                 samples in the grid (default 64)
+  --out DIR             where to write the pictures (default: the run directory)
+  --no-nearest          skip the nearest-training-image column (needs the training set)
+
+Common options:
+  --data-dir DIR        look for data here first (then $DRAW_DATA_DIR, then the per-user cache)
+  --backend NAME        ${BACKENDS.join(", ")} (default auto: WebGPU on a GPU, else wasm)
+  --seed N              noise seed
+  --json                print the result as JSON
+  -h, --help            this help
+`;
+
+/** A usage error: exit 2 with a short message and a pointer to --help. */
+class UsageError extends Error {
+  override name = "UsageError";
+}
+
+const OPTIONS = {
+  help: { type: "boolean", short: "h" },
+  json: { type: "boolean" },
+  preset: { type: "string" },
+  "no-attention": { type: "boolean" },
+  T: { type: "string" },
+  hidden: { type: "string" },
+  z: { type: "string" },
+  read: { type: "string" },
+  write: { type: "string" },
+  epochs: { type: "string" },
+  minutes: { type: "string" },
+  batch: { type: "string" },
+  lr: { type: "string" },
+  clip: { type: "string" },
+  seed: { type: "string" },
+  out: { type: "string" },
+  resume: { type: "boolean" },
+  "checkpoint-every": { type: "string" },
+  "valid-limit": { type: "string" },
+  split: { type: "string" },
+  samples: { type: "string" },
+  limit: { type: "string" },
+  n: { type: "string" },
+  "no-nearest": { type: "boolean" },
+  "data-dir": { type: "string" },
+  backend: { type: "string" },
+} as const;
+
+type Values = ReturnType<typeof parse>["values"];
+
+function parse(args: string[]) {
+  try {
+    return parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+function num(v: Values, key: keyof Values, fallback: number, { int = false, min = -Infinity } = {}): number {
+  const raw = v[key];
+  if (raw === undefined) return fallback;
+  const x = Number(raw);
+  if (typeof raw !== "string" || raw.trim() === "" || !Number.isFinite(x) || (int && !Number.isInteger(x)) || x < min) {
+    throw new UsageError(
+      `--${key} must be ${int ? "an integer" : "a number"}${min > -Infinity ? ` >= ${min}` : ""}: got ${String(raw)}`,
+    );
+  }
+  return x;
+}
+
+const stdout = (s: string) => console.log(s);
+const progress = new Progress();
+const log = (s: string) => progress.line(s);
+
+async function backend(v: Values): Promise<string> {
+  const name = (v.backend ?? "auto") as BackendName | "auto";
+  if (!BACKENDS.includes(name)) throw new UsageError(`--backend must be one of ${BACKENDS.join(", ")}: got ${name}`);
+  const choice = await selectBackend(name);
+  log(`backend: ${choice.name} (${choice.reason})`);
+  return choice.name;
+}
+
+async function loadData(name: string, v: Values): Promise<Splits> {
+  const entry = DATASETS[name];
+  if (!entry) throw new UsageError(`unknown dataset "${name}": choose one of ${Object.keys(DATASETS).join(", ")}`);
+  const splits = await entry.load({ dataDir: v["data-dir"], log });
+  log(
+    `data: ${name} from ${splits.source} (${splits.train.count} train, ${splits.valid.count} valid, ${splits.test.count} test)`,
+  );
+  return splits;
+}
+
+async function cmdTrain(pos: string[], v: Values): Promise<number> {
+  if (pos.length !== 1) throw new UsageError(`train takes one dataset (${Object.keys(DATASETS).join(", ")})`);
+  const dataset = pos[0];
+  if (!DATASETS[dataset]) {
+    throw new UsageError(`unknown dataset "${dataset}": choose one of ${Object.keys(DATASETS).join(", ")}`);
+  }
+  const presetName = v.preset ?? (v["no-attention"] ? "mnist-no-attention" : "mnist");
+  const preset = PRESETS[presetName];
+  if (!preset) throw new UsageError(`unknown preset "${presetName}": choose one of ${Object.keys(PRESETS).join(", ")}`);
+  const minutes = v.minutes !== undefined ? num(v, "minutes", 0, { min: 0 }) : undefined;
+  const epochs = v.epochs !== undefined
+    ? num(v, "epochs", 0, { int: true, min: 1 })
+    : minutes === undefined
+    ? 100
+    : undefined;
+  const settings = {
+    batch: num(v, "batch", 100, { int: true, min: 1 }),
+    lr: num(v, "lr", 1e-3, { min: 0 }),
+    clipNorm: num(v, "clip", 10, { min: 0 }),
+    seed: num(v, "seed", 0, { int: true, min: 0 }),
+  };
+  if (!(settings.lr > 0)) throw new UsageError(`--lr must be > 0: got ${v.lr}`);
+  const out = v.out ?? `runs/${dataset}-${presetName}`;
+  if (v.resume) {
+    const ckptPath = `${out}/checkpoint.safetensors`;
+    if (await isFile(ckptPath)) {
+      const ckpt = await loadCheckpoint(ckptPath);
+      if (ckpt.info.dataset !== undefined && ckpt.info.dataset !== dataset) {
+        throw new UsageError(`the run in ${out} trained on ${ckpt.info.dataset}, not ${dataset}`);
+      }
+    }
+  }
+  const be = await backend(v);
+  const splits = await loadData(dataset, v);
+  let config: DrawConfig = {
+    ...preset,
+    width: splits.train.width,
+    height: splits.train.height,
+    channels: splits.train.channels,
+  };
+  if (v["no-attention"]) config = { ...config, readN: 0, writeN: 0 };
+  config = {
+    ...config,
+    T: num(v, "T", config.T, { int: true, min: 1 }),
+    hidden: num(v, "hidden", config.hidden, { int: true, min: 1 }),
+    z: num(v, "z", config.z, { int: true, min: 1 }),
+    readN: num(v, "read", config.readN, { int: true, min: 0 }),
+    writeN: num(v, "write", config.writeN, { int: true, min: 0 }),
+  };
+  try {
+    validateConfig(config);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (!splits.comparable) {
+    log("NOTE: this data is not the paper's binarized MNIST; NLL figures are not comparable with Table 2");
+  }
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts > 1) Deno.exit(130);
+    log("interrupt: finishing the step, saving a checkpoint (press Ctrl-C again to quit without saving)");
+    controller.abort();
+  };
+  Deno.addSignalListener("SIGINT", onSigint);
+  try {
+    const summary = await train({
+      ...settings,
+      config,
+      splits,
+      dataset,
+      outDir: out,
+      epochs,
+      minutes,
+      resume: v.resume,
+      checkpointMinutes: num(v, "checkpoint-every", 5, { min: 0 }),
+      validLimit: v["valid-limit"] !== undefined ? num(v, "valid-limit", 0, { int: true, min: 1 }) : undefined,
+      backend: be,
+      signal: controller.signal,
+      progress,
+    });
+    const r = summary.valid;
+    if (v.json) {
+      stdout(JSON.stringify({
+        stopped: summary.stopped,
+        examples: summary.state.examples,
+        steps: summary.state.iteration,
+        epochs: summary.state.examples / splits.train.count,
+        seconds: summary.state.seconds,
+        valid_elbo: r?.elbo,
+        valid_lx: r?.lx,
+        valid_lz: r?.lz,
+        valid_count: r?.count,
+        checkpoint: summary.checkpoint,
+        comparable_with_paper: splits.comparable,
+      }));
+    } else if (r) {
+      stdout(
+        `validation ELBO ${r.elbo.toFixed(2)} nats (Lx ${r.lx.toFixed(2)}, Lz ${
+          r.lz.toFixed(2)
+        }) on ${r.count} images after ${summary.state.examples} examples; checkpoint ${summary.checkpoint}`,
+      );
+    } else {
+      stdout(summary.message);
+    }
+    return summary.stopped === "nan" ? 1 : summary.stopped === "interrupted" ? 130 : 0;
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSigint);
+  }
+}
+
+async function checkpointPath(pos: string[], cmd: string): Promise<string> {
+  if (pos.length !== 1) throw new UsageError(`${cmd} takes one run directory or checkpoint file`);
+  const p = pos[0];
+  if (await isFile(p)) return p;
+  if (await isFile(`${p}/checkpoint.safetensors`)) return `${p}/checkpoint.safetensors`;
+  throw new DataError(`Cannot find a checkpoint at ${p} or ${p}/checkpoint.safetensors: train one with "cli.ts train"`);
+}
+
+async function cmdEval(pos: string[], v: Values): Promise<number> {
+  const path = await checkpointPath(pos, "eval");
+  const split = v.split ?? "test";
+  if (split !== "test" && split !== "valid") throw new UsageError(`--split must be test or valid: got ${split}`);
+  const K = num(v, "samples", 1, { int: true, min: 1 });
+  const ckpt = await loadCheckpoint(path);
+  await backend(v);
+  const dataset = String(ckpt.info.dataset ?? "mnist");
+  const splits = await loadData(dataset, v);
+  const model = modelFromCheckpoint(ckpt);
+  const ds = splits[split];
+  const r = await evaluate(model, ds, {
+    samples: K,
+    limit: v.limit !== undefined ? num(v, "limit", 0, { int: true, min: 1 }) : undefined,
+    batch: num(v, "batch", 250, { int: true, min: 1 }),
+    seed: num(v, "seed", 0, { int: true, min: 0 }),
+    onProgress: (d, n) => progress.update(`evaluating ${d}/${n}`),
+  });
+  model.dispose();
+  if (v.json) {
+    stdout(
+      JSON.stringify({
+        checkpoint: path,
+        dataset,
+        split,
+        count: r.count,
+        elbo_bound_nats: r.elbo,
+        lx: r.lx,
+        lz: r.lz,
+        samples: K,
+        iw_bound_nats: r.iwBound,
+        comparable_with_paper: splits.comparable,
+      }),
+    );
+  } else {
+    stdout(
+      `${dataset} ${split} (${r.count} images): NLL <= ${r.elbo.toFixed(2)} nats (Eq 12 bound; Lx ${
+        r.lx.toFixed(2)
+      }, Lz ${r.lz.toFixed(2)})` +
+        (r.iwBound !== undefined
+          ? `; NLL <= ${r.iwBound.toFixed(2)} nats (importance-weighted bound, K=${K}, tighter than the paper's)`
+          : ""),
+    );
+  }
+  return 0;
+}
+
+async function cmdSample(pos: string[], v: Values): Promise<number> {
+  const path = await checkpointPath(pos, "sample");
+  const runDir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : ".";
+  const outDir = v.out ?? runDir;
+  const n = num(v, "n", 64, { int: true, min: 1 });
+  const rng = new Rng(num(v, "seed", 0, { int: true, min: 0 }));
+  const ckpt = await loadCheckpoint(path);
+  await backend(v);
+  const model = modelFromCheckpoint(ckpt);
+  const { height: H, width: W, channels: C } = model.config;
+  await Deno.mkdir(outDir, { recursive: true });
+  const written: string[] = [];
+  const put = async (name: string, bytes: Uint8Array) => {
+    await writeAtomic(`${outDir}/${name}`, bytes);
+    written.push(`${outDir}/${name}`);
+  };
+  const means = await sampleMeans(model, n, rng);
+  await put("samples.png", encodePng(imageGrid(means, n, H, W, C, Math.ceil(Math.sqrt(n)))));
+  const gen = await generationFrames(model, Math.min(n, 16), rng, 4);
+  await put("generation.gif", encodeGif(gen.frames, gen.delays));
+  const dataset = String(ckpt.info.dataset ?? "mnist");
+  let splits: Splits | undefined;
+  try {
+    splits = await loadData(dataset, v);
+  } catch (e) {
+    if (!(e instanceof DataError)) throw e;
+    log(`skipping the pictures that need ${dataset}: ${e.message}`);
+  }
+  if (splits) {
+    if (!v["no-nearest"]) {
+      const k = Math.min(n, 8);
+      const nearest = nearestTraining(means.subarray(0, k * H * W * C), k, splits.train);
+      await put("nearest.png", encodePng(nearestPicture(means, k, splits.train, nearest)));
+    }
+    const read = await readingFrames(model, splits.test, 0, rng);
+    await put("reading.gif", encodeGif(read.frames, read.delays));
+  }
+  if (await isFile(`${runDir}/metrics.jsonl`)) {
+    const svg = lossCurve(
+      await Deno.readTextFile(`${runDir}/metrics.jsonl`),
+      `DRAW on ${dataset}: cost against examples seen`,
+    );
+    await put("loss.svg", new TextEncoder().encode(svg));
+  }
+  model.dispose();
+  if (v.json) stdout(JSON.stringify({ checkpoint: path, files: written }));
+  else stdout(`wrote ${written.join(", ")}`);
+  return 0;
+}
+
+/** Runs the CLI on `args` and returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parse(args);
+    const [cmd, ...pos] = parsed.positionals;
+    const v = parsed.values;
+    if (v.help || cmd === "help" || cmd === undefined) {
+      (cmd === undefined && !v.help ? console.error : stdout)(USAGE);
+      return cmd === undefined && !v.help ? 2 : 0;
+    }
+    if (cmd === "train") return await cmdTrain(pos, v);
+    if (cmd === "eval") return await cmdEval(pos, v);
+    if (cmd === "sample") return await cmdSample(pos, v);
+    throw new UsageError(`unknown command "${cmd}": use train, eval or sample`);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`error: ${e.message}\nRun "deno run -A cli.ts --help" for usage.`);
+      return 2;
+    }
+    if (e instanceof DataError || e instanceof SafetensorsError || e instanceof RunError || e instanceof RangeError) {
+      console.error(`error: ${e.message}`);
+      return 1;
+    }
+    throw e;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,0 +1,52 @@
+/**
+ * An in-memory image dataset: bytes plus a scale, so binary MNIST and 8-bit colour images share
+ * one form, and a batch is cut from it as a [batch, H, W, C] tensor.
+ *
+ * @module
+ */
+import * as tf from "../tf.ts";
+
+/** Images stored as bytes, [count, height, width, channels] row-major; value = byte × scale. */
+export interface Dataset {
+  /** Name for messages, e.g. "binarized MNIST (train)". */
+  readonly name: string;
+  readonly count: number;
+  readonly height: number;
+  readonly width: number;
+  readonly channels: number;
+  /** 1 for 0/1 data, 1/255 for 8-bit intensities. */
+  readonly scale: number;
+  readonly images: Uint8Array;
+  /** Class labels, where the format has them. */
+  readonly labels?: Uint8Array;
+}
+
+/** The values of one image, length height × width × channels. */
+export function imageBytes(ds: Dataset, index: number): Uint8Array {
+  const size = ds.height * ds.width * ds.channels;
+  return ds.images.subarray(index * size, (index + 1) * size);
+}
+
+/** Images `indices` of `ds` as a [batch, H, W, C] float tensor in [0, 1]. */
+export function batchTensor(ds: Dataset, indices: ArrayLike<number>): tf.Tensor4D {
+  const size = ds.height * ds.width * ds.channels;
+  const out = new Float32Array(indices.length * size);
+  for (let k = 0; k < indices.length; k++) {
+    const src = imageBytes(ds, indices[k]);
+    for (let p = 0; p < size; p++) out[k * size + p] = src[p] * ds.scale;
+  }
+  return tf.tensor4d(out, [indices.length, ds.height, ds.width, ds.channels]);
+}
+
+/** The first `n` images of `ds` (all of them if n ≥ count). */
+export function head(ds: Dataset, n: number): Dataset {
+  if (n >= ds.count) return ds;
+  const size = ds.height * ds.width * ds.channels;
+  return {
+    ...ds,
+    name: `${ds.name}, first ${n}`,
+    count: n,
+    images: ds.images.subarray(0, n * size),
+    labels: ds.labels?.subarray(0, n),
+  };
+}

@@ -1,0 +1,109 @@
+/**
+ * File plumbing for data sets: gzip detection, SHA-256, a per-user cache directory, and downloads
+ * that are verified before they are kept.
+ *
+ * @module
+ */
+
+/** A data file that is missing, malformed or fails its checksum. The message says what to do. */
+export class DataError extends Error {
+  override name = "DataError";
+}
+
+/** True when `bytes` start with the gzip magic number 1f 8b. */
+export function isGzip(bytes: Uint8Array): boolean {
+  return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
+}
+
+/** Inflates gzip data; names `what` in the error if the stream is corrupt or truncated. */
+export async function gunzip(bytes: Uint8Array, what: string): Promise<Uint8Array> {
+  try {
+    const stream = new Blob([bytes as BlobPart]).stream().pipeThrough(new DecompressionStream("gzip"));
+    return new Uint8Array(await new Response(stream).arrayBuffer());
+  } catch (e) {
+    throw new DataError(
+      `Cannot read ${what} as its gzip stream is corrupt or truncated (${
+        (e as Error).message
+      }): delete it and get a fresh copy`,
+    );
+  }
+}
+
+/** Reads a file, inflating it if it is gzip-compressed. */
+export async function readMaybeGzip(path: string): Promise<Uint8Array> {
+  const raw = await Deno.readFile(path);
+  return isGzip(raw) ? await gunzip(raw, path) : raw;
+}
+
+/** Lower-case hex SHA-256 of `bytes`. */
+export async function sha256(bytes: Uint8Array): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", bytes as BufferSource);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Parses a `sha256sum`-style file: "<hex>  <name>" per line. */
+export function parseSums(text: string): Map<string, string> {
+  const sums = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    const m = line.trim().match(/^([0-9a-fA-F]{64})\s+\*?(.+)$/);
+    if (m) sums.set(m[2].trim(), m[1].toLowerCase());
+  }
+  return sums;
+}
+
+/** The per-user cache directory: $DRAW_CACHE_DIR, else $XDG_CACHE_HOME/draw.ts, else ~/.cache/draw.ts. */
+export function cacheDir(): string {
+  const env = (k: string) => Deno.env.get(k);
+  if (env("DRAW_CACHE_DIR")) return env("DRAW_CACHE_DIR")!;
+  const base = env("XDG_CACHE_HOME") ?? `${env("HOME") ?? env("USERPROFILE") ?? "."}/.cache`;
+  return `${base}/draw.ts`;
+}
+
+/** True if `path` exists as a file. */
+export async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch {
+    return false;
+  }
+}
+
+/** Writes `bytes` to `path` atomically: a temporary file beside it, then a rename. */
+export async function writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  const tmp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+  try {
+    await Deno.writeFile(tmp, bytes);
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
+}
+
+/**
+ * Downloads `url` into `dest`, keeping it only if the SHA-256 of its content (after gunzip, for a
+ * gzip-compressed file) is `sha`. Progress goes to `log`.
+ * Throws a {@link DataError} naming the URL when the network fails or the checksum differs.
+ */
+export async function download(
+  url: string,
+  dest: string,
+  sha: string,
+  log: (line: string) => void = () => {},
+): Promise<void> {
+  log(`downloading ${url}`);
+  let bytes: Uint8Array;
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(10 * 60_000) });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    bytes = new Uint8Array(await res.arrayBuffer());
+  } catch (e) {
+    throw new DataError(`Cannot download ${url} (${(e as Error).message})`);
+  }
+  const got = await sha256(isGzip(bytes) ? await gunzip(bytes, url) : bytes);
+  if (got !== sha) {
+    throw new DataError(`Cannot use ${url} as its SHA-256 is ${got}, not ${sha}: the server sent a different file`);
+  }
+  await Deno.mkdir(dest.replace(/\/[^/]*$/, ""), { recursive: true });
+  await writeAtomic(dest, bytes);
+}

@@ -1,0 +1,172 @@
+/**
+ * The paper's pictures from a trained model: generated samples (Fig 6), the generation sequence
+ * with the write window (Fig 1), the nearest training image beside samples (Figs 6, 9, 12), the
+ * reading sequence of a real image, and the loss curve (Fig 11).
+ *
+ * @module
+ */
+import * as tf from "./tf.ts";
+import { batchTensor, type Dataset, imageBytes } from "./data/dataset.ts";
+import type { Draw } from "./draw.ts";
+import type { Rng } from "./random.ts";
+import { GREEN, gridLayout, Raster, RED } from "./render/raster.ts";
+import { linePlot } from "./render/plot.ts";
+
+/** Pixels per image pixel in pictures: 4 for 28×28, fewer for larger images. */
+export function pictureScale(height: number, width: number): number {
+  return Math.max(1, Math.round(112 / Math.max(height, width)));
+}
+
+/** A grid of images given as one Float32Array [n, H, W, C] in [0, 1]. */
+export function imageGrid(values: Float32Array, n: number, H: number, W: number, C: number, cols: number): Raster {
+  const s = pictureScale(H, W);
+  const g = gridLayout(n, cols, W * s, H * s, 2);
+  const r = new Raster(g.width, g.height, [128, 128, 128]);
+  const size = H * W * C;
+  for (let k = 0; k < n; k++) r.image(values.subarray(k * size, (k + 1) * size), H, W, C, ...g.at(k), s);
+  return r;
+}
+
+/** Samples σ(c_T) of `n` images (Eq 16 means, as in Fig 6), as values [n, H, W, C]. */
+export async function sampleMeans(model: Draw, n: number, rng: Rng): Promise<Float32Array> {
+  const s = model.generate(n, rng);
+  const v = (await s.means.data()) as Float32Array;
+  tf.dispose([s.means, s.logits]);
+  return v;
+}
+
+/**
+ * The generation sequence (Fig 1): one frame per step t showing σ(c_t) of `n` samples, with the
+ * write window in red where the model writes with attention. Returns frames and per-frame delays.
+ */
+export async function generationFrames(
+  model: Draw,
+  n: number,
+  rng: Rng,
+  cols: number,
+): Promise<{ frames: Raster[]; delays: number[] }> {
+  const { T, height: H, width: W, channels: C, writeN } = model.config;
+  const s = model.generate(n, rng, { trace: true });
+  const canv = (await tf.tidy(() => tf.sigmoid(s.canvases!)).data()) as Float32Array; // [T, n, H, W, C]
+  const wins = s.writeWindows ? ((await s.writeWindows.data()) as Float32Array) : undefined; // [n, T, 5]
+  tf.dispose([s.means, s.logits, s.canvases!, s.writeWindows!].filter(Boolean));
+  const scale = pictureScale(H, W);
+  const g = gridLayout(n, cols, W * scale, H * scale, 2);
+  const size = H * W * C;
+  const frames: Raster[] = [];
+  for (let t = 0; t < T; t++) {
+    const r = new Raster(g.width, g.height, [128, 128, 128]);
+    for (let k = 0; k < n; k++) {
+      const [x0, y0] = g.at(k);
+      r.image(canv.subarray((t * n + k) * size, (t * n + k + 1) * size), H, W, C, x0, y0, scale);
+      if (wins) r.window(wins.subarray((k * T + t) * 5, (k * T + t) * 5 + 5), writeN, x0, y0, W, H, scale, RED);
+    }
+    frames.push(r);
+  }
+  const delays = frames.map((_, t) => (t === T - 1 ? 2000 : Math.max(40, Math.round(3000 / T))));
+  return { frames, delays };
+}
+
+/** Index of the training image closest (pixelwise L2) to each sample. */
+export function nearestTraining(samples: Float32Array, n: number, train: Dataset): Int32Array {
+  const size = train.height * train.width * train.channels;
+  const best = new Float32Array(n).fill(Infinity);
+  const arg = new Int32Array(n);
+  const chunk = 5000;
+  const s = tf.tensor2d(samples, [n, size]);
+  for (let start = 0; start < train.count; start += chunk) {
+    const idx = Array.from({ length: Math.min(chunk, train.count - start) }, (_, k) => start + k);
+    const d = tf.tidy(() => {
+      const x = tf.reshape(batchTensor(train, idx), [idx.length, size]);
+      // |s − x|² = |s|² − 2 s·x + |x|², [n, chunk]
+      return tf.add(
+        tf.sub(tf.sum(tf.square(s), 1, true), tf.mul(tf.matMul(s, x, false, true), 2)),
+        tf.sum(tf.square(x), 1).reshape([1, -1]),
+      );
+    });
+    const v = d.dataSync();
+    d.dispose();
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < idx.length; j++) {
+        if (v[i * idx.length + j] < best[i]) {
+          best[i] = v[i * idx.length + j];
+          arg[i] = start + j;
+        }
+      }
+    }
+  }
+  s.dispose();
+  return arg;
+}
+
+/** Samples in one column and their nearest training images in the next (Fig 6's right columns). */
+export function nearestPicture(samples: Float32Array, n: number, train: Dataset, nearest: Int32Array): Raster {
+  const { height: H, width: W, channels: C } = train;
+  const size = H * W * C;
+  const pairs = new Float32Array(2 * n * size);
+  for (let k = 0; k < n; k++) {
+    pairs.set(samples.subarray(k * size, (k + 1) * size), 2 * k * size);
+    const img = imageBytes(train, nearest[k]);
+    for (let p = 0; p < size; p++) pairs[(2 * k + 1) * size + p] = img[p] * train.scale;
+  }
+  return imageGrid(pairs, 2 * n, H, W, C, 2);
+}
+
+/**
+ * The reading sequence of one real image: per step, the image with the read window (green) and
+ * the canvas σ(c_t) being built beside it with the write window (red).
+ */
+export async function readingFrames(
+  model: Draw,
+  ds: Dataset,
+  index: number,
+  rng: Rng,
+): Promise<{ frames: Raster[]; delays: number[] }> {
+  const { T, height: H, width: W, channels: C, readN, writeN } = model.config;
+  const x = batchTensor(ds, [index]);
+  const out = model.loss(x, rng, { trace: true });
+  const img = (await x.data()) as Float32Array;
+  const canv = (await tf.tidy(() => tf.sigmoid(out.canvases!)).data()) as Float32Array; // [T, 1, H, W, C]
+  const rw = out.readWindows ? ((await out.readWindows.data()) as Float32Array) : undefined;
+  const ww = out.writeWindows ? ((await out.writeWindows.data()) as Float32Array) : undefined;
+  tf.dispose([x, out.lx, out.lz, out.loss, out.canvases!, out.readWindows!, out.writeWindows!].filter(Boolean));
+  const s = pictureScale(H, W);
+  const g = gridLayout(2, 2, W * s, H * s, 2);
+  const size = H * W * C;
+  const frames: Raster[] = [];
+  for (let t = 0; t < T; t++) {
+    const r = new Raster(g.width, g.height, [128, 128, 128]);
+    const [ax, ay] = g.at(0), [bx, by] = g.at(1);
+    r.image(img, H, W, C, ax, ay, s);
+    if (rw) r.window(rw.subarray(t * 5, t * 5 + 5), readN, ax, ay, W, H, s, GREEN);
+    r.image(canv.subarray(t * size, (t + 1) * size), H, W, C, bx, by, s);
+    if (ww) r.window(ww.subarray(t * 5, t * 5 + 5), writeN, bx, by, W, H, s, RED);
+    frames.push(r);
+  }
+  return { frames, delays: frames.map((_, t) => (t === T - 1 ? 2000 : Math.max(40, Math.round(3000 / T)))) };
+}
+
+/** The loss curve (Fig 11) from metrics.jsonl text: training and validation cost against examples seen. */
+export function lossCurve(metrics: string, title: string): string {
+  const train: [number, number][] = [], valid: [number, number][] = [];
+  for (const line of metrics.split("\n")) {
+    if (!line.trim()) continue;
+    let m: Record<string, number | string>;
+    try {
+      m = JSON.parse(line);
+    } catch {
+      continue; // a line cut short by a kill is skipped, not fatal
+    }
+    if (m.kind === "train") train.push([m.examples as number, m.loss as number]);
+    if (m.kind === "valid") valid.push([m.examples as number, m.elbo as number]);
+  }
+  return linePlot(
+    [
+      { label: "training cost", color: "#1f77b4", points: train },
+      { label: "validation cost", color: "#d62728", points: valid },
+    ],
+    title,
+    "examples seen",
+    "cost (nats per image, Eq 12)",
+  );
+}
