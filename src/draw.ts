@@ -10,6 +10,7 @@
 import * as tf from "./tf.ts";
 import { attentionWindow, filterbank, readPatch, windowSummary, writePatch } from "./attention.ts";
 import { type DrawConfig, imageSize, validateConfig } from "./config.ts";
+import { linear } from "./linear.ts";
 import { lstmCell, type LstmState } from "./lstm.ts";
 import { bernoulliNll, klStandardNormal } from "./loss.ts";
 import { Rng } from "./random.ts";
@@ -183,7 +184,7 @@ function decoderHead(weights: DrawWeights, config: DrawConfig, withRead: boolean
 /** Splits the head's output into its parts (a fresh array; one part is returned as is, since
  * tfjs's split gradient fails for a single piece). */
 function headOutputs(h: tf.Tensor2D, head: DecoderHead): tf.Tensor2D[] {
-  const out = tf.fused.matMul({ a: h, b: head.kernel, bias: head.bias }) as tf.Tensor2D; // [batch, Σ sizes]
+  const out = linear(h, head.kernel, head.bias); // [batch, Σ sizes]
   return head.sizes.length === 1 ? [out] : [...tf.split(out, head.sizes, 1)] as tf.Tensor2D[];
 }
 
@@ -294,11 +295,7 @@ export function drawLoss(
     let dec: LstmState = { h: tileRow(weights["decoder.h0"], batch), c: tf.zeros([batch, H]) };
     let c = tf.tile(tf.reshape(weights["canvas0"], [1, -1]), [batch, 1]) as tf.Tensor2D; // c_0
     let readRaw: tf.Tensor2D | undefined = config.readN > 0
-      ? tf.fused.matMul({
-        a: dec.h,
-        b: weights["read.kernel"] as tf.Tensor2D,
-        bias: weights["read.bias"],
-      }) as tf.Tensor2D
+      ? linear(dec.h, weights["read.kernel"] as tf.Tensor2D, weights["read.bias"] as tf.Tensor1D)
       : undefined; // Eq 21 on h^dec_0
     const mus: tf.Tensor2D[] = [];
     const logSigmas: tf.Tensor2D[] = [];
@@ -306,11 +303,7 @@ export function drawLoss(
       const xHat = tf.sub(xf, tf.sigmoid(c)) as tf.Tensor2D; // Eq 3
       const r = read(config, xf, xHat, readRaw, readWindows); // Eq 4
       enc = lstmCell([r, dec.h], enc, weights["encoder.kernel"] as tf.Tensor2D, weights["encoder.bias"] as tf.Tensor1D); // Eq 5
-      const q = tf.fused.matMul({
-        a: enc.h,
-        b: weights["posterior.kernel"] as tf.Tensor2D,
-        bias: weights["posterior.bias"],
-      }); // [batch, 2z]
+      const q = linear(enc.h, weights["posterior.kernel"] as tf.Tensor2D, weights["posterior.bias"] as tf.Tensor1D); // [batch, 2z]
       const [mu, logSigma] = tf.split(q, 2, 1) as tf.Tensor2D[]; // Eqs 1–2
       mus.push(mu);
       logSigmas.push(logSigma);

@@ -7,6 +7,7 @@
  * @module
  */
 import * as tf from "./tf.ts";
+import { linear } from "./linear.ts";
 
 /** An LSTM state: hidden vector h and cell memory c, each [batch, H]. */
 export interface LstmState {
@@ -42,7 +43,7 @@ export function lstmCell(
         `Cannot run LSTM cell as kernel must be [${joined.shape[1]}, ${4 * H}]: current shape is [${kernel.shape}]`,
       );
     }
-    const gates = tf.fused.matMul({ a: joined, b: kernel, bias }); // [batch, 4H]
+    const gates = linear(joined as tf.Tensor2D, kernel, bias); // [batch, 4H]
     const [sig, g] = tf.split(gates, [3 * H, H], 1);
     const [i, f, o] = tf.split(tf.sigmoid(sig), 3, 1);
     const c = tf.add(tf.mul(f, state.c), tf.mul(i, tf.tanh(g))) as tf.Tensor2D;
