@@ -13,6 +13,7 @@
 import { fileURLToPath } from "node:url";
 import type { Dataset } from "./dataset.ts";
 import { cacheDir, DataError, download, isFile, parseSums, readMaybeGzip, sha256 } from "./files.ts";
+
 import { parseIdx } from "./idx.ts";
 import { parseAmat } from "./amat.ts";
 import { Rng } from "../random.ts";
@@ -242,7 +243,7 @@ export async function loadMnistIdx(options: LoadOptions = {}): Promise<Splits> {
       found = { dir, paths: names.map((n) => `${dir}/${n.name}.gz`) };
     }
   }
-  const bytes = await Promise.all(found.paths.map((p) => readMaybeGzip(p)));
+  const bytes = await Promise.all(found.paths.map((p, k) => readVerified(p, names[k].sha256)));
   const train = idxDataset("MNIST (train)", bytes[0], bytes[1], `${found.dir}/${f.trainImages.name}`);
   const test = idxDataset("MNIST (test)", bytes[2], bytes[3], `${found.dir}/${f.testImages.name}`);
   const size = train.height * train.width;

@@ -1,0 +1,85 @@
+import * as tf from "../src/tf.ts";
+import { TINY } from "../src/config.ts";
+import { Draw } from "../src/draw.ts";
+import { loadCheckpoint, modelFromCheckpoint, restoreTrainer, saveCheckpoint } from "../src/checkpoint.ts";
+import { encodeSafetensors } from "../src/safetensors.ts";
+import { Rng } from "../src/random.ts";
+import { Trainer } from "../src/trainer.ts";
+import { deepEqual, equal, ok, rejects } from "./_assert.ts";
+
+Deno.test("saveCheckpoint() and loadCheckpoint() restore weights, Adam state and position exactly", async () => {
+  const dir = await Deno.makeTempDir();
+  const model = new Draw(TINY, 3);
+  const trainer = new Trainer(model);
+  const x = tf.ones([4, 5, 6, 1]) as tf.Tensor4D;
+  await trainer.step(x, new Rng(1));
+  const state = { iteration: 1, examples: 4, epoch: 0, batchInEpoch: 1, noiseRng: 99, seconds: 1.5 };
+  await saveCheckpoint(`${dir}/c.safetensors`, model, trainer, state, { dataset: "mnist" });
+  const ckpt = await loadCheckpoint(`${dir}/c.safetensors`);
+  deepEqual(ckpt.config, TINY);
+  deepEqual(ckpt.state, state);
+  equal(ckpt.info.dataset, "mnist");
+  const copy = modelFromCheckpoint(ckpt);
+  const t2 = new Trainer(copy);
+  restoreTrainer(t2, ckpt);
+  equal(t2.iteration, 1);
+  for (const name of Object.keys(model.weights)) {
+    deepEqual(copy.weights[name].dataSync(), model.weights[name].dataSync(), name);
+    deepEqual(t2.m[name].dataSync(), trainer.m[name].dataSync(), `m ${name}`);
+    deepEqual(t2.v[name].dataSync(), trainer.v[name].dataSync(), `v ${name}`);
+  }
+  // The same next step from both.
+  const a = await trainer.step(x, new Rng(5)), b = await t2.step(x, new Rng(5));
+  equal(a.loss, b.loss);
+  tf.dispose(x);
+  for (const d of [model, copy, trainer, t2]) d.dispose();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("saveCheckpoint() refuses a non-finite weight and keeps the earlier file", async () => {
+  const dir = await Deno.makeTempDir();
+  const model = new Draw(TINY, 1);
+  const path = `${dir}/c.safetensors`;
+  await saveCheckpoint(path, model);
+  const before = await Deno.readFile(path);
+  model.weights["write.bias"].assign(tf.fill([9], NaN));
+  await rejects(() => saveCheckpoint(path, model), /weight write.bias\[0\] is NaN: the previous checkpoint is kept/);
+  deepEqual(await Deno.readFile(path), before);
+  deepEqual((await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name), ["c.safetensors"]);
+  model.dispose();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("loadCheckpoint() rejects truncated, foreign and mismatched files with the file's name", async () => {
+  const dir = await Deno.makeTempDir();
+  const model = new Draw(TINY, 1);
+  const path = `${dir}/c.safetensors`;
+  await saveCheckpoint(path, model);
+  const bytes = await Deno.readFile(path);
+  await Deno.writeFile(`${dir}/cut.safetensors`, bytes.subarray(0, bytes.length - 100));
+  await rejects(
+    () => loadCheckpoint(`${dir}/cut.safetensors`),
+    /cut.safetensors as tensor .* outside the .*-byte buffer/,
+  );
+  await Deno.writeFile(
+    `${dir}/foreign.safetensors`,
+    encodeSafetensors(new Map([["w", { shape: [1], data: new Float32Array(1) }]])),
+  );
+  await rejects(
+    () => loadCheckpoint(`${dir}/foreign.safetensors`),
+    /foreign.safetensors as a draw.ts checkpoint: its format tag is missing/,
+  );
+  const wrong = encodeSafetensors(
+    new Map([["canvas0", { shape: [7], data: new Float32Array(7) }]]),
+    { format: "draw.ts/checkpoint/1", config: JSON.stringify(TINY) },
+  );
+  await Deno.writeFile(`${dir}/wrong.safetensors`, wrong);
+  await rejects(
+    () => loadCheckpoint(`${dir}/wrong.safetensors`),
+    /canvas0 has shape \[7\] where the config needs \[30\]/,
+  );
+  await rejects(() => loadCheckpoint(`${dir}/none.safetensors`), /Cannot read checkpoint .*none.safetensors/);
+  ok(true);
+  model.dispose();
+  await Deno.remove(dir, { recursive: true });
+});

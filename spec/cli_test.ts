@@ -1,0 +1,172 @@
+/**
+ * End-to-end: cli.ts run as a user runs it, on the fixtures, with the tiny preset.
+ */
+import { loadCheckpoint } from "../src/checkpoint.ts";
+import { encodeAmat } from "../src/data/amat.ts";
+import { sha256 } from "../src/data/files.ts";
+import { deepEqual, equal, match, ok } from "./_assert.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const FIXTURES = `${ROOT}fixtures`;
+const TINY = ["--preset", "tiny", "--batch", "16", "--backend", "cpu"];
+
+function command(args: string[], env: Record<string, string> = {}) {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}cli.ts`, ...args],
+    env: { DRAW_DATA_DIR: FIXTURES, DRAW_CACHE_DIR: `${ROOT}.cache/test`, NO_COLOR: "1", ...env },
+    stdout: "piped",
+    stderr: "piped",
+  });
+}
+
+async function cli(args: string[], env: Record<string, string> = {}) {
+  const out = await command(args, env).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+Deno.test("cli: --help exits 0; no command, unknown flags, presets, datasets and bad numbers exit 2 with usage", async () => {
+  const help = await cli(["--help"]);
+  equal(help.code, 0);
+  match(help.stdout, /train <dataset>/);
+  equal((await cli([])).code, 2);
+  for (
+    const [args, message] of [
+      [["train", "mnist", "--bogus"], /Unknown option '--bogus'/],
+      [
+        ["train", "mnist", "--preset", "huge"],
+        /unknown preset "huge": choose one of mnist, mnist-no-attention, svhn, cifar, tiny/,
+      ],
+      [["train", "imagenet"], /unknown dataset "imagenet"/],
+      [["train", "mnist", "--batch", "ten"], /--batch must be an integer >= 1: got ten/],
+      [["train", "mnist", "--read", "1"], /readN must be 0 \(no attention\) or >= 2/],
+      [["frobnicate"], /unknown command "frobnicate"/],
+    ] as [string[], RegExp][]
+  ) {
+    const r = await cli(args);
+    equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    match(r.stderr, message);
+    match(r.stderr, /--help/);
+  }
+});
+
+Deno.test("cli: train, eval and sample run end to end on the fixtures and write their files", async () => {
+  const out = await Deno.makeTempDir();
+  const t = await cli(["train", "mnist", ...TINY, "--epochs", "2", "--out", out]);
+  equal(t.code, 0, t.stderr);
+  match(t.stdout, /validation ELBO [0-9.]+ nats \(Lx [0-9.]+, Lz [0-9.]+\) on 16 images after 128 examples/);
+  match(t.stderr, /gradient clipping at global norm 10/);
+  for (const f of ["checkpoint.safetensors", "metrics.jsonl", "config.json"]) {
+    ok((await Deno.stat(`${out}/${f}`)).isFile, f);
+  }
+  const kinds = (await Deno.readTextFile(`${out}/metrics.jsonl`)).trim().split("\n").map((l) => JSON.parse(l).kind);
+  ok(kinds.includes("valid") && kinds.includes("checkpoint"));
+  const e = await cli(["eval", out, "--json", "--samples", "4", "--backend", "cpu"]);
+  equal(e.code, 0, e.stderr);
+  const r = JSON.parse(e.stdout);
+  equal(r.count, 16);
+  ok(Number.isFinite(r.elbo_bound_nats) && r.elbo_bound_nats > 0);
+  ok(r.iw_bound_nats <= r.elbo_bound_nats + 1, `IW bound ${r.iw_bound_nats} vs ELBO ${r.elbo_bound_nats}`);
+  const s = await cli(["sample", out, "--n", "4", "--backend", "cpu"]);
+  equal(s.code, 0, s.stderr);
+  const magic = async (f: string, n: number) => Array.from((await Deno.readFile(`${out}/${f}`)).subarray(0, n));
+  deepEqual(await magic("samples.png", 4), [0x89, 0x50, 0x4e, 0x47]);
+  deepEqual(await magic("nearest.png", 4), [0x89, 0x50, 0x4e, 0x47]);
+  deepEqual(await magic("generation.gif", 6), Array.from(new TextEncoder().encode("GIF89a")));
+  deepEqual(await magic("reading.gif", 6), Array.from(new TextEncoder().encode("GIF89a")));
+  match(await Deno.readTextFile(`${out}/loss.svg`), /<svg[\s\S]*validation cost/);
+  await Deno.remove(out, { recursive: true });
+});
+
+Deno.test("cli: a run killed with SIGKILL resumes from its last checkpoint and ends where an unbroken run ends", async () => {
+  const [a, b] = [await Deno.makeTempDir(), await Deno.makeTempDir()];
+  const epochs = ["--epochs", "12", "--valid-limit", "4"];
+  const whole = await cli(["train", "mnist", ...TINY, ...epochs, "--out", a]);
+  equal(whole.code, 0, whole.stderr);
+  const child = command(["train", "mnist", ...TINY, ...epochs, "--out", b, "--checkpoint-every", "0"]).spawn();
+  const deadline = Date.now() + 60_000;
+  let checkpoints = 0;
+  while (checkpoints < 6 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    const text = await Deno.readTextFile(`${b}/metrics.jsonl`).catch(() => "");
+    checkpoints = (text.match(/"kind":"checkpoint"/g) ?? []).length;
+  }
+  child.kill("SIGKILL");
+  const status = await child.status;
+  ok(!status.success, "the run was killed before it finished");
+  const before = await loadCheckpoint(`${b}/checkpoint.safetensors`);
+  ok(before.state!.iteration < 48, `killed at step ${before.state!.iteration}`);
+  const resumed = await cli(["train", "mnist", ...TINY, ...epochs, "--out", b, "--resume"]);
+  equal(resumed.code, 0, resumed.stderr);
+  match(resumed.stderr, /resuming .* at step \d+/);
+  const [ca, cb] = [
+    await loadCheckpoint(`${a}/checkpoint.safetensors`),
+    await loadCheckpoint(`${b}/checkpoint.safetensors`),
+  ];
+  equal(cb.state!.iteration, 48);
+  for (const [name, t] of ca.weights) deepEqual(cb.weights.get(name)!.data, t.data, `${name} after resume`);
+  for (const d of [a, b]) await Deno.remove(d, { recursive: true });
+});
+
+Deno.test("cli: Ctrl-C (SIGINT) saves a checkpoint and exits 130; --resume continues", async () => {
+  const out = await Deno.makeTempDir();
+  const child = command(["train", "mnist", ...TINY, "--epochs", "100000", "--out", out]).spawn();
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    if (await Deno.stat(`${out}/config.json`).then(() => true, () => false)) break;
+  }
+  await new Promise((r) => setTimeout(r, 500));
+  child.kill("SIGINT");
+  const res = await child.output();
+  equal(res.code, 130, new TextDecoder().decode(res.stderr));
+  match(
+    new TextDecoder().decode(res.stderr),
+    /Interrupted at step \d+: checkpoint saved to .*; continue with --resume/,
+  );
+  const ckpt = await loadCheckpoint(`${out}/checkpoint.safetensors`);
+  ok(ckpt.state!.iteration > 0);
+  const again = await cli(["train", "mnist", ...TINY, "--epochs", String(ckpt.state!.epoch + 1), "--out", out]);
+  equal(again.code, 1);
+  match(again.stderr, /already holds a checkpoint: pass --resume to continue it/);
+  await Deno.remove(out, { recursive: true });
+});
+
+Deno.test("cli: a corrupt checkpoint and a bad data file fail with exit 1 and a message naming the file", async () => {
+  const out = await Deno.makeTempDir();
+  equal((await cli(["train", "mnist", ...TINY, "--epochs", "1", "--out", out])).code, 0);
+  const path = `${out}/checkpoint.safetensors`;
+  const bytes = await Deno.readFile(path);
+  await Deno.writeFile(path, bytes.subarray(0, bytes.length >> 1));
+  const e = await cli(["eval", out, "--backend", "cpu"]);
+  equal(e.code, 1);
+  match(
+    e.stderr,
+    /Cannot read .*checkpoint.safetensors as tensor .* outside the .*-byte buffer: it is truncated, damaged/,
+  );
+  ok(!/^\s+at /m.test(e.stderr), "no stack trace for a user-facing error");
+  const hostile = new Uint8Array(16);
+  new DataView(hostile.buffer).setBigUint64(0, 2n ** 60n, true);
+  await Deno.writeFile(path, hostile);
+  match(
+    (await cli(["eval", out, "--backend", "cpu"])).stderr,
+    /header claims \d+ bytes, over the 100000000-byte limit/,
+  );
+  // A data folder whose training file holds a 2 (with matching sums, so the parser sees it).
+  const data = await Deno.makeTempDir();
+  await Deno.mkdir(`${data}/binarized_mnist`);
+  const rows = new Uint8Array(784 * 2);
+  rows[100] = 2;
+  const sums: string[] = [];
+  for (const split of ["train", "valid", "test"]) {
+    const name = `binarized_mnist_${split}.amat`;
+    const body = split === "train" ? encodeAmat(rows) : encodeAmat(new Uint8Array(784));
+    await Deno.writeFile(`${data}/binarized_mnist/${name}`, body);
+    sums.push(`${await sha256(body)}  ${name}`);
+  }
+  await Deno.writeTextFile(`${data}/binarized_mnist/SHA256SUMS`, sums.join("\n") + "\n");
+  const bad = await cli(["train", "mnist", ...TINY, "--epochs", "1", "--out", `${out}/x`, "--data-dir", data]);
+  equal(bad.code, 1);
+  match(bad.stderr, /binarized_mnist_train.amat as line 1 holds the value "2", not 0 or 1/);
+  for (const d of [out, data]) await Deno.remove(d, { recursive: true });
+});

@@ -1,0 +1,52 @@
+import { TINY } from "../src/config.ts";
+import { loadBinarizedMnist } from "../src/data/mnist.ts";
+import { selectBackend } from "../src/backend.ts";
+import { epochOrder, train } from "../src/train.ts";
+import { Progress } from "../src/progress.ts";
+import { loadCheckpoint } from "../src/checkpoint.ts";
+import { deepEqual, equal, match, ok } from "./_assert.ts";
+
+const FIXTURES = new URL("../fixtures", import.meta.url).pathname;
+const quiet = new Progress({ write: () => {}, tty: false });
+const config = { ...TINY, width: 28, height: 28 };
+const base = { config, dataset: "mnist", batch: 16, lr: 1e-2, clipNorm: 10, seed: 3, backend: "cpu", progress: quiet };
+
+Deno.test("train() stops on a non-finite loss without touching the last good checkpoint", async () => {
+  await selectBackend("cpu");
+  const splits = await loadBinarizedMnist({ dataDir: FIXTURES, download: false, fallback: false });
+  const out = await Deno.makeTempDir();
+  const first = await train({ ...base, splits, outDir: out, epochs: 1 });
+  equal(first.stopped, "epochs");
+  const good = await Deno.readFile(`${out}/checkpoint.safetensors`);
+  const poisoned = { ...splits, train: { ...splits.train, scale: NaN } };
+  const r = await train({ ...base, splits: poisoned, outDir: out, epochs: 2, resume: true });
+  equal(r.stopped, "nan");
+  match(r.message, /the loss is NaN.*the last good checkpoint .* is kept/);
+  deepEqual(await Deno.readFile(`${out}/checkpoint.safetensors`), good);
+  await Deno.remove(out, { recursive: true });
+});
+
+Deno.test("train() resumed after an epoch ends where an uninterrupted run ends, bit for bit", async () => {
+  await selectBackend("cpu");
+  const splits = await loadBinarizedMnist({ dataDir: FIXTURES, download: false, fallback: false });
+  const [a, b] = [await Deno.makeTempDir(), await Deno.makeTempDir()];
+  await train({ ...base, splits, outDir: a, epochs: 2 });
+  await train({ ...base, splits, outDir: b, epochs: 1 });
+  const r = await train({ ...base, splits, outDir: b, epochs: 2, resume: true, lr: 0.5 }); // lr is the run's, not the flag's
+  equal(r.state.iteration, 8);
+  const [ca, cb] = [
+    await loadCheckpoint(`${a}/checkpoint.safetensors`),
+    await loadCheckpoint(`${b}/checkpoint.safetensors`),
+  ];
+  for (const [name, t] of ca.weights) deepEqual(cb.weights.get(name)!.data, t.data, name);
+  for (const [name, t] of ca.adam!.v) deepEqual(cb.adam!.v.get(name)!.data, t.data, `adam.v.${name}`);
+  deepEqual({ ...cb.state!, seconds: 0 }, { ...ca.state!, seconds: 0 });
+  for (const d of [a, b]) await Deno.remove(d, { recursive: true });
+});
+
+Deno.test("epochOrder() is a permutation, fixed by seed and epoch", () => {
+  const p = epochOrder(100, 1, 0);
+  deepEqual([...p].sort((x, y) => x - y), Array.from({ length: 100 }, (_, k) => k));
+  deepEqual(epochOrder(100, 1, 0), p);
+  ok(epochOrder(100, 1, 1).some((v, k) => v !== p[k]));
+});
