@@ -1,0 +1,109 @@
+/**
+ * Races draw.ts against the PyTorch peer (../shared/peer) at the same configuration on the same
+ * machine, alternating rounds so both see the same conditions, and prints both throughputs and
+ * the ratios. The peer is optional: without python3-torch it is skipped with a note.
+ *
+ * Run: deno run -A bench/compare.ts [--rounds 2] [--steps 5] [--backend wasm]
+ */
+import { parseArgs } from "node:util";
+import * as tf from "../src/tf.ts";
+import { selectBackend } from "../src/backend.ts";
+import { MNIST } from "../src/config.ts";
+import { Draw } from "../src/draw.ts";
+import { Rng } from "../src/random.ts";
+import { Trainer } from "../src/trainer.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    rounds: { type: "string" },
+    steps: { type: "string" },
+    backend: { type: "string" },
+    peer: { type: "string" },
+  },
+});
+const rounds = Number(values.rounds ?? 2), steps = Number(values.steps ?? 5);
+const peerScript = values.peer ?? new URL("../../shared/peer/run.sh", import.meta.url).pathname;
+const backend = (await selectBackend((values.backend ?? "auto") as "auto")).name;
+
+async function ours(): Promise<{ train: number; generate: number }> {
+  const model = new Draw(MNIST, 0);
+  const trainer = new Trainer(model);
+  const x = tf.tidy(() =>
+    tf.cast(tf.less(tf.randomUniform([100, 28, 28, 1], 0, 1, "float32", 3), 0.13), "float32")
+  ) as tf.Tensor4D;
+  const rng = new Rng(0);
+  await trainer.step(x, rng); // warm-up, as the peer does
+  let t0 = performance.now();
+  for (let s = 0; s < steps; s++) await trainer.step(x, rng);
+  const train = (steps * 100) / ((performance.now() - t0) / 1000);
+  let g = model.generate(100, rng);
+  await g.means.data();
+  tf.dispose([g.means, g.logits]);
+  t0 = performance.now();
+  for (let s = 0; s < 5; s++) {
+    g = model.generate(100, rng);
+    await g.means.data();
+    tf.dispose([g.means, g.logits]);
+  }
+  const generate = 500 / ((performance.now() - t0) / 1000);
+  x.dispose();
+  trainer.dispose();
+  model.dispose();
+  return { train, generate };
+}
+
+async function peer(): Promise<{ train: number; generate: number } | string> {
+  try {
+    const check = await new Deno.Command("/usr/bin/python3", { args: ["-c", "import torch"], stderr: "null" }).output();
+    if (!check.success) return "python3-torch is not installed (../shared/peer/run.sh installs it)";
+    const out = await new Deno.Command(peerScript, {
+      args: ["bench", "--steps", String(steps)],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!out.success) return `the peer failed: ${new TextDecoder().decode(out.stderr).slice(-300)}`;
+    const last = new TextDecoder().decode(out.stdout).trim().split("\n").pop()!;
+    const r = JSON.parse(last);
+    return { train: r.train_examples_per_s, generate: r.generate_samples_per_s };
+  } catch (e) {
+    return `the peer could not run (${(e as Error).message})`;
+  }
+}
+
+const rows: { round: number; who: string; train: number; generate: number }[] = [];
+let skipped = "";
+for (let r = 1; r <= rounds; r++) {
+  const a = await ours();
+  rows.push({ round: r, who: `draw.ts (${backend})`, ...a });
+  console.error(
+    `round ${r}: draw.ts ${a.train.toFixed(1)} ex/s training, ${a.generate.toFixed(1)} samples/s generating`,
+  );
+  const b = await peer();
+  if (typeof b === "string") {
+    skipped = b;
+    console.error(`round ${r}: peer skipped: ${b}`);
+  } else {
+    rows.push({ round: r, who: "PyTorch peer", ...b });
+    console.error(
+      `round ${r}: peer ${b.train.toFixed(1)} ex/s training, ${b.generate.toFixed(1)} samples/s generating`,
+    );
+  }
+}
+const mean = (who: string, k: "train" | "generate") => {
+  const v = rows.filter((r) => r.who.startsWith(who)).map((r) => r[k]);
+  return v.length ? v.reduce((a, b) => a + b, 0) / v.length : NaN;
+};
+const result = {
+  config: "MNIST model (T=64, LSTM 256, z 100, read 2, write 5), batch 100",
+  backend,
+  ours_train_examples_per_s: mean("draw.ts", "train"),
+  ours_generate_samples_per_s: mean("draw.ts", "generate"),
+  peer_train_examples_per_s: mean("PyTorch", "train"),
+  peer_generate_samples_per_s: mean("PyTorch", "generate"),
+  train_ratio: mean("draw.ts", "train") / mean("PyTorch", "train"),
+  generate_ratio: mean("draw.ts", "generate") / mean("PyTorch", "generate"),
+  peer_skipped: skipped || undefined,
+  rounds: rows,
+};
+console.log(JSON.stringify(result));

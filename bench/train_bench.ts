@@ -1,0 +1,38 @@
+/**
+ * One training step and the generation of 100 samples at the paper's MNIST configuration
+ * (Table 3: T=64, LSTM 256, z 100, read 2×2, write 5×5, batch 100).
+ * Run: deno bench -A bench/train_bench.ts
+ */
+import * as tf from "../src/tf.ts";
+import "./_setup.ts";
+import { MNIST } from "../src/config.ts";
+import { Draw } from "../src/draw.ts";
+import { Rng } from "../src/random.ts";
+import { Trainer } from "../src/trainer.ts";
+
+const model = new Draw(MNIST, 1);
+const trainer = new Trainer(model);
+const x = tf.tidy(() =>
+  tf.cast(tf.less(tf.randomUniform([100, 28, 28, 1], 0, 1, "float32", 3), 0.13), "float32")
+) as tf.Tensor4D;
+const rng = new Rng(1);
+
+Deno.bench({
+  name: "training step, MNIST model, batch 100",
+  n: 3,
+  warmup: 1,
+  async fn() {
+    await trainer.step(x, rng);
+  },
+});
+
+Deno.bench({
+  name: "generate 100 samples, MNIST model",
+  n: 5,
+  warmup: 1,
+  async fn() {
+    const s = model.generate(100, rng);
+    await s.means.data();
+    tf.dispose([s.means, s.logits]);
+  },
+});
