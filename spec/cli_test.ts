@@ -170,3 +170,34 @@ Deno.test("cli: a corrupt checkpoint and a bad data file fail with exit 1 and a 
   match(bad.stderr, /binarized_mnist_train.amat as line 1 holds the value "2", not 0 or 1/);
   for (const d of [out, data]) await Deno.remove(d, { recursive: true });
 });
+
+Deno.test("cli: the tiny preset trains and samples on colour CIFAR-10 and 60×60 two-digit fixtures", async () => {
+  for (const dataset of ["cifar10", "two-digit"]) {
+    const out = await Deno.makeTempDir();
+    const t = await cli([
+      "train",
+      dataset,
+      "--preset",
+      "tiny",
+      "--batch",
+      "7",
+      "--backend",
+      "cpu",
+      "--epochs",
+      "1",
+      "--out",
+      out,
+    ]);
+    equal(t.code, 0, t.stderr);
+    match(t.stdout, /validation ELBO [0-9.]+ nats/);
+    const ckpt = await loadCheckpoint(`${out}/checkpoint.safetensors`);
+    const want = dataset === "cifar10" ? [32, 32, 3] : [60, 60, 1];
+    deepEqual([ckpt.config.height, ckpt.config.width, ckpt.config.channels], want);
+    const s = await cli(["sample", out, "--n", "4", "--backend", "cpu"]);
+    equal(s.code, 0, s.stderr);
+    for (const f of ["samples.png", "generation.gif", "nearest.png", "reading.gif"]) {
+      ok((await Deno.stat(`${out}/${f}`)).size > 0, f);
+    }
+    await Deno.remove(out, { recursive: true });
+  }
+});

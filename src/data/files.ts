@@ -81,8 +81,9 @@ export async function writeAtomic(path: string, bytes: Uint8Array): Promise<void
 }
 
 /**
- * Downloads `url` into `dest`, keeping it only if the SHA-256 of its content (after gunzip, for a
- * gzip-compressed file) is `sha`. Progress goes to `log`.
+ * Downloads `url` into `dest`, keeping it only if its SHA-256 is `sha`: that of the file as
+ * served (`of: "file"`), or of its content after gunzip (`of: "content"`, the default, for sums
+ * published for the uncompressed data). Progress goes to `log`.
  * Throws a {@link DataError} naming the URL when the network fails or the checksum differs.
  */
 export async function download(
@@ -90,6 +91,7 @@ export async function download(
   dest: string,
   sha: string,
   log: (line: string) => void = () => {},
+  of: "file" | "content" = "content",
 ): Promise<void> {
   log(`downloading ${url}`);
   let bytes: Uint8Array;
@@ -100,7 +102,7 @@ export async function download(
   } catch (e) {
     throw new DataError(`Cannot download ${url} (${(e as Error).message})`);
   }
-  const got = await sha256(isGzip(bytes) ? await gunzip(bytes, url) : bytes);
+  const got = await sha256(of === "content" && isGzip(bytes) ? await gunzip(bytes, url) : bytes);
   if (got !== sha) {
     throw new DataError(`Cannot use ${url} as its SHA-256 is ${got}, not ${sha}: the server sent a different file`);
   }
