@@ -7,19 +7,22 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { type DrawConfig, PRESETS, validateConfig } from "./src/config.ts";
+import { CLASSIFIER_PRESETS, type ClassifierConfig, type DrawConfig, PRESETS, validateConfig } from "./src/config.ts";
 import { type BackendName, BACKENDS, selectBackend } from "./src/backend.ts";
 import { DATASETS } from "./src/data/registry.ts";
 import type { Splits } from "./src/data/mnist.ts";
 import { DataError, isFile, writeAtomic } from "./src/data/files.ts";
 import { loadCheckpoint, modelFromCheckpoint, SafetensorsError } from "./src/checkpoint.ts";
-import { evaluate } from "./src/evaluate.ts";
-import { RunError, train } from "./src/train.ts";
+import { evaluate, evaluateClassifier } from "./src/evaluate.ts";
+import { Draw } from "./src/draw.ts";
+import { Classifier, validateClassifierConfig } from "./src/classifier.ts";
+import { classifierTask, drawTask, RunError, type Task, train } from "./src/train.ts";
 import { Progress } from "./src/progress.ts";
 import { Rng } from "./src/random.ts";
 import { encodeGif, encodePng } from "./src/render/encode.ts";
 import {
   generationFrames,
+  glimpsePicture,
   imageGrid,
   lossCurve,
   nearestPicture,
@@ -32,8 +35,8 @@ const USAGE = `draw.ts — DRAW (Gregor et al. 2015) on TensorFlow.js
 
 Usage:
   deno run -A cli.ts train <dataset> [options]     train a model, checkpointing to --out
-  deno run -A cli.ts eval <run-dir|checkpoint>      test-set NLL bound in nats (Table 2)
-  deno run -A cli.ts sample <run-dir|checkpoint>    pictures: samples, generation GIF, nearest images, loss curve
+  deno run -A cli.ts eval <run-dir|checkpoint>      test-set NLL bound in nats (Table 2), or test error (Table 1)
+  deno run -A cli.ts sample <run-dir|checkpoint>    pictures: samples, generation GIF, nearest images, glimpses, loss curve
   deno run -A cli.ts help [command]
 
 Datasets:
@@ -44,6 +47,8 @@ train options:
                         MNIST model, T=64, LSTM 256, z 100, read 2x2, write 5x5); image size comes from the data
   --no-attention        read and write the whole image (Eqs 17-18, "DRAW without attention")
   --T N --hidden N --z N --read N --write N   override the preset (read/write 0 = no attention)
+  --glimpses N          classifier datasets (cluttered, cluttered-60): glimpses before classifying
+                        (classifier presets: cluttered, Table 3's 8 glimpses of 12x12, LSTM 256; tiny)
   --epochs N            stop after N epochs in all (default 100 unless --minutes is given)
   --minutes M           time budget for this session, validation and checkpoint included
   --batch N             minibatch size (default 100)
@@ -85,6 +90,7 @@ const OPTIONS = {
   preset: { type: "string" },
   "no-attention": { type: "boolean" },
   T: { type: "string" },
+  glimpses: { type: "string" },
   hidden: { type: "string" },
   z: { type: "string" },
   read: { type: "string" },
@@ -158,9 +164,16 @@ async function cmdTrain(pos: string[], v: Values): Promise<number> {
   if (!DATASETS[dataset]) {
     throw new UsageError(`unknown dataset "${dataset}": choose one of ${Object.keys(DATASETS).join(", ")}`);
   }
-  const presetName = v.preset ?? (v["no-attention"] ? "mnist-no-attention" : "mnist");
-  const preset = PRESETS[presetName];
-  if (!preset) throw new UsageError(`unknown preset "${presetName}": choose one of ${Object.keys(PRESETS).join(", ")}`);
+  const classify = DATASETS[dataset].task === "classify";
+  const presets: Record<string, unknown> = classify ? CLASSIFIER_PRESETS : PRESETS;
+  const presetName = v.preset ?? (classify ? "cluttered" : v["no-attention"] ? "mnist-no-attention" : "mnist");
+  if (!presets[presetName]) {
+    throw new UsageError(
+      `unknown ${classify ? "classifier " : ""}preset "${presetName}": choose one of ${
+        Object.keys(presets).join(", ")
+      }`,
+    );
+  }
   const minutes = v.minutes !== undefined ? num(v, "minutes", 0, { min: 0 }) : undefined;
   const epochs = v.epochs !== undefined
     ? num(v, "epochs", 0, { int: true, min: 1 })
@@ -186,24 +199,35 @@ async function cmdTrain(pos: string[], v: Values): Promise<number> {
   }
   const be = await backend(v);
   const splits = await loadData(dataset, v);
-  let config: DrawConfig = {
-    ...preset,
-    width: splits.train.width,
-    height: splits.train.height,
-    channels: splits.train.channels,
-  };
-  if (v["no-attention"]) config = { ...config, readN: 0, writeN: 0 };
-  config = {
-    ...config,
-    T: num(v, "T", config.T, { int: true, min: 1 }),
-    hidden: num(v, "hidden", config.hidden, { int: true, min: 1 }),
-    z: num(v, "z", config.z, { int: true, min: 1 }),
-    readN: num(v, "read", config.readN, { int: true, min: 0 }),
-    writeN: num(v, "write", config.writeN, { int: true, min: 0 }),
-  };
+  const geometry = { width: splits.train.width, height: splits.train.height, channels: splits.train.channels };
+  let task: Task;
   try {
-    validateConfig(config);
+    if (classify) {
+      const preset = CLASSIFIER_PRESETS[presetName];
+      const config: ClassifierConfig = {
+        ...preset,
+        ...geometry,
+        glimpses: num(v, "glimpses", preset.glimpses, { int: true, min: 1 }),
+        hidden: num(v, "hidden", preset.hidden, { int: true, min: 1 }),
+        readN: num(v, "read", preset.readN, { int: true, min: 2 }),
+      };
+      task = classifierTask(validateClassifierConfig(config));
+    } else {
+      const preset = PRESETS[presetName];
+      let config: DrawConfig = { ...preset, ...geometry };
+      if (v["no-attention"]) config = { ...config, readN: 0, writeN: 0 };
+      config = {
+        ...config,
+        T: num(v, "T", config.T, { int: true, min: 1 }),
+        hidden: num(v, "hidden", config.hidden, { int: true, min: 1 }),
+        z: num(v, "z", config.z, { int: true, min: 1 }),
+        readN: num(v, "read", config.readN, { int: true, min: 0 }),
+        writeN: num(v, "write", config.writeN, { int: true, min: 0 }),
+      };
+      task = drawTask(validateConfig(config));
+    }
   } catch (e) {
+    if (e instanceof UsageError) throw e;
     throw new UsageError((e as Error).message);
   }
   if (!splits.comparable) {
@@ -221,7 +245,7 @@ async function cmdTrain(pos: string[], v: Values): Promise<number> {
   try {
     const summary = await train({
       ...settings,
-      config,
+      task,
       splits,
       dataset,
       outDir: out,
@@ -242,18 +266,14 @@ async function cmdTrain(pos: string[], v: Values): Promise<number> {
         steps: summary.state.iteration,
         epochs: summary.state.examples / splits.train.count,
         seconds: summary.state.seconds,
-        valid_elbo: r?.elbo,
-        valid_lx: r?.lx,
-        valid_lz: r?.lz,
+        valid: r?.figures,
         valid_count: r?.count,
         checkpoint: summary.checkpoint,
         comparable_with_paper: splits.comparable,
       }));
     } else if (r) {
       stdout(
-        `validation ELBO ${r.elbo.toFixed(2)} nats (Lx ${r.lx.toFixed(2)}, Lz ${
-          r.lz.toFixed(2)
-        }) on ${r.count} images after ${summary.state.examples} examples; checkpoint ${summary.checkpoint}`,
+        `${r.text} on ${r.count} images after ${summary.state.examples} examples; checkpoint ${summary.checkpoint}`,
       );
     } else {
       stdout(summary.message);
@@ -283,9 +303,30 @@ async function cmdEval(pos: string[], v: Values): Promise<number> {
   const splits = await loadData(dataset, v);
   const model = modelFromCheckpoint(ckpt);
   const ds = splits[split];
+  const limit = v.limit !== undefined ? num(v, "limit", 0, { int: true, min: 1 }) : undefined;
+  if (model instanceof Classifier) {
+    const c = await evaluateClassifier(model, ds, {
+      limit,
+      batch: num(v, "batch", 250, { int: true, min: 1 }),
+      onProgress: (d, n) => progress.update(`evaluating ${d}/${n}`),
+    });
+    model.dispose();
+    if (v.json) {
+      stdout(
+        JSON.stringify({ checkpoint: path, dataset, split, count: c.count, error: c.error, cross_entropy: c.loss }),
+      );
+    } else {
+      stdout(
+        `${dataset} ${split} (${c.count} images): error ${(100 * c.error).toFixed(2)}% (cross-entropy ${
+          c.loss.toFixed(4)
+        })`,
+      );
+    }
+    return 0;
+  }
   const r = await evaluate(model, ds, {
     samples: K,
-    limit: v.limit !== undefined ? num(v, "limit", 0, { int: true, min: 1 }) : undefined,
+    limit,
     batch: num(v, "batch", 250, { int: true, min: 1 }),
     seed: num(v, "seed", 0, { int: true, min: 0 }),
     onProgress: (d, n) => progress.update(`evaluating ${d}/${n}`),
@@ -328,18 +369,33 @@ async function cmdSample(pos: string[], v: Values): Promise<number> {
   const ckpt = await loadCheckpoint(path);
   await backend(v);
   const model = modelFromCheckpoint(ckpt);
-  const { height: H, width: W, channels: C } = model.config;
   await Deno.mkdir(outDir, { recursive: true });
   const written: string[] = [];
   const put = async (name: string, bytes: Uint8Array) => {
     await writeAtomic(`${outDir}/${name}`, bytes);
     written.push(`${outDir}/${name}`);
   };
+  const dataset = String(ckpt.info.dataset ?? "mnist");
+  const metricsPath = `${runDir}/metrics.jsonl`;
+  const curve = async (title: string) => {
+    if (await isFile(metricsPath)) {
+      await put("loss.svg", new TextEncoder().encode(lossCurve(await Deno.readTextFile(metricsPath), title)));
+    }
+  };
+  if (model instanceof Classifier) {
+    const splits = await loadData(dataset, v);
+    await put("glimpses.png", encodePng(await glimpsePicture(model, splits.test, Math.min(n, 8))));
+    await curve(`Differentiable RAM on ${dataset}: cross-entropy against examples seen`);
+    model.dispose();
+    if (v.json) stdout(JSON.stringify({ checkpoint: path, files: written }));
+    else stdout(`wrote ${written.join(", ")}`);
+    return 0;
+  }
+  const { height: H, width: W, channels: C } = model.config;
   const means = await sampleMeans(model, n, rng);
   await put("samples.png", encodePng(imageGrid(means, n, H, W, C, Math.ceil(Math.sqrt(n)))));
   const gen = await generationFrames(model, Math.min(n, 16), rng, 4);
   await put("generation.gif", encodeGif(gen.frames, gen.delays));
-  const dataset = String(ckpt.info.dataset ?? "mnist");
   let splits: Splits | undefined;
   try {
     splits = await loadData(dataset, v);
@@ -356,13 +412,7 @@ async function cmdSample(pos: string[], v: Values): Promise<number> {
     const read = await readingFrames(model, splits.test, 0, rng);
     await put("reading.gif", encodeGif(read.frames, read.delays));
   }
-  if (await isFile(`${runDir}/metrics.jsonl`)) {
-    const svg = lossCurve(
-      await Deno.readTextFile(`${runDir}/metrics.jsonl`),
-      `DRAW on ${dataset}: cost against examples seen`,
-    );
-    await put("loss.svg", new TextEncoder().encode(svg));
-  }
+  await curve(`DRAW on ${dataset}: cost against examples seen`);
   model.dispose();
   if (v.json) stdout(JSON.stringify({ checkpoint: path, files: written }));
   else stdout(`wrote ${written.join(", ")}`);

@@ -201,3 +201,36 @@ Deno.test("cli: the tiny preset trains and samples on colour CIFAR-10 and 60×60
     await Deno.remove(out, { recursive: true });
   }
 });
+
+Deno.test("cli: the classifier trains on cluttered MNIST fixtures, reports test error, draws its glimpses", async () => {
+  const out = await Deno.makeTempDir();
+  const t = await cli([
+    "train",
+    "cluttered-60",
+    "--preset",
+    "tiny",
+    "--batch",
+    "9",
+    "--backend",
+    "cpu",
+    "--epochs",
+    "2",
+    "--out",
+    out,
+  ]);
+  equal(t.code, 0, t.stderr);
+  match(t.stdout, /validation error [0-9.]+% \(cross-entropy [0-9.]+\) on 10 images after 108 examples/);
+  match(t.stderr, /differentiable RAM, 2 glimpses of 3×3, LSTM 8/);
+  const e = await cli(["eval", out, "--json", "--backend", "cpu"]);
+  equal(e.code, 0, e.stderr);
+  const r = JSON.parse(e.stdout);
+  equal(r.count, 16);
+  ok(r.error >= 0 && r.error <= 1);
+  const s = await cli(["sample", out, "--backend", "cpu"]);
+  equal(s.code, 0, s.stderr);
+  deepEqual(Array.from((await Deno.readFile(`${out}/glimpses.png`)).subarray(0, 4)), [0x89, 0x50, 0x4e, 0x47]);
+  const bad = await cli(["train", "cluttered-60", "--preset", "mnist", "--out", `${out}/x`]);
+  equal(bad.code, 2);
+  match(bad.stderr, /unknown classifier preset "mnist": choose one of cluttered, tiny/);
+  await Deno.remove(out, { recursive: true });
+});

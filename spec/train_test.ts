@@ -1,7 +1,7 @@
 import { TINY } from "../src/config.ts";
 import { loadBinarizedMnist } from "../src/data/mnist.ts";
 import { selectBackend } from "../src/backend.ts";
-import { epochOrder, train } from "../src/train.ts";
+import { drawTask, epochOrder, train } from "../src/train.ts";
 import { Progress } from "../src/progress.ts";
 import { loadCheckpoint } from "../src/checkpoint.ts";
 import { deepEqual, equal, match, ok } from "./_assert.ts";
@@ -9,7 +9,16 @@ import { deepEqual, equal, match, ok } from "./_assert.ts";
 const FIXTURES = new URL("../fixtures", import.meta.url).pathname;
 const quiet = new Progress({ write: () => {}, tty: false });
 const config = { ...TINY, width: 28, height: 28 };
-const base = { config, dataset: "mnist", batch: 16, lr: 1e-2, clipNorm: 10, seed: 3, backend: "cpu", progress: quiet };
+const base = {
+  task: drawTask(config),
+  dataset: "mnist",
+  batch: 16,
+  lr: 1e-2,
+  clipNorm: 10,
+  seed: 3,
+  backend: "cpu",
+  progress: quiet,
+};
 
 Deno.test("train() stops on a non-finite loss without touching the last good checkpoint", async () => {
   await selectBackend("cpu");

@@ -6,14 +6,35 @@
  * @module
  */
 import * as tf from "./tf.ts";
-import { type DrawConfig, validateConfig } from "./config.ts";
-import { Draw, paramSpecs } from "./draw.ts";
+import { type ClassifierConfig, type DrawConfig, validateConfig } from "./config.ts";
+import { Draw, type ParamSpec, paramSpecs } from "./draw.ts";
+import { Classifier, classifierSpecs, validateClassifierConfig } from "./classifier.ts";
 import { writeAtomic } from "./data/files.ts";
 import { decodeSafetensors, encodeSafetensors, type NamedTensor, SafetensorsError } from "./safetensors.ts";
 import type { Trainer } from "./trainer.ts";
 
 /** The checkpoint format tag stored in the metadata. */
 export const FORMAT = "draw.ts/checkpoint/1";
+
+/** A model that can be checkpointed: DRAW or the classifier of Section 4.1. */
+export type Model = Draw | Classifier;
+
+/** Each model kind's configuration check, parameters and constructor. */
+const KINDS = {
+  draw: {
+    validate: (c: unknown) => validateConfig(c as DrawConfig),
+    specs: (c: unknown) => paramSpecs(c as DrawConfig),
+    build: (c: unknown) => new Draw(c as DrawConfig, 0),
+  },
+  classifier: {
+    validate: (c: unknown) => validateClassifierConfig(c as ClassifierConfig),
+    specs: (c: unknown) => classifierSpecs(c as ClassifierConfig),
+    build: (c: unknown) => new Classifier(c as ClassifierConfig, 0),
+  },
+} as const satisfies Record<
+  string,
+  { validate: (c: unknown) => unknown; specs: (c: unknown) => ParamSpec[]; build: (c: unknown) => Model }
+>;
 
 /** Where a training run stands: enough to continue the same curve. */
 export interface TrainState {
@@ -32,7 +53,10 @@ export interface TrainState {
 
 /** A checkpoint as read from disk. */
 export interface Checkpoint {
-  config: DrawConfig;
+  /** "draw" or "classifier". */
+  kind: keyof typeof KINDS;
+  /** The model's configuration (a DrawConfig for "draw", a ClassifierConfig for "classifier"). */
+  config: DrawConfig | ClassifierConfig;
   weights: Map<string, NamedTensor>;
   adam?: { m: Map<string, NamedTensor>; v: Map<string, NamedTensor> };
   state?: TrainState;
@@ -50,13 +74,14 @@ async function tensorData(t: tf.Tensor): Promise<NamedTensor> {
  */
 export async function saveCheckpoint(
   path: string,
-  model: Draw,
+  model: Model,
   trainer?: Trainer,
   state?: TrainState,
   info: Record<string, unknown> = {},
 ): Promise<void> {
   const tensors = new Map<string, NamedTensor>();
-  for (const spec of paramSpecs(model.config)) {
+  const specs = model.specs();
+  for (const spec of specs) {
     const t = await tensorData(model.weights[spec.name]);
     const bad = t.data.findIndex((v) => !Number.isFinite(v));
     if (bad >= 0) {
@@ -67,13 +92,14 @@ export async function saveCheckpoint(
     tensors.set(spec.name, t);
   }
   if (trainer) {
-    for (const spec of paramSpecs(model.config)) {
+    for (const spec of specs) {
       tensors.set(`adam.m.${spec.name}`, await tensorData(trainer.m[spec.name]));
       tensors.set(`adam.v.${spec.name}`, await tensorData(trainer.v[spec.name]));
     }
   }
   const metadata: Record<string, string> = {
     format: FORMAT,
+    kind: model.kind,
     config: JSON.stringify(model.config),
     info: JSON.stringify(info),
   };
@@ -96,16 +122,20 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
   const { tensors, metadata } = decodeSafetensors(bytes, path);
   const fail = (why: string) => new SafetensorsError(`Cannot use ${path} as a draw.ts checkpoint: ${why}`);
   if (metadata.format !== FORMAT) throw fail(`its format tag is ${metadata.format ?? "missing"}, not ${FORMAT}`);
-  let config: DrawConfig;
+  const kind = (metadata.kind ?? "draw") as keyof typeof KINDS;
+  if (!(kind in KINDS)) throw fail(`its model kind ${kind} is unknown`);
+  let config: DrawConfig | ClassifierConfig;
+  let specs: ParamSpec[];
   try {
-    config = validateConfig(JSON.parse(metadata.config));
+    config = KINDS[kind].validate(JSON.parse(metadata.config)) as DrawConfig | ClassifierConfig;
+    specs = KINDS[kind].specs(config);
   } catch (e) {
     throw fail(`its stored config is invalid (${(e as Error).message})`);
   }
   const weights = new Map<string, NamedTensor>();
   const m = new Map<string, NamedTensor>();
   const v = new Map<string, NamedTensor>();
-  for (const spec of paramSpecs(config)) {
+  for (const spec of specs) {
     for (
       const [prefix, into, required] of [["", weights, true], ["adam.m.", m, false], ["adam.v.", v, false]] as const
     ) {
@@ -120,11 +150,12 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
       into.set(spec.name, t);
     }
   }
-  const known = new Set(paramSpecs(config).flatMap((s) => [s.name, `adam.m.${s.name}`, `adam.v.${s.name}`]));
+  const known = new Set(specs.flatMap((s) => [s.name, `adam.m.${s.name}`, `adam.v.${s.name}`]));
   const extra = [...tensors.keys()].filter((k) => !known.has(k));
   if (extra.length) throw fail(`it holds tensors the config does not have: ${extra.slice(0, 5).join(", ")}`);
   const full = m.size === weights.size && v.size === weights.size;
   return {
+    kind,
     config,
     weights,
     adam: full ? { m, v } : undefined,
@@ -133,9 +164,9 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
   };
 }
 
-/** Builds a {@link Draw} holding a checkpoint's weights. */
-export function modelFromCheckpoint(ckpt: Checkpoint): Draw {
-  const model = new Draw(ckpt.config, 0);
+/** Builds the model (DRAW or classifier) holding a checkpoint's weights. */
+export function modelFromCheckpoint(ckpt: Checkpoint): Model {
+  const model = KINDS[ckpt.kind].build(ckpt.config);
   for (const [name, t] of ckpt.weights) {
     tf.tidy(() => model.weights[name].assign(tf.tensor(t.data, t.shape)));
   }

@@ -111,6 +111,23 @@ export const CLUTTERED: ClassifierConfig = Object.freeze({
   classes: 10,
 });
 
+/** A tiny classifier for tests. */
+export const TINY_CLASSIFIER: ClassifierConfig = Object.freeze({
+  width: 60,
+  height: 60,
+  channels: 1,
+  glimpses: 2,
+  hidden: 8,
+  readN: 3,
+  classes: 10,
+});
+
+/** Classifier presets by the name the CLI takes (image size always comes from the data). */
+export const CLASSIFIER_PRESETS: Readonly<Record<string, ClassifierConfig>> = Object.freeze({
+  cluttered: CLUTTERED,
+  tiny: TINY_CLASSIFIER,
+});
+
 /** Generative presets by the name the CLI takes. */
 export const PRESETS: Readonly<Record<string, DrawConfig>> = Object.freeze({
   mnist: MNIST,

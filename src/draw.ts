@@ -417,6 +417,8 @@ export function drawNoise(config: DrawConfig, batch: number, rng: Rng): tf.Tenso
  * ```
  */
 export class Draw {
+  /** The model kind, as stored in checkpoints. */
+  readonly kind = "draw";
   /** The configuration this network was built for. */
   readonly config: DrawConfig;
   /** The trainable weights, by name (see {@link paramSpecs}). */
@@ -441,6 +443,17 @@ export class Draw {
     } finally {
       eps.dispose();
     }
+  }
+
+  /** The training objective of one batch: Eq 12 with one sample of z, and the means of Lx and Lz. */
+  objective(batch: { x: tf.Tensor4D }, rng: Rng): { loss: tf.Scalar; figures: Record<string, tf.Scalar> } {
+    const out = this.loss(batch.x, rng);
+    return { loss: out.loss, figures: { lx: tf.mean(out.lx) as tf.Scalar, lz: tf.mean(out.lz) as tf.Scalar } };
+  }
+
+  /** The parameters of this network (see {@link paramSpecs}). */
+  specs(): ParamSpec[] {
+    return paramSpecs(this.config);
   }
 
   /** Eqs 13–16: `n` images from prior noise drawn from `rng`. */

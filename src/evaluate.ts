@@ -6,7 +6,8 @@
  * @module
  */
 import * as tf from "./tf.ts";
-import { batchTensor, type Dataset } from "./data/dataset.ts";
+import { batchLabels, batchTensor, type Dataset } from "./data/dataset.ts";
+import { type Classifier, classifierForward, softmaxCrossEntropy } from "./classifier.ts";
 import type { Draw } from "./draw.ts";
 import { Rng } from "./random.ts";
 
@@ -88,4 +89,38 @@ export async function evaluate(model: Draw, ds: Dataset, options: EvalOptions = 
   const result: EvalResult = { count, elbo: (lxSum + lzSum) / count, lx: lxSum / count, lz: lzSum / count, samples: K };
   if (K > 1) result.iwBound = iwSum / count;
   return result;
+}
+
+/** Test figures of the classifier: error rate and mean cross-entropy. */
+export interface ClassifierEval {
+  count: number;
+  /** Fraction misclassified. */
+  error: number;
+  /** Mean softmax cross-entropy, nats. */
+  loss: number;
+}
+
+/** Evaluates the classifier of Section 4.1 on the first `limit` images of `ds`. */
+export async function evaluateClassifier(
+  model: Classifier,
+  ds: Dataset,
+  options: { batch?: number; limit?: number; onProgress?: (done: number, total: number) => void } = {},
+): Promise<ClassifierEval> {
+  const batch = options.batch ?? 250;
+  const count = Math.min(options.limit ?? ds.count, ds.count);
+  let wrong = 0, loss = 0;
+  for (let start = 0; start < count; start += batch) {
+    const idx = Array.from({ length: Math.min(batch, count - start) }, (_, k) => start + k);
+    const [w, l] = tf.tidy(() => {
+      const x = batchTensor(ds, idx), y = batchLabels(ds, idx);
+      const { logits } = classifierForward(model.weights, model.config, x);
+      const miss = tf.sum(tf.cast(tf.notEqual(tf.argMax(logits, 1), tf.cast(y, "int32")), "float32"));
+      return [miss, tf.sum(softmaxCrossEntropy(logits, y))];
+    });
+    wrong += (await w.data())[0];
+    loss += (await l.data())[0];
+    tf.dispose([w, l]);
+    options.onProgress?.(start + idx.length, count);
+  }
+  return { count, error: wrong / count, loss: loss / count };
 }

@@ -8,6 +8,7 @@
 import * as tf from "./tf.ts";
 import { batchTensor, type Dataset, imageBytes } from "./data/dataset.ts";
 import type { Draw } from "./draw.ts";
+import { type Classifier, classifierForward } from "./classifier.ts";
 import type { Rng } from "./random.ts";
 import { GREEN, gridLayout, Raster, RED } from "./render/raster.ts";
 import { linePlot } from "./render/plot.ts";
@@ -146,7 +147,37 @@ export async function readingFrames(
   return { frames, delays: frames.map((_, t) => (t === T - 1 ? 2000 : Math.max(40, Math.round(3000 / T)))) };
 }
 
-/** The loss curve (Fig 11) from metrics.jsonl text: training and validation cost against examples seen. */
+/**
+ * The glimpse sequence of the classifier (Fig 5): one row per test image, one column per glimpse,
+ * the attention window drawn in green with a line width that shows σ.
+ */
+export async function glimpsePicture(model: Classifier, ds: Dataset, count: number): Promise<Raster> {
+  const { glimpses: G, readN } = model.config;
+  const { height: H, width: W, channels: C } = ds;
+  const idx = Array.from({ length: Math.min(count, ds.count) }, (_, k) => k);
+  const x = batchTensor(ds, idx);
+  const out = classifierForward(model.weights, model.config, x, { trace: true });
+  const img = (await x.data()) as Float32Array;
+  const wins = (await out.windows!.data()) as Float32Array; // [n, G, 5]
+  tf.dispose([x, out.logits, out.windows!]);
+  const s = Math.max(1, Math.round(200 / Math.max(H, W)));
+  const g = gridLayout(idx.length * G, G, W * s, H * s, 2);
+  const r = new Raster(g.width, g.height, [128, 128, 128]);
+  const size = H * W * C;
+  for (let n = 0; n < idx.length; n++) {
+    for (let t = 0; t < G; t++) {
+      const [x0, y0] = g.at(n * G + t);
+      r.image(img.subarray(n * size, (n + 1) * size), H, W, C, x0, y0, s);
+      r.window(wins.subarray((n * G + t) * 5, (n * G + t) * 5 + 5), readN, x0, y0, W, H, s, GREEN);
+    }
+  }
+  return r;
+}
+
+/**
+ * The loss curve (Fig 11) from metrics.jsonl text: training and validation cost against examples
+ * seen. For a classifier run, the validation curve is its cross-entropy.
+ */
 export function lossCurve(metrics: string, title: string): string {
   const train: [number, number][] = [], valid: [number, number][] = [];
   for (const line of metrics.split("\n")) {
@@ -158,7 +189,7 @@ export function lossCurve(metrics: string, title: string): string {
       continue; // a line cut short by a kill is skipped, not fatal
     }
     if (m.kind === "train") train.push([m.examples as number, m.loss as number]);
-    if (m.kind === "valid") valid.push([m.examples as number, m.elbo as number]);
+    if (m.kind === "valid") valid.push([m.examples as number, (m.elbo ?? m.xent) as number]);
   }
   return linePlot(
     [
@@ -167,6 +198,6 @@ export function lossCurve(metrics: string, title: string): string {
     ],
     title,
     "examples seen",
-    "cost (nats per image, Eq 12)",
+    "cost (nats per image)",
   );
 }

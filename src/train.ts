@@ -5,13 +5,22 @@
  *
  * @module
  */
-import type { DrawConfig } from "./config.ts";
-import { batchTensor, type Dataset } from "./data/dataset.ts";
+import * as tf from "./tf.ts";
+import type { ClassifierConfig, DrawConfig } from "./config.ts";
+import { batchLabels, batchTensor, type Dataset } from "./data/dataset.ts";
 import type { Splits } from "./data/mnist.ts";
 import { isFile } from "./data/files.ts";
 import { Draw } from "./draw.ts";
-import { type EvalResult, evaluate } from "./evaluate.ts";
-import { loadCheckpoint, modelFromCheckpoint, restoreTrainer, saveCheckpoint, type TrainState } from "./checkpoint.ts";
+import { Classifier } from "./classifier.ts";
+import { evaluate, evaluateClassifier } from "./evaluate.ts";
+import {
+  loadCheckpoint,
+  type Model,
+  modelFromCheckpoint,
+  restoreTrainer,
+  saveCheckpoint,
+  type TrainState,
+} from "./checkpoint.ts";
 import { clock, Progress } from "./progress.ts";
 import { Rng } from "./random.ts";
 import { Trainer } from "./trainer.ts";
@@ -24,9 +33,73 @@ export interface RunSettings {
   seed: number;
 }
 
+/** Validation figures and the line that reports them. */
+export interface Validation {
+  count: number;
+  figures: Record<string, number>;
+  text: string;
+}
+
+/** What is trained: how to make the model, feed it, validate it and describe it. */
+export interface Task {
+  /** A fresh model from `seed`. */
+  create(seed: number): Model;
+  /** Whether batches carry class labels. */
+  labelled: boolean;
+  /** Validation figures of `model` on the first `limit` images of `ds`. */
+  validate(model: Model, ds: Dataset, limit: number, onProgress: (d: number, n: number) => void): Promise<Validation>;
+  /** One line describing the model, for the log. */
+  describe(model: Model): string;
+  /** Step figures for the status line, e.g. "Lx 120.1 Lz 20.3". */
+  format(figures: Record<string, number>): string;
+}
+
+/** Generative DRAW: the ELBO of Eq 12 with Lx and Lz. */
+export function drawTask(config: DrawConfig): Task {
+  return {
+    create: (seed) => new Draw(config, seed),
+    labelled: false,
+    validate: async (model, ds, limit, onProgress) => {
+      const r = await evaluate(model as Draw, ds, { limit, seed: 1, onProgress });
+      return {
+        count: r.count,
+        figures: { elbo: r.elbo, lx: r.lx, lz: r.lz },
+        text: `validation ELBO ${r.elbo.toFixed(2)} nats (Lx ${r.lx.toFixed(2)}, Lz ${r.lz.toFixed(2)})`,
+      };
+    },
+    describe: (m) => {
+      const c = (m as Draw).config;
+      return `DRAW T=${c.T} LSTM ${c.hidden} z ${c.z} read ${c.readN || "full"} write ${c.writeN || "full"}`;
+    },
+    format: (f) => `Lx ${f.lx.toFixed(2)} Lz ${f.lz.toFixed(2)}`,
+  };
+}
+
+/** The classifier of Section 4.1: cross-entropy, and the error rate. */
+export function classifierTask(config: ClassifierConfig): Task {
+  return {
+    create: (seed) => new Classifier(config, seed),
+    labelled: true,
+    validate: async (model, ds, limit, onProgress) => {
+      const r = await evaluateClassifier(model as Classifier, ds, { limit, onProgress });
+      return {
+        count: r.count,
+        figures: { error: r.error, xent: r.loss },
+        text: `validation error ${(100 * r.error).toFixed(2)}% (cross-entropy ${r.loss.toFixed(4)})`,
+      };
+    },
+    describe: (m) => {
+      const c = (m as Classifier).config;
+      return `differentiable RAM, ${c.glimpses} glimpses of ${c.readN}×${c.readN}, LSTM ${c.hidden}`;
+    },
+    format: (f) => `error ${(100 * f.error).toFixed(1)}%`,
+  };
+}
+
 /** Options of {@link train}. */
 export interface TrainOptions extends RunSettings {
-  config: DrawConfig;
+  /** The model to train (on resume the checkpoint decides). */
+  task: Task;
   splits: Splits;
   /** Dataset name, for config.json and checkpoints. */
   dataset: string;
@@ -50,7 +123,7 @@ export interface TrainOptions extends RunSettings {
 export interface TrainSummary {
   stopped: "epochs" | "budget" | "interrupted" | "nan";
   state: TrainState;
-  valid?: EvalResult;
+  valid?: Validation;
   message: string;
   checkpoint?: string;
 }
@@ -60,7 +133,7 @@ export class RunError extends Error {
   override name = "RunError";
 }
 
-function checkGeometry(config: DrawConfig, ds: Dataset): void {
+function checkGeometry(config: { height: number; width: number; channels: number }, ds: Dataset): void {
   const want = `${ds.height}×${ds.width}×${ds.channels}`;
   const have = `${config.height}×${config.width}×${config.channels}`;
   if (want !== have) throw new RunError(`Cannot train a ${have} model on ${ds.name}, whose images are ${want}`);
@@ -82,10 +155,11 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
   const progress = o.progress ?? new Progress();
   const ckptPath = `${o.outDir}/checkpoint.safetensors`;
   await Deno.mkdir(o.outDir, { recursive: true });
-  let model: Draw;
+  let model: Model;
   let trainer: Trainer;
   let state: TrainState;
   let settings: RunSettings = { batch: o.batch, lr: o.lr, clipNorm: o.clipNorm, seed: o.seed };
+  let task = o.task;
   if (o.resume) {
     if (!(await isFile(ckptPath))) {
       throw new RunError(`Cannot resume as ${ckptPath} does not exist: train without --resume first`);
@@ -95,6 +169,9 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
     settings = (ckpt.info.settings as RunSettings | undefined) ?? settings;
     checkGeometry(ckpt.config, o.splits.train);
     model = modelFromCheckpoint(ckpt);
+    task = ckpt.kind === "classifier"
+      ? classifierTask(ckpt.config as ClassifierConfig)
+      : drawTask(ckpt.config as DrawConfig);
     trainer = new Trainer(model, { lr: settings.lr, clipNorm: settings.clipNorm });
     restoreTrainer(trainer, ckpt);
     state = { ...ckpt.state };
@@ -105,15 +182,16 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
         `Cannot start a new run in ${o.outDir} as it already holds a checkpoint: pass --resume to continue it, or choose another --out`,
       );
     }
-    checkGeometry(o.config, o.splits.train);
-    model = new Draw(o.config, o.seed);
+    model = task.create(o.seed);
+    checkGeometry(model.config, o.splits.train);
     trainer = new Trainer(model, { lr: o.lr, clipNorm: o.clipNorm });
     state = { iteration: 0, examples: 0, epoch: 0, batchInEpoch: 0, noiseRng: (o.seed ^ 0x9e3779b9) >>> 0, seconds: 0 };
     await Deno.writeTextFile(
       `${o.outDir}/config.json`,
       JSON.stringify(
         {
-          model: o.config,
+          kind: model.kind,
+          model: model.config,
           dataset: o.dataset,
           data_source: o.splits.source,
           comparable_with_paper: o.splits.comparable,
@@ -140,16 +218,23 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
   const reserve = Number.isFinite(budget) ? Math.min(0.15 * budget, 120) : 0; // final validation + checkpoint
   const elapsed = () => (performance.now() - start) / 1000;
   let lastCkpt = performance.now();
-  let window = { n: 0, loss: 0, lx: 0, lz: 0, grad: 0, t: performance.now(), examples: state.examples };
+  const fresh = () => ({
+    n: 0,
+    loss: 0,
+    grad: 0,
+    figures: {} as Record<string, number>,
+    t: performance.now(),
+    examples: state.examples,
+  });
+  let window = fresh();
   let rate = 0; // examples/s this session
   let stopped: TrainSummary["stopped"] = "epochs";
-  let valid: EvalResult | undefined;
+  let valid: Validation | undefined;
   let message = "";
   progress.line(
-    `training ${o.dataset}: T=${model.config.T} LSTM ${model.config.hidden} z ${model.config.z} read ${
-      model.config.readN || "full"
-    } ` +
-      `write ${model.config.writeN || "full"}, ${model.size} parameters; batch ${batch}, Adam lr ${settings.lr}, ` +
+    `training ${o.dataset}: ${
+      task.describe(model)
+    }, ${model.size} parameters; batch ${batch}, Adam lr ${settings.lr}, ` +
       `gradient clipping ${
         settings.clipNorm > 0 ? `at global norm ${settings.clipNorm}` : "off"
       }; backend ${o.backend}`,
@@ -170,29 +255,19 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
       limit = Math.min(limit, Math.max(50, Math.floor(Math.max(rate, 1) * 2.5 * left)));
     }
     limit = Math.min(limit, o.splits.valid.count);
-    const r = await evaluate(model, o.splits.valid, {
-      limit,
-      seed: 1,
-      onProgress: (d, n) => progress.update(`validating ${d}/${n}`),
-    });
+    const r = await task.validate(model, o.splits.valid, limit, (d, n) => progress.update(`validating ${d}/${n}`));
     const subset = r.count < o.splits.valid.count
       ? ` (on the first ${r.count} of ${o.splits.valid.count} validation images${
         limitForBudget ? ", a subset sized to the time budget" : ""
       })`
       : "";
-    progress.line(
-      `validation ELBO ${r.elbo.toFixed(2)} nats (Lx ${r.lx.toFixed(2)}, Lz ${
-        r.lz.toFixed(2)
-      }) at ${state.examples} examples${subset}`,
-    );
+    progress.line(`${r.text} at ${state.examples} examples${subset}`);
     await appendMetric(o.outDir, {
       kind: "valid",
       step: state.iteration,
       examples: state.examples,
       epoch: state.epoch + state.batchInEpoch / perEpoch,
-      elbo: r.elbo,
-      lx: r.lx,
-      lz: r.lz,
+      ...r.figures,
       count: r.count,
       of: o.splits.valid.count,
     });
@@ -210,9 +285,11 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
         stopped = "budget";
         break outer;
       }
-      const x = batchTensor(train, order.subarray(b * batch, (b + 1) * batch));
-      const r = await trainer.step(x, noise);
-      x.dispose();
+      const idx = order.subarray(b * batch, (b + 1) * batch);
+      const x = batchTensor(train, idx);
+      const labels = task.labelled ? batchLabels(train, idx) : undefined;
+      const r = await trainer.step({ x, labels }, noise);
+      tf.dispose([x, labels].filter(Boolean) as tf.Tensor[]);
       if (!Number.isFinite(r.loss) || !Number.isFinite(r.gradNorm)) {
         stopped = "nan";
         message = `Stopped at step ${state.iteration + 1}: the loss is ${r.loss} (gradient norm ${r.gradNorm}). ` +
@@ -227,8 +304,7 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
       state.batchInEpoch = b + 1;
       window.n++;
       window.loss += r.loss;
-      window.lx += r.lx;
-      window.lz += r.lz;
+      for (const [k, v] of Object.entries(r.figures)) window.figures[k] = (window.figures[k] ?? 0) + v;
       window.grad += r.gradNorm;
       const now = performance.now();
       rate = (state.examples - startExamples) / elapsed(); // this session's examples/s
@@ -239,8 +315,8 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
         ? ((o.epochs * perEpoch - (state.epoch * perEpoch + state.batchInEpoch)) * batch) / Math.max(rate, 1e-9)
         : NaN;
       const status =
-        `step ${state.iteration} epoch ${epochF.toFixed(2)} | loss ${r.loss.toFixed(2)} Lx ${r.lx.toFixed(2)} ` +
-        `Lz ${r.lz.toFixed(2)} | ${rate.toFixed(1)} ex/s | ETA ${clock(eta)}`;
+        `step ${state.iteration} epoch ${epochF.toFixed(2)} | loss ${r.loss.toFixed(2)} ${task.format(r.figures)} ` +
+        `| ${rate.toFixed(1)} ex/s | ETA ${clock(eta)}`;
       if (progress.update(status)) {
         const n = window.n;
         await appendMetric(o.outDir, {
@@ -249,13 +325,12 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
           examples: state.examples,
           epoch: epochF,
           loss: window.loss / n,
-          lx: window.lx / n,
-          lz: window.lz / n,
+          ...Object.fromEntries(Object.entries(window.figures).map(([k, v]) => [k, v / n])),
           grad_norm: window.grad / n,
           examples_per_s: (state.examples - window.examples) / ((now - window.t) / 1000),
           seconds: secondsBefore + elapsed(),
         });
-        window = { n: 0, loss: 0, lx: 0, lz: 0, grad: 0, t: now, examples: state.examples };
+        window = fresh();
       }
       if ((now - lastCkpt) / 60_000 >= (o.checkpointMinutes ?? 5)) await save("periodic");
     }

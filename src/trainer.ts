@@ -8,8 +8,21 @@
  * @module
  */
 import * as tf from "./tf.ts";
-import type { Draw } from "./draw.ts";
 import type { Rng } from "./random.ts";
+
+/** One minibatch: images [batch, H, W, C] in [0, 1], and class labels where the task has them. */
+export interface Batch {
+  x: tf.Tensor4D;
+  labels?: tf.Tensor1D;
+}
+
+/** What a {@link Trainer} can train: named weights and the objective of one batch. */
+export interface Trainable {
+  /** The trainable weights, by name. */
+  readonly weights: Record<string, tf.Variable>;
+  /** The scalar to minimise, and figures to report (scalars, batch means), for one batch. */
+  objective(batch: Batch, rng: Rng): { loss: tf.Scalar; figures: Record<string, tf.Scalar> };
+}
 
 /** Optimizer settings. */
 export interface TrainerOptions {
@@ -25,20 +38,18 @@ export interface TrainerOptions {
   epsilon?: number;
 }
 
-/** Figures of one step, read back from the device. Losses are nats per image, batch means. */
+/** Figures of one step, read back from the device: batch means (for DRAW, nats per image). */
 export interface StepResult {
-  /** Eq 12, one sample of z. */
+  /** The objective (for DRAW, Eq 12 with one sample of z). */
   loss: number;
-  /** Eq 9. */
-  lx: number;
-  /** Eqs 10–11. */
-  lz: number;
+  /** The model's other figures (for DRAW, lx of Eq 9 and lz of Eqs 10–11). */
+  figures: Record<string, number>;
   /** The gradient's global norm before clipping. */
   gradNorm: number;
 }
 
 /**
- * Trains a {@link Draw} model with Adam.
+ * Trains a model (a {@link Trainable}, such as Draw) with Adam.
  *
  * @example
  * ```ts
@@ -52,7 +63,7 @@ export interface StepResult {
  */
 export class Trainer {
   /** The model being trained. */
-  readonly model: Draw;
+  readonly model: Trainable;
   /** Resolved optimizer settings. */
   readonly options: Required<TrainerOptions>;
   /** Adam's first moments by parameter name. */
@@ -63,7 +74,7 @@ export class Trainer {
   iteration = 0;
 
   /** Prepares Adam state for every weight of `model`. */
-  constructor(model: Draw, options: TrainerOptions = {}) {
+  constructor(model: Trainable, options: TrainerOptions = {}) {
     this.model = model;
     this.options = {
       lr: options.lr ?? 1e-3,
@@ -86,18 +97,18 @@ export class Trainer {
   }
 
   /**
-   * One step on the batch `x` [batch, H, W, C] with fresh noise from `rng`. If the loss or the
-   * gradient is not finite, the weights are left untouched and the result reports it.
+   * One step on a batch (images `x` [batch, H, W, C], or a {@link Batch} with labels) with fresh
+   * noise from `rng`. If the loss or the gradient is not finite, the weights are left untouched
+   * and the result reports it.
    */
-  async step(x: tf.Tensor4D, rng: Rng): Promise<StepResult> {
+  async step(batch: tf.Tensor4D | Batch, rng: Rng): Promise<StepResult> {
+    const b: Batch = batch instanceof tf.Tensor ? { x: batch } : batch;
     const names = Object.keys(this.model.weights);
-    let lxMean: tf.Scalar | undefined;
-    let lzMean: tf.Scalar | undefined;
+    let kept: Record<string, tf.Scalar> = {};
     const figures = tf.tidy(() => {
       const { value, grads } = tf.variableGrads(() => {
-        const out = this.model.loss(x, rng);
-        lxMean = tf.keep(tf.mean(out.lx));
-        lzMean = tf.keep(tf.mean(out.lz));
+        const out = this.model.objective(b, rng);
+        kept = Object.fromEntries(Object.entries(out.figures).map(([k, v]) => [k, tf.keep(v)]));
         return out.loss;
       }, names.map((n) => this.model.weights[n]));
       const gs = names.map((n) => grads[this.model.weights[n].name]);
@@ -105,13 +116,13 @@ export class Trainer {
       const scale = this.options.clipNorm > 0
         ? tf.minimum(1, tf.div(this.options.clipNorm, tf.maximum(norm, 1e-12)))
         : tf.scalar(1);
-      return { figures: tf.stack([value, lxMean!, lzMean!, norm]), gs: gs.map((g) => tf.mul(g, scale)) };
+      return { figures: tf.stack([value, norm, ...Object.values(kept)]), gs: gs.map((g) => tf.mul(g, scale)) };
     });
-    tf.dispose([lxMean!, lzMean!]); // kept out of the tape's scope above; stacked copies remain
-    const [loss, lx, lz, gradNorm] = await figures.figures.data();
+    tf.dispose(Object.values(kept)); // kept out of the tape's scope above; stacked copies remain
+    const [loss, gradNorm, ...rest] = await figures.figures.data();
     if (Number.isFinite(loss) && Number.isFinite(gradNorm)) this.apply(names, figures.gs);
     tf.dispose([figures.figures, ...figures.gs]);
-    return { loss, lx, lz, gradNorm };
+    return { loss, gradNorm, figures: Object.fromEntries(Object.keys(kept).map((k, i) => [k, rest[i]])) };
   }
 
   /** The Adam update with bias correction folded into the step size. */

@@ -50,3 +50,9 @@ export function head(ds: Dataset, n: number): Dataset {
     labels: ds.labels?.subarray(0, n),
   };
 }
+
+/** Labels of images `indices` as a [batch] float tensor (class indices). */
+export function batchLabels(ds: Dataset, indices: ArrayLike<number>): tf.Tensor1D {
+  if (!ds.labels) throw new TypeError(`Cannot take labels from ${ds.name}: it has none`);
+  return tf.tensor1d(Float32Array.from({ length: indices.length }, (_, k) => ds.labels![indices[k]]));
+}

@@ -6,11 +6,14 @@
 import { loadBinarizedMnist, loadMnistIdx, type LoadOptions, type Splits } from "./mnist.ts";
 import { loadCifar10 } from "./cifar.ts";
 import { makeTwoDigit } from "./two_digit.ts";
+import { CLUTTER_100, CLUTTER_60, type ClutterOptions, makeCluttered } from "./cluttered.ts";
 
-/** A data set the generative model trains on. */
+/** A data set, and the task it is for. */
 export interface DatasetEntry {
   /** One line for --help. */
   description: string;
+  /** "generate" for DRAW, "classify" for the classifier of Section 4.1. */
+  task: "generate" | "classify";
   load: (options: LoadOptions) => Promise<Splits>;
 }
 
@@ -18,13 +21,16 @@ export interface DatasetEntry {
 export const DATASETS: Readonly<Record<string, DatasetEntry>> = {
   mnist: {
     description: "binarized MNIST (Larochelle's fixed binarization, 50k/10k/10k): the paper's Table 2 data",
+    task: "generate",
     load: loadBinarizedMnist,
   },
   "mnist-gray": {
     description: "plain MNIST (LeCun's IDX files), intensities in [0, 1] as emission probabilities",
+    task: "generate",
     load: loadMnistIdx,
   },
   "two-digit": {
+    task: "generate",
     description: "two 28×28 MNIST digits at random places on 60×60, added and clipped at 1 (Section 4.3)",
     load: async (options) => {
       const m = await loadMnistIdx(options);
@@ -38,7 +44,30 @@ export const DATASETS: Readonly<Record<string, DatasetEntry>> = {
     },
   },
   cifar10: {
+    task: "generate",
     description: "CIFAR-10 binary version, RGB intensities as emission probabilities (Section 4.5)",
     load: loadCifar10,
   },
+  cluttered: {
+    task: "classify",
+    description: "100×100 cluttered translated MNIST (Mnih et al. 2014), one digit and 8 pieces of clutter (Table 1)",
+    load: (options) => clutteredSplits(options, CLUTTER_100),
+  },
+  "cluttered-60": {
+    task: "classify",
+    description: "60×60 cluttered translated MNIST, one digit and 4 pieces of clutter, for quick runs",
+    load: (options) => clutteredSplits(options, CLUTTER_60),
+  },
 };
+
+/** Cluttered MNIST: train and valid from MNIST's training split, test from its test split. */
+async function clutteredSplits(options: LoadOptions, o: ClutterOptions): Promise<Splits> {
+  const m = await loadMnistIdx(options);
+  return {
+    train: makeCluttered(m.train, m.train.count, 11, o),
+    valid: makeCluttered(m.valid, m.valid.count, 12, o),
+    test: makeCluttered(m.test, m.test.count, 13, o),
+    source: `cluttered ${o.size}×${o.size} images generated from ${m.source}`,
+    comparable: true,
+  };
+}
