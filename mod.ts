@@ -18,6 +18,7 @@
 export type { Scalar, Tensor, Tensor1D, Tensor2D, Tensor3D, Tensor4D, Tensor5D, Variable } from "./src/tf.ts";
 export {
   CIFAR,
+  CLASSIFIER_PRESETS,
   type ClassifierConfig,
   CLUTTERED,
   type DrawConfig,
@@ -27,6 +28,7 @@ export {
   PRESETS,
   SVHN,
   TINY,
+  TINY_CLASSIFIER,
   validateConfig,
 } from "./src/config.ts";
 export {
@@ -59,6 +61,38 @@ export {
   type TraceOptions,
   writeSize,
 } from "./src/draw.ts";
-export { type StepResult, Trainer, type TrainerOptions } from "./src/trainer.ts";
+export { type Batch, type StepResult, type Trainable, Trainer, type TrainerOptions } from "./src/trainer.ts";
+export { linear } from "./src/linear.ts";
+export {
+  Classifier,
+  classifierForward,
+  type ClassifierOutput,
+  classifierSpecs,
+  softmaxCrossEntropy,
+  validateClassifierConfig,
+} from "./src/classifier.ts";
+export {
+  type ClassifierEval,
+  type EvalOptions,
+  type EvalResult,
+  evaluate,
+  evaluateClassifier,
+} from "./src/evaluate.ts";
+export {
+  type Checkpoint,
+  loadCheckpoint,
+  type Model,
+  modelFromCheckpoint,
+  type ModelKind,
+  type NamedTensor,
+  restoreTrainer,
+  saveCheckpoint,
+  type TrainState,
+} from "./src/checkpoint.ts";
+export { batchTensor, type Dataset } from "./src/data/dataset.ts";
+export { loadBinarizedMnist, loadMnistIdx, type LoadOptions, type Splits } from "./src/data/mnist.ts";
+export { loadCifar10 } from "./src/data/cifar.ts";
+export { makeTwoDigit } from "./src/data/two_digit.ts";
+export { CLUTTER_100, CLUTTER_60, type ClutterOptions, makeCluttered } from "./src/data/cluttered.ts";
 export { Rng } from "./src/random.ts";
 export { type BackendChoice, type BackendName, BACKENDS, selectBackend, webgpuAdapter } from "./src/backend.ts";

@@ -20,7 +20,10 @@ export const FORMAT = "draw.ts/checkpoint/1";
 export type Model = Draw | Classifier;
 
 /** Each model kind's configuration check, parameters and constructor. */
-const KINDS = {
+const KINDS: Record<
+  ModelKind,
+  { validate: (c: unknown) => unknown; specs: (c: unknown) => ParamSpec[]; build: (c: unknown) => Model }
+> = {
   draw: {
     validate: (c: unknown) => validateConfig(c as DrawConfig),
     specs: (c: unknown) => paramSpecs(c as DrawConfig),
@@ -31,10 +34,7 @@ const KINDS = {
     specs: (c: unknown) => classifierSpecs(c as ClassifierConfig),
     build: (c: unknown) => new Classifier(c as ClassifierConfig, 0),
   },
-} as const satisfies Record<
-  string,
-  { validate: (c: unknown) => unknown; specs: (c: unknown) => ParamSpec[]; build: (c: unknown) => Model }
->;
+};
 
 /** Where a training run stands: enough to continue the same curve. */
 export interface TrainState {
@@ -42,8 +42,9 @@ export interface TrainState {
   iteration: number;
   /** Examples seen so far. */
   examples: number;
-  /** Current epoch (0-based) and the next batch within it. */
+  /** Current epoch (0-based). */
   epoch: number;
+  /** The next batch within the epoch. */
   batchInEpoch: number;
   /** State of the noise generator (random.ts). */
   noiseRng: number;
@@ -51,14 +52,20 @@ export interface TrainState {
   seconds: number;
 }
 
+/** The model kinds a checkpoint can hold. */
+export type ModelKind = "draw" | "classifier";
+
 /** A checkpoint as read from disk. */
 export interface Checkpoint {
   /** "draw" or "classifier". */
-  kind: keyof typeof KINDS;
+  kind: ModelKind;
   /** The model's configuration (a DrawConfig for "draw", a ClassifierConfig for "classifier"). */
   config: DrawConfig | ClassifierConfig;
+  /** The weights by name. */
   weights: Map<string, NamedTensor>;
+  /** Adam's moments, when the file holds them (needed to resume). */
   adam?: { m: Map<string, NamedTensor>; v: Map<string, NamedTensor> };
+  /** The training position, when the file holds it. */
   state?: TrainState;
   /** Other metadata (dataset, options), as stored. */
   info: Record<string, unknown>;
@@ -122,7 +129,7 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
   const { tensors, metadata } = decodeSafetensors(bytes, path);
   const fail = (why: string) => new SafetensorsError(`Cannot use ${path} as a draw.ts checkpoint: ${why}`);
   if (metadata.format !== FORMAT) throw fail(`its format tag is ${metadata.format ?? "missing"}, not ${FORMAT}`);
-  const kind = (metadata.kind ?? "draw") as keyof typeof KINDS;
+  const kind = (metadata.kind ?? "draw") as ModelKind;
   if (!(kind in KINDS)) throw fail(`its model kind ${kind} is unknown`);
   let config: DrawConfig | ClassifierConfig;
   let specs: ParamSpec[];
@@ -183,4 +190,4 @@ export function restoreTrainer(trainer: Trainer, ckpt: Checkpoint): void {
   trainer.iteration = ckpt.state.iteration;
 }
 
-export { SafetensorsError };
+export { type NamedTensor, SafetensorsError };

@@ -93,6 +93,7 @@ export async function evaluate(model: Draw, ds: Dataset, options: EvalOptions = 
 
 /** Test figures of the classifier: error rate and mean cross-entropy. */
 export interface ClassifierEval {
+  /** Images evaluated. */
   count: number;
   /** Fraction misclassified. */
   error: number;

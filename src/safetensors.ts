@@ -12,7 +12,9 @@
 
 /** A float32 tensor to store: its shape and values. */
 export interface NamedTensor {
+  /** The tensor's shape. */
   shape: number[];
+  /** Its values, row-major. */
   data: Float32Array;
 }
 

@@ -12,7 +12,9 @@ import type { Rng } from "./random.ts";
 
 /** One minibatch: images [batch, H, W, C] in [0, 1], and class labels where the task has them. */
 export interface Batch {
+  /** Images, [batch, H, W, C] in [0, 1]. */
   x: tf.Tensor4D;
+  /** Class labels, [batch]. */
   labels?: tf.Tensor1D;
 }
 

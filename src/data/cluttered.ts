@@ -11,8 +11,11 @@ import { Rng } from "../random.ts";
 
 /** Generator settings: 100×100 with 8 pieces for the paper's task; 60×60 with 4 for quick runs. */
 export interface ClutterOptions {
+  /** Side of the square image, pixels. */
   size: number;
+  /** Pieces of clutter per image. */
   pieces: number;
+  /** Side of each square piece, pixels. */
   pieceSize: number;
 }
 

@@ -10,12 +10,17 @@ import * as tf from "../tf.ts";
 export interface Dataset {
   /** Name for messages, e.g. "binarized MNIST (train)". */
   readonly name: string;
+  /** Number of images. */
   readonly count: number;
+  /** Image height in pixels. */
   readonly height: number;
+  /** Image width in pixels. */
   readonly width: number;
+  /** Colour channels. */
   readonly channels: number;
   /** 1 for 0/1 data, 1/255 for 8-bit intensities. */
   readonly scale: number;
+  /** The image bytes, [count, height, width, channels]. */
   readonly images: Uint8Array;
   /** Class labels, where the format has them. */
   readonly labels?: Uint8Array;

@@ -20,8 +20,11 @@ import { Rng } from "../random.ts";
 
 /** Train, validation and test splits, with where they came from. */
 export interface Splits {
+  /** Training images. */
   train: Dataset;
+  /** Validation images. */
   valid: Dataset;
+  /** Test images. */
   test: Dataset;
   /** Where the data was read from, for logs and config.json. */
   source: string;
