@@ -14,7 +14,6 @@ import type { Splits } from "./src/data/mnist.ts";
 import { DataError, isFile, writeAtomic } from "./src/data/files.ts";
 import { loadCheckpoint, modelFromCheckpoint, SafetensorsError } from "./src/checkpoint.ts";
 import { evaluate, evaluateClassifier } from "./src/evaluate.ts";
-import { Draw } from "./src/draw.ts";
 import { Classifier, validateClassifierConfig } from "./src/classifier.ts";
 import { classifierTask, drawTask, RunError, type Task, train } from "./src/train.ts";
 import { Progress } from "./src/progress.ts";

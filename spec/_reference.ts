@@ -213,3 +213,16 @@ export function refGenerate(w: RefWeights, cfg: DrawConfig, eps: number[][]): Fl
   }
   return canvas;
 }
+
+/** Central finite differences of `lossAt()` with respect to each entry of `params` (changed in place, then restored). */
+export function centralDifferences(params: Float64Array, lossAt: () => number, h = 1e-6): number[] {
+  return Array.from(params, (_, k) => {
+    const keep = params[k];
+    params[k] = keep + h;
+    const up = lossAt();
+    params[k] = keep - h;
+    const down = lossAt();
+    params[k] = keep;
+    return (up - down) / (2 * h);
+  });
+}

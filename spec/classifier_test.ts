@@ -5,7 +5,7 @@ import { Rng } from "../src/random.ts";
 import { Trainer } from "../src/trainer.ts";
 import { assertClose, assertNormClose, deepEqual, ok, throws } from "./_assert.ts";
 import { testEveryBackend, values } from "./_backends.ts";
-import { refLinear, refLstm, refRead, type RefWeights, refWindow } from "./_reference.ts";
+import { centralDifferences, refLinear, refLstm, refRead, type RefWeights, refWindow } from "./_reference.ts";
 
 const CFG: ClassifierConfig = { width: 12, height: 10, channels: 1, glimpses: 2, hidden: 3, readN: 3, classes: 4 };
 
@@ -51,18 +51,8 @@ testEveryBackend(
     const grads = tf.grads((...ws: tf.Tensor[]) => loss(Object.fromEntries(names.map((n, k) => [n, ws[k]]))))(
       names.map((n) => weights[n]),
     );
-    const h = 1e-6;
     for (let p = 0; p < names.length; p++) {
-      const base = ref[names[p]];
-      const fd = Array.from(base, (_, k) => {
-        const keep = base[k];
-        base[k] = keep + h;
-        const up = lossAt(ref);
-        base[k] = keep - h;
-        const down = lossAt(ref);
-        base[k] = keep;
-        return (up - down) / (2 * h);
-      });
+      const fd = centralDifferences(ref[names[p]], () => lossAt(ref));
       assertNormClose(await values(grads[p]), fd, { rtol: 2e-3, atol: 1e-6, what: `∂L/∂${names[p]}` });
     }
     tf.dispose([x, y, ...Object.values(weights)]);

@@ -4,7 +4,7 @@ import { Draw, drawGenerate, drawLoss, drawNoise, type DrawWeights, paramSpecs }
 import { Rng } from "../src/random.ts";
 import { assertClose, assertNormClose, deepEqual, equal, ok, throws } from "./_assert.ts";
 import { testEveryBackend, values } from "./_backends.ts";
-import { refDraw, refGenerate, type RefWeights } from "./_reference.ts";
+import { centralDifferences, refDraw, refGenerate, type RefWeights } from "./_reference.ts";
 
 /** Every read/write combination at tiny sizes, non-square and colour included. */
 const CONFIGS: Record<string, DrawConfig> = {
@@ -152,18 +152,8 @@ Deno.test("drawLoss() gradients of every weight match central finite differences
           const r = refDraw(w, cfg, img, epsFor(epsV, cfg, batch, n));
           return s + (r.lx + r.lz) / batch;
         }, 0);
-      const h = 1e-6;
       for (let p = 0; p < names.length; p++) {
-        const base = ref[names[p]];
-        const fd = Array.from(base, (_, k) => {
-          const keep = base[k];
-          base[k] = keep + h;
-          const up = lossAt(ref);
-          base[k] = keep - h;
-          const down = lossAt(ref);
-          base[k] = keep;
-          return (up - down) / (2 * h);
-        });
+        const fd = centralDifferences(ref[names[p]], () => lossAt(ref));
         assertNormClose(await values(grads[p]), fd, { rtol: 2e-3, atol: 1e-5, what: `∂L/∂${names[p]} (${label})` });
       }
       tf.dispose([x, eps, ...Object.values(weights)]);

@@ -8,10 +8,10 @@
 import * as tf from "./tf.ts";
 import { attentionWindow, filterbank, readPatch, windowSummary } from "./attention.ts";
 import type { ClassifierConfig } from "./config.ts";
-import { initValues, type ParamSpec, toInternal } from "./draw.ts";
+import { createVariables, type ParamSpec, toInternal } from "./draw.ts";
 import { linear } from "./linear.ts";
 import { lstmCell, type LstmState } from "./lstm.ts";
-import { Rng } from "./random.ts";
+import type { Rng } from "./random.ts";
 import type { Batch } from "./trainer.ts";
 
 function checkInt(what: string, v: unknown, min: number): void {
@@ -118,17 +118,7 @@ export class Classifier {
   /** Builds a classifier with fresh weights from `seed`. */
   constructor(config: ClassifierConfig, seed = 0) {
     this.config = validateClassifierConfig(config);
-    const rng = new Rng(seed);
-    this.weights = {};
-    for (const spec of classifierSpecs(config)) {
-      this.weights[spec.name] = tf.tidy(() =>
-        tf.variable(
-          tf.tensor(initValues(spec, rng), spec.shape),
-          true,
-          `classifier/${spec.name}/${crypto.randomUUID()}`,
-        )
-      );
-    }
+    this.weights = createVariables(classifierSpecs(config), seed, "classifier");
   }
 
   /** Mean cross-entropy of a labelled batch, and its error rate. */

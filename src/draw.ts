@@ -95,6 +95,18 @@ export function initValues(spec: ParamSpec, rng: Rng): Float32Array {
   return out;
 }
 
+/** Trainable variables for `specs`, filled from `seed`, named `<scope>/<name>/<unique id>`. */
+export function createVariables(specs: ParamSpec[], seed: number, scope: string): Record<string, tf.Variable> {
+  const rng = new Rng(seed);
+  const out: Record<string, tf.Variable> = {};
+  for (const spec of specs) {
+    out[spec.name] = tf.tidy(() =>
+      tf.variable(tf.tensor(initValues(spec, rng), spec.shape), true, `${scope}/${spec.name}/${crypto.randomUUID()}`)
+    );
+  }
+  return out;
+}
+
 /** Initial weights for `config`, reproducible from `seed`. */
 export function initWeights(config: DrawConfig, seed: number): DrawWeights {
   const rng = new Rng(seed);
@@ -427,12 +439,7 @@ export class Draw {
   /** Builds a network with fresh weights from `seed`. */
   constructor(config: DrawConfig, seed = 0) {
     this.config = validateConfig(config);
-    const init = initWeights(config, seed);
-    this.weights = {};
-    for (const [name, t] of Object.entries(init)) {
-      this.weights[name] = tf.variable(t, true, `draw/${name}/${crypto.randomUUID()}`);
-      t.dispose();
-    }
+    this.weights = createVariables(paramSpecs(config), seed, "draw");
   }
 
   /** Eqs 1–12 on images `x` [batch, H, W, C] with noise drawn from `rng`. */
