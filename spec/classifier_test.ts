@@ -89,3 +89,12 @@ Deno.test("Classifier rejects images of the wrong size and unlabelled batches", 
   tf.dispose([x, ok4]);
   model.dispose();
 });
+
+Deno.test("classifierSpecs() starts the glimpse window over the whole image with σ at half the stride", async () => {
+  const cfg: ClassifierConfig = { ...CFG, width: 100, height: 100, readN: 12 };
+  const model = new Classifier(cfg, 3);
+  const bias = await model.weights["read.bias"].data();
+  const stride = 99 / 11;
+  assertClose(Array.from(bias), [0, 0, Math.log((stride / 2) ** 2), 0, 0], { rtol: 1e-6 });
+  model.dispose();
+});

@@ -34,12 +34,16 @@ export function validateClassifierConfig(config: ClassifierConfig): ClassifierCo
 export function classifierSpecs(config: ClassifierConfig): ParamSpec[] {
   validateClassifierConfig(config);
   const { hidden: H, readN: N, channels: C } = config;
+  // The first window covers the image (Eqs 22–24 at 0); its σ starts at half the stride, so the
+  // first glimpse is a smooth low-resolution view of the whole image rather than N×N isolated
+  // points σ = 1 pixel wide. (The paper does not say how it initialised σ.)
+  const stride = (Math.max(config.width, config.height) - 1) / (N - 1);
   return [
     { name: "h0", shape: [H], init: "zeros" },
     { name: "lstm.kernel", shape: [N * N * C + H, 4 * H], init: "kernel" },
     { name: "lstm.bias", shape: [4 * H], init: "lstm-bias" },
     { name: "read.kernel", shape: [H, 5], init: "kernel" },
-    { name: "read.bias", shape: [5], init: "zeros" },
+    { name: "read.bias", shape: [5], init: "values", values: [0, 0, Math.log((stride / 2) ** 2), 0, 0] },
     { name: "out.kernel", shape: [H, config.classes], init: "kernel" },
     { name: "out.bias", shape: [config.classes], init: "zeros" },
   ];

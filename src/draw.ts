@@ -21,8 +21,10 @@ export interface ParamSpec {
   name: string;
   /** Its shape; kernels are [in, out]. */
   shape: number[];
-  /** "kernel": U(±1/√fan-in); "zeros"; "lstm-bias": zeros with forget-gate biases at 1. */
-  init: "kernel" | "zeros" | "lstm-bias";
+  /** "kernel": U(±1/√fan-in); "zeros"; "lstm-bias": zeros with forget-gate biases at 1; "values": `values`. */
+  init: "kernel" | "zeros" | "lstm-bias" | "values";
+  /** The initial values, for init "values". */
+  values?: number[];
 }
 
 /** The weights of a DRAW network, by parameter name. */
@@ -88,6 +90,8 @@ export function initValues(spec: ParamSpec, rng: Rng): Float32Array {
   if (spec.init === "kernel") {
     const bound = 1 / Math.sqrt(spec.shape[0]);
     for (let k = 0; k < size; k++) out[k] = (2 * rng.uniform() - 1) * bound;
+  } else if (spec.init === "values") {
+    out.set(spec.values ?? []);
   } else if (spec.init === "lstm-bias") {
     const H = size / 4;
     out.fill(1, H, 2 * H); // forget gates start open (gate order i, f, o, g)
