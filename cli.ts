@@ -55,7 +55,8 @@ train options:
   --clip X              clip the gradient's global norm at X; 0 turns clipping off (default 10)
   --seed N              seed for weights, data order and noise (default 0)
   --out DIR             run directory (default runs/<dataset>-<preset>)
-  --resume              continue the run in --out from its checkpoint
+  --resume              continue the run in --out from its checkpoint (with the run's own batch,
+                        lr, clip and seed)
   --checkpoint-every M  minutes between checkpoints (default 5)
   --valid-limit N       validate on at most N images
 

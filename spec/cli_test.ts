@@ -104,6 +104,9 @@ Deno.test("cli: a run killed with SIGKILL resumes from its last checkpoint and e
     await loadCheckpoint(`${b}/checkpoint.safetensors`),
   ];
   equal(cb.state!.iteration, 48);
+  const steps = (await Deno.readTextFile(`${b}/metrics.jsonl`)).trim().split("\n").map((l) => JSON.parse(l))
+    .filter((m) => m.kind === "train").map((m) => m.step);
+  ok(steps.every((s, k) => k === 0 || s > steps[k - 1]), `train metrics run forward once after resume: ${steps}`);
   for (const [name, t] of ca.weights) deepEqual(cb.weights.get(name)!.data, t.data, `${name} after resume`);
   for (const d of [a, b]) await Deno.remove(d, { recursive: true });
 });

@@ -59,3 +59,17 @@ Deno.test("epochOrder() is a permutation, fixed by seed and epoch", () => {
   deepEqual(epochOrder(100, 1, 0), p);
   ok(epochOrder(100, 1, 1).some((v, k) => v !== p[k]));
 });
+
+Deno.test("train() on resume drops metrics written after the last checkpoint and a torn last line", async () => {
+  await selectBackend("cpu");
+  const splits = await loadBinarizedMnist({ dataDir: FIXTURES, download: false, fallback: false });
+  const out = await Deno.makeTempDir();
+  await train({ ...base, splits, outDir: out, epochs: 1 });
+  const path = `${out}/metrics.jsonl`;
+  await Deno.writeTextFile(path, '{"kind":"train","step":99,"loss":1}\n{"kind":"train","st', { append: true });
+  await train({ ...base, splits, outDir: out, epochs: 2, resume: true });
+  const lines = (await Deno.readTextFile(path)).trim().split("\n").map((l) => JSON.parse(l));
+  ok(lines.every((m) => m.step <= 8), `steps: ${lines.map((m) => m.step)}`);
+  equal(lines.filter((m) => m.kind === "valid").length, 2);
+  await Deno.remove(out, { recursive: true });
+});

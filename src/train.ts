@@ -9,7 +9,7 @@ import * as tf from "./tf.ts";
 import type { ClassifierConfig, DrawConfig } from "./config.ts";
 import { batchLabels, batchTensor, type Dataset } from "./data/dataset.ts";
 import type { Splits } from "./data/mnist.ts";
-import { isFile } from "./data/files.ts";
+import { isFile, writeAtomic } from "./data/files.ts";
 import { Draw } from "./draw.ts";
 import { Classifier } from "./classifier.ts";
 import { evaluate, evaluateClassifier } from "./evaluate.ts";
@@ -144,13 +144,30 @@ async function appendMetric(outDir: string, record: Record<string, unknown>): Pr
   await Deno.writeTextFile(`${outDir}/metrics.jsonl`, JSON.stringify(record) + "\n", { append: true });
 }
 
+/**
+ * Drops metrics.jsonl lines past `step` (written after the last checkpoint by a run that was then
+ * killed) and any half-written last line, so a resumed run continues one curve.
+ */
+async function trimMetrics(outDir: string, step: number): Promise<void> {
+  const path = `${outDir}/metrics.jsonl`;
+  if (!(await isFile(path))) return;
+  const keep = (await Deno.readTextFile(path)).split("\n").filter((line) => {
+    try {
+      return line.trim() !== "" && JSON.parse(line).step <= step;
+    } catch {
+      return false;
+    }
+  });
+  await writeAtomic(path, new TextEncoder().encode(keep.map((l) => l + "\n").join("")));
+}
+
 /** A permutation of 0..n-1 for `epoch`, the same on every resume. */
 export function epochOrder(n: number, seed: number, epoch: number): Int32Array {
   const order = Int32Array.from({ length: n }, (_, k) => k);
   return new Rng((seed * 1_000_003 + epoch * 7919 + 1) >>> 0).shuffle(order) as Int32Array;
 }
 
-/** Trains DRAW as the options say. */
+/** Trains the task's model (DRAW or the classifier) as the options say. */
 export async function train(o: TrainOptions): Promise<TrainSummary> {
   const progress = o.progress ?? new Progress();
   const ckptPath = `${o.outDir}/checkpoint.safetensors`;
@@ -175,6 +192,7 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
     trainer = new Trainer(model, { lr: settings.lr, clipNorm: settings.clipNorm });
     restoreTrainer(trainer, ckpt);
     state = { ...ckpt.state };
+    await trimMetrics(o.outDir, state.iteration);
     progress.line(`resuming ${ckptPath} at step ${state.iteration} (${state.examples} examples, epoch ${state.epoch})`);
   } else {
     if (await isFile(ckptPath)) {
