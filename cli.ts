@@ -16,6 +16,7 @@ import { loadCheckpoint, modelFromCheckpoint, SafetensorsError } from "./src/che
 import { evaluate, evaluateClassifier } from "./src/evaluate.ts";
 import { Classifier, validateClassifierConfig } from "./src/classifier.ts";
 import { classifierTask, drawTask, RunError, type Task, train } from "./src/train.ts";
+import { BLAS_CANDIDATES, enableBlas } from "./src/blas.ts";
 import { Progress } from "./src/progress.ts";
 import { Rng } from "./src/random.ts";
 import { encodeGif, encodePng } from "./src/render/encode.ts";
@@ -74,6 +75,8 @@ sample options:
 Common options:
   --data-dir DIR        look for data here first (then $DRAW_DATA_DIR, then the per-user cache)
   --backend NAME        ${BACKENDS.join(", ")} (default auto: WebGPU on a GPU, else wasm)
+  --blas                wasm: run matrix products through the system OpenBLAS (Deno FFI); about 1.9x
+                        faster training on our machines. Needs libopenblas (or DRAW_BLAS_LIB)
   --seed N              noise seed
   --json                print the result as JSON
   -h, --help            this help
@@ -112,6 +115,7 @@ const OPTIONS = {
   "no-nearest": { type: "boolean" },
   "data-dir": { type: "string" },
   backend: { type: "string" },
+  blas: { type: "boolean" },
 } as const;
 
 type Values = ReturnType<typeof parse>["values"];
@@ -143,8 +147,24 @@ const log = (s: string) => progress.line(s);
 async function backend(v: Values): Promise<string> {
   const name = (v.backend ?? "auto") as BackendName | "auto";
   if (!BACKENDS.includes(name)) throw new UsageError(`--backend must be one of ${BACKENDS.join(", ")}: got ${name}`);
+  if (v.blas && name !== "auto" && name !== "wasm") {
+    throw new UsageError(`--blas speeds up the wasm backend's matrix products; it does not apply to --backend ${name}`);
+  }
   const choice = await selectBackend(name);
   log(`backend: ${choice.name} (${choice.reason})`);
+  if (v.blas) {
+    if (choice.name !== "wasm") throw new UsageError(`--blas applies to the wasm backend, not ${choice.name}`);
+    const lib = enableBlas();
+    if (!lib) {
+      throw new RunError(
+        `Cannot use --blas as no CBLAS library could be opened (tried $DRAW_BLAS_LIB, ${
+          BLAS_CANDIDATES.join(", ")
+        }): ` +
+          "install OpenBLAS (Debian: apt-get install libopenblas0-pthread) or set DRAW_BLAS_LIB to its path",
+      );
+    }
+    log(`matrix products: sgemm from ${lib} (--blas)`);
+  }
   return choice.name;
 }
 

@@ -3,11 +3,12 @@
  * machine, alternating rounds so both see the same conditions, and prints both throughputs and
  * the ratios. The peer is optional: without python3-torch it is skipped with a note.
  *
- * Run: deno run -A bench/compare.ts [--rounds 2] [--steps 5] [--backend wasm]
+ * Run: deno run -A bench/compare.ts [--rounds 2] [--steps 5] [--backend wasm] [--blas]
  */
 import { parseArgs } from "node:util";
 import * as tf from "../src/tf.ts";
 import { selectBackend } from "../src/backend.ts";
+import { enableBlas } from "../src/blas.ts";
 import { MNIST } from "../src/config.ts";
 import { Draw } from "../src/draw.ts";
 import { Rng } from "../src/random.ts";
@@ -20,11 +21,16 @@ const { values } = parseArgs({
     steps: { type: "string" },
     backend: { type: "string" },
     peer: { type: "string" },
+    blas: { type: "boolean" },
   },
 });
 const rounds = Number(values.rounds ?? 2), steps = Number(values.steps ?? 5);
 const peerScript = values.peer ?? new URL("../../shared/peer/run.sh", import.meta.url).pathname;
 const backend = (await selectBackend((values.backend ?? "auto") as "auto")).name;
+const blas = values.blas ? enableBlas() : undefined;
+if (values.blas && !blas) {
+  throw new Error("--blas: no CBLAS library found (install libopenblas0-pthread or set DRAW_BLAS_LIB)");
+}
 
 async function ours(): Promise<{ train: number; generate: number }> {
   const model = new Draw(MNIST, 0);
@@ -75,7 +81,7 @@ const rows: { round: number; who: string; train: number; generate: number }[] = 
 let skipped = "";
 for (let r = 1; r <= rounds; r++) {
   const a = await ours();
-  rows.push({ round: r, who: `draw.ts (${backend})`, ...a });
+  rows.push({ round: r, who: `draw.ts (${backend}${blas ? " + OpenBLAS" : ""})`, ...a });
   console.error(
     `round ${r}: draw.ts ${a.train.toFixed(1)} ex/s training, ${a.generate.toFixed(1)} samples/s generating`,
   );
@@ -97,6 +103,7 @@ const mean = (who: string, k: "train" | "generate") => {
 const result = {
   config: "MNIST model (T=64, LSTM 256, z 100, read 2, write 5), batch 100",
   backend,
+  blas,
   ours_train_examples_per_s: mean("draw.ts", "train"),
   ours_generate_samples_per_s: mean("draw.ts", "generate"),
   peer_train_examples_per_s: mean("PyTorch", "train"),

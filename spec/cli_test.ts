@@ -237,3 +237,32 @@ Deno.test("cli: the classifier trains on cluttered MNIST fixtures, reports test 
   match(bad.stderr, /unknown classifier preset "mnist": choose one of cluttered, tiny/);
   await Deno.remove(out, { recursive: true });
 });
+
+Deno.test("cli: --blas trains through the system OpenBLAS where there is one, and says what it used", async () => {
+  const out = await Deno.makeTempDir();
+  const r = await cli([
+    "train",
+    "mnist",
+    "--preset",
+    "tiny",
+    "--batch",
+    "16",
+    "--epochs",
+    "1",
+    "--blas",
+    "--backend",
+    "wasm",
+    "--out",
+    out,
+  ]);
+  if (r.code === 0) {
+    match(r.stderr, /matrix products: sgemm from .*(--blas)/);
+  } else {
+    equal(r.code, 1, r.stderr);
+    match(r.stderr, /Cannot use --blas as no CBLAS library could be opened .*install OpenBLAS/);
+  }
+  const wrong = await cli(["train", "mnist", "--preset", "tiny", "--blas", "--backend", "cpu", "--out", `${out}/x`]);
+  equal(wrong.code, 2);
+  match(wrong.stderr, /--blas speeds up the wasm backend's matrix products; it does not apply to --backend cpu/);
+  await Deno.remove(out, { recursive: true });
+});
