@@ -10,6 +10,12 @@
  * @module
  */
 import * as tf from "./tf.ts";
+import { blasLibrary } from "./blas.ts";
+
+/** True when the active backend multiplies transposed operands as fast as plain ones. */
+function flagsAreFast(): boolean {
+  return tf.getBackend() !== "wasm" || blasLibrary() !== undefined;
+}
 
 /**
  * a·W + bias with a hand-written gradient: ∂a = dy·Wᵀ, ∂W = aᵀ·dy, ∂bias = Σ_batch dy.
@@ -35,8 +41,9 @@ export function linear(a: tf.Tensor2D, W: tf.Tensor2D, bias: tf.Tensor1D): tf.Te
         const [x0, w0] = saved as tf.Tensor2D[];
         const g = dy as tf.Tensor2D;
         return [
-          tf.matMul(g, tf.transpose(w0)), // [batch, in]
-          tf.matMul(tf.transpose(x0), g), // [in, out]
+          // With --blas, flagged products run at full speed and the transposes would be wasted work.
+          flagsAreFast() ? tf.matMul(g, w0, false, true) : tf.matMul(g, tf.transpose(w0)), // [batch, in]
+          flagsAreFast() ? tf.matMul(x0, g, true, false) : tf.matMul(tf.transpose(x0), g), // [in, out]
           tf.sum(g, 0), // [out]
         ];
       },
