@@ -338,10 +338,10 @@ export function drawLoss(
     if (writeWindows) out.writeWindows = tf.stack(writeWindows, 1) as tf.Tensor3D;
     if (canvases) out.canvases = stackCanvases(canvases, config);
     if (options.logWeights) {
-      // log N(z; 0, 1) − log N(z; μ, σ) = −z²/2 + ε²/2 − log σ, with z = μ + σε. [batch, T, z]
+      // log N(z; 0, 1) − log N(z; μ, σ) = −z²/2 + ε²/2 + log σ, with z = μ + σε. [batch, T, z]
       const mu = tf.stack(mus, 1), ls = tf.stack(logSigmas, 1), e = tf.transpose(eps, [1, 0, 2]);
       const z = tf.add(mu, tf.mul(tf.exp(ls), e));
-      const terms = tf.sub(tf.mul(tf.sub(tf.square(e), tf.square(z)), 0.5), ls);
+      const terms = tf.add(tf.mul(tf.sub(tf.square(e), tf.square(z)), 0.5), ls);
       out.logRatio = tf.sum(terms, [1, 2]) as tf.Tensor1D;
     }
     return out as unknown as tf.TensorContainer;
