@@ -1,0 +1,28 @@
+import { selectBackend } from "../src/backend.ts";
+import type { Dataset } from "../src/data/dataset.ts";
+import { nearestTraining } from "../src/pictures.ts";
+import { GREEN, Raster } from "../src/render/raster.ts";
+import { deepEqual, equal } from "./_assert.ts";
+
+Deno.test("nearestTraining() finds the training image closest in pixelwise L2", async () => {
+  await selectBackend("wasm");
+  const images = Uint8Array.from({ length: 6 * 4 }, (_, k) => ((k * 53) % 7) * 30);
+  const train: Dataset = { name: "t", count: 6, height: 2, width: 2, channels: 1, scale: 1 / 255, images };
+  // Samples: training images 4 and 1, slightly perturbed.
+  const pick = [4, 1];
+  const samples = Float32Array.from({ length: 8 }, (_, k) => images[pick[k >> 2] * 4 + (k & 3)] / 255 + 0.01);
+  deepEqual(Array.from(nearestTraining(samples, 2, train)), pick);
+});
+
+Deno.test("Raster.window() joins the outermost filter centres, g ± (N − 1)δ/2, with a border σ·scale/2 wide", () => {
+  // A 5×5 image at scale 2; window centred at (3, 3) with δ = 1, N = 3: filter centres 2..4 (1-indexed),
+  // i.e. pixel centres at raster x = (2 − 0.5)·2 = 3 to (4 − 0.5)·2 = 7. σ = 2 gives a 2-pixel border.
+  const r = new Raster(10, 10, [0, 0, 0]);
+  r.window([3, 3, 1, 2, 1], 3, 0, 0, 5, 5, 2, GREEN);
+  const green = (x: number, y: number) => r.rgb[(y * 10 + x) * 3 + 1] === GREEN[1];
+  equal(green(2, 5), true, "left edge");
+  equal(green(7, 5), true, "right edge");
+  equal(green(5, 5), false, "inside is not drawn");
+  equal(green(0, 5), false, "outside is not drawn");
+  equal(green(5, 2) && green(5, 3), true, "top border is 2 pixels wide");
+});
