@@ -4,14 +4,19 @@
  * cpu and wasm are always present. WebGPU runs where Deno exposes an adapter (on our machines,
  * Mesa's llvmpipe in software): slow to compile shaders, so only tests marked `webgpu: true`,
  * with small shapes, run there. DRAW_TEST_BACKENDS=cpu,wasm narrows the list.
+ *
+ * Each backend step runs the tfjs graph (engine "tfjs"); one more step, "fused", runs the same
+ * body on the fused engine (fused.ts) on the cpu backend, so that every check of drawLoss and
+ * drawGenerate holds for both. "fused" in DRAW_TEST_BACKENDS selects it alone.
  */
 import * as tf from "../src/tf.ts";
 import { type BackendName, selectBackend, webgpuAdapter } from "../src/backend.ts";
+import { setEngine } from "../src/engine.ts";
 
 /** Relative tolerance of float32 results on each backend against a float64 reference. */
 export const RTOL: Record<BackendName, number> = { cpu: 1e-4, wasm: 1e-4, webgpu: 2e-3 };
 
-const wanted = (Deno.env.get("DRAW_TEST_BACKENDS") ?? "cpu,wasm,webgpu").split(",");
+const wanted = (Deno.env.get("DRAW_TEST_BACKENDS") ?? "cpu,wasm,webgpu,fused").split(",");
 const hasGpu = wanted.includes("webgpu") && (await webgpuAdapter()) !== undefined;
 
 /** Backends this run tests. */
@@ -32,14 +37,21 @@ export function testEveryBackend(
     sanitizeResources: false,
     sanitizeOps: false,
     fn: async (t) => {
-      for (const backend of PRESENT) {
+      const steps: [string, BackendName][] = PRESENT.map((b) => [b, b]);
+      if (wanted.includes("fused")) steps.push(["fused", "cpu"]);
+      for (const [label, backend] of steps) {
         if (backend === "webgpu" && !webgpu) continue;
-        await t.step(backend, async () => {
+        await t.step(label, async () => {
           await selectBackend(backend);
-          const before = tf.memory().numTensors;
-          await body(backend, RTOL[backend]);
-          const after = tf.memory().numTensors;
-          if (after !== before) throw new Error(`${name} on ${backend} leaked ${after - before} tensors`);
+          setEngine(label === "fused" ? "fused" : "tfjs");
+          try {
+            const before = tf.memory().numTensors;
+            await body(backend, RTOL[backend]);
+            const after = tf.memory().numTensors;
+            if (after !== before) throw new Error(`${name} on ${label} leaked ${after - before} tensors`);
+          } finally {
+            setEngine("auto");
+          }
         });
       }
     },

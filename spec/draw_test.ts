@@ -1,10 +1,14 @@
 import * as tf from "../src/tf.ts";
 import { type DrawConfig, TINY } from "../src/config.ts";
 import { Draw, drawGenerate, drawLoss, drawNoise, type DrawWeights, paramSpecs } from "../src/draw.ts";
+import { setEngine } from "../src/engine.ts";
 import { Rng } from "../src/random.ts";
 import { assertClose, assertNormClose, deepEqual, equal, ok, throws } from "./_assert.ts";
 import { testEveryBackend, values } from "./_backends.ts";
 import { centralDifferences, refDraw, refGenerate, type RefWeights } from "./_reference.ts";
+
+/** Both engines: the tfjs graph and the fused engine (fused.ts). */
+const ENGINES = ["tfjs", "fused"] as const;
 
 /** Every read/write combination at tiny sizes, non-square and colour included. */
 const CONFIGS: Record<string, DrawConfig> = {
@@ -84,6 +88,15 @@ for (const [label, cfg] of Object.entries(CONFIGS)) {
       assertClose(lastHcw, sum, { rtol: 10 * rtol, atol: 1e-4, what: "c_T − (c_0 + Σ writes)" });
     }
     assertClose(loss, mean, { rtol: 10 * rtol, what: "Eq 12 batch mean" });
+    // Without trace the same numbers come out (on the fused engine, where that step selects it).
+    const plain = drawLoss(weights, cfg, x, eps, { logWeights: true });
+    const plx = await values(plain.lx), plz = await values(plain.lz);
+    tf.dispose([plain.loss, plain.logRatio!]);
+    for (let n = 0; n < batch; n++) {
+      const r = refDraw(ref, cfg, perImage[n], epsFor(epsV, cfg, batch, n));
+      assertClose(plx[n], r.lx, { rtol: 10 * rtol, what: `Lx of image ${n} (untraced)` });
+      assertClose(plz[n], r.lz, { rtol: 10 * rtol, atol: 1e-4, what: `Lz of image ${n} (untraced)` });
+    }
     tf.dispose([x, eps, ...Object.values(weights)]);
   }, { webgpu: label === "attention" });
 }
@@ -114,6 +127,10 @@ testEveryBackend("drawGenerate() follows Eqs 13–15 and never touches the encod
     const s = drawGenerate(decoderOnly, cfg, eps, { trace: true });
     const logits = await values(s.logits), means = await values(s.means);
     tf.dispose([s.canvases!, s.writeWindows!].filter(Boolean));
+    // untraced generation (the fused engine, where selected) gives the same images
+    const plain = drawGenerate(decoderOnly, cfg, eps);
+    assertClose(await values(plain.logits), logits, { rtol: 10 * rtol, atol: 1e-5, what: "untraced c_T" });
+    plain.means.dispose();
     const D = logits.length / n, { height: B, width: A, channels: C } = cfg;
     for (let k = 0; k < n; k++) {
       const cT = refGenerate(ref, cfg, epsFor(epsV, cfg, n, k));
@@ -136,8 +153,11 @@ testEveryBackend("drawGenerate() follows Eqs 13–15 and never touches the encod
 });
 
 Deno.test("drawLoss() gradients of every weight match central finite differences (tiny preset)", async (t) => {
-  for (const [label, cfg] of Object.entries(CONFIGS)) {
-    await t.step(label, async () => {
+  for (
+    const [label, cfg, engine] of Object.entries(CONFIGS).flatMap(([l, c]) => ENGINES.map((e) => [l, c, e] as const))
+  ) {
+    await t.step(`${label}, ${engine}`, async () => {
+      setEngine(engine);
       const batch = 2;
       const { weights, ref } = randomWeights(cfg, 9);
       const { x, perImage } = randomImages(cfg, batch, 10);
@@ -157,6 +177,7 @@ Deno.test("drawLoss() gradients of every weight match central finite differences
         assertNormClose(await values(grads[p]), fd, { rtol: 2e-3, atol: 1e-5, what: `∂L/∂${names[p]} (${label})` });
       }
       tf.dispose([x, eps, ...Object.values(weights)]);
+      setEngine("auto");
     });
   }
 });

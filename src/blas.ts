@@ -9,39 +9,9 @@
  * @module
  */
 import * as tf from "./tf.ts";
+import { BLAS_CANDIDATES, openCblas } from "./gemm.ts";
 
-/** Where OpenBLAS (or another CBLAS) is looked for; $DRAW_BLAS_LIB comes first. */
-export const BLAS_CANDIDATES: readonly string[] = [
-  "/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0",
-  "/usr/lib/x86_64-linux-gnu/libopenblas.so.0",
-  "libopenblas.so.0",
-  "libopenblas.so",
-  "libopenblas.dylib",
-];
-
-const SYMBOLS = {
-  cblas_sgemm: {
-    parameters: [
-      "i32",
-      "i32",
-      "i32",
-      "i32",
-      "i32",
-      "i32",
-      "f32",
-      "buffer",
-      "i32",
-      "buffer",
-      "i32",
-      "f32",
-      "buffer",
-      "i32",
-    ],
-    result: "void",
-  },
-} as const;
-
-const ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112;
+export { BLAS_CANDIDATES };
 
 let active: { path: string; restore: () => void } | undefined;
 
@@ -68,27 +38,14 @@ interface WasmBackend {
  */
 export function enableBlas(): string | undefined {
   if (active) return active.path;
-  let lib: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
-  let path = "";
-  for (const candidate of [Deno.env.get("DRAW_BLAS_LIB"), ...BLAS_CANDIDATES].filter(Boolean) as string[]) {
-    try {
-      lib = Deno.dlopen(candidate, SYMBOLS);
-      path = candidate;
-      break;
-    } catch {
-      // try the next one
-    }
-  }
-  if (!lib) return undefined;
-  const sgemm = lib.symbols.cblas_sgemm;
+  const cblas = openCblas();
+  if (!cblas) return undefined;
+  const { gemm, path } = cblas;
   const original = {
     BatchMatMul: tf.getKernel("BatchMatMul", "wasm"),
     _FusedMatMul: tf.getKernel("_FusedMatMul", "wasm"),
   };
-  if (!original.BatchMatMul || !original._FusedMatMul) {
-    lib.close();
-    return undefined;
-  }
+  if (!original.BatchMatMul || !original._FusedMatMul) return undefined;
   const size = (s: number[]) => s.reduce((x, y) => x * y, 1);
   /** a·b (each possibly transposed) over matching batch dims, or a batch of 1 broadcast; else undefined. */
   const product = (backend: WasmBackend, a: Info, b: Info, tA: boolean, tB: boolean, bias?: Info): Info | undefined => {
@@ -107,14 +64,12 @@ export function enableBlas(): string | undefined {
       const ia = batchA > 1 ? i : 0, ib = batchB > 1 ? i : 0;
       const Ci = C.subarray(i * M * N, (i + 1) * M * N);
       if (biasV) { for (let r = 0; r < M; r++) Ci.set(biasV, r * N); }
-      sgemm(
-        ROW_MAJOR,
-        tA ? TRANS : NO_TRANS,
-        tB ? TRANS : NO_TRANS,
+      gemm(
+        tA,
+        tB,
         M,
         N,
         K,
-        1,
         A.subarray(ia * M * K, (ia + 1) * M * K),
         tA ? M : K,
         B.subarray(ib * K * N, (ib + 1) * K * N),
@@ -154,7 +109,6 @@ export function enableBlas(): string | undefined {
       tf.unregisterKernel("_FusedMatMul", "wasm");
       tf.registerKernel(original.BatchMatMul!);
       tf.registerKernel(original._FusedMatMul!);
-      lib!.close();
     },
   };
   return path;

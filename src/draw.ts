@@ -14,90 +14,14 @@ import { linear } from "./linear.ts";
 import { lstmCell, type LstmState } from "./lstm.ts";
 import { bernoulliNll, klStandardNormal } from "./loss.ts";
 import { Rng } from "./random.ts";
+import { fusedRunner } from "./engine.ts";
+import type { FusedRunner } from "./fused_pool.ts";
+import { initValues, type ParamSpec, paramSpecs, readSize, writeSize } from "./specs.ts";
 
-/** One named parameter tensor: its shape, and how {@link initWeights} fills it. */
-export interface ParamSpec {
-  /** The parameter's name, as stored in checkpoints. */
-  name: string;
-  /** Its shape; kernels are [in, out]. */
-  shape: number[];
-  /** "kernel": U(±1/√fan-in); "zeros"; "lstm-bias": zeros with forget-gate biases at 1; "values": `values`. */
-  init: "kernel" | "zeros" | "lstm-bias" | "values";
-  /** The initial values, for init "values". */
-  values?: number[];
-}
+export { initValues, type ParamSpec, paramSpecs, readSize, writeSize };
 
 /** The weights of a DRAW network, by parameter name. */
 export type DrawWeights = Record<string, tf.Tensor>;
-
-/** Length of the encoder's read vector r_t (Eq 17 or Eq 27). */
-export function readSize(config: DrawConfig): number {
-  return config.readN > 0 ? 2 * config.readN * config.readN * config.channels : 2 * imageSize(config);
-}
-
-/** Length of the write output: an N×N×C patch (Eq 28) or a whole image (Eq 18). */
-export function writeSize(config: DrawConfig): number {
-  return config.writeN > 0 ? config.writeN * config.writeN * config.channels : imageSize(config);
-}
-
-/**
- * Every parameter of a DRAW network, in checkpoint order (docs/checkpoint.md gives the layout).
- *
- * @example
- * ```ts
- * import { MNIST } from "./config.ts";
- * import { paramSpecs } from "./draw.ts";
- * console.log(paramSpecs(MNIST).map((p) => p.name));
- * ```
- */
-export function paramSpecs(config: DrawConfig): ParamSpec[] {
-  validateConfig(config);
-  const { hidden: H, z } = config;
-  const specs: ParamSpec[] = [
-    { name: "canvas0", shape: [imageSize(config)], init: "zeros" },
-    { name: "encoder.h0", shape: [H], init: "zeros" },
-    { name: "decoder.h0", shape: [H], init: "zeros" },
-    { name: "encoder.kernel", shape: [readSize(config) + 2 * H, 4 * H], init: "kernel" },
-    { name: "encoder.bias", shape: [4 * H], init: "lstm-bias" },
-    { name: "posterior.kernel", shape: [H, 2 * z], init: "kernel" },
-    { name: "posterior.bias", shape: [2 * z], init: "zeros" },
-    { name: "decoder.kernel", shape: [z + H, 4 * H], init: "kernel" },
-    { name: "decoder.bias", shape: [4 * H], init: "lstm-bias" },
-  ];
-  if (config.readN > 0) {
-    specs.push(
-      { name: "read.kernel", shape: [H, 5], init: "kernel" },
-      { name: "read.bias", shape: [5], init: "zeros" },
-    );
-  }
-  if (config.writeN > 0) {
-    specs.push(
-      { name: "write.window.kernel", shape: [H, 5], init: "kernel" },
-      { name: "write.window.bias", shape: [5], init: "zeros" },
-    );
-  }
-  specs.push(
-    { name: "write.kernel", shape: [H, writeSize(config)], init: "kernel" },
-    { name: "write.bias", shape: [writeSize(config)], init: "zeros" },
-  );
-  return specs;
-}
-
-/** Fills one parameter as its spec says, from a seeded stream. */
-export function initValues(spec: ParamSpec, rng: Rng): Float32Array {
-  const size = spec.shape.reduce((a, b) => a * b, 1);
-  const out = new Float32Array(size);
-  if (spec.init === "kernel") {
-    const bound = 1 / Math.sqrt(spec.shape[0]);
-    for (let k = 0; k < size; k++) out[k] = (2 * rng.uniform() - 1) * bound;
-  } else if (spec.init === "values") {
-    out.set(spec.values ?? []);
-  } else if (spec.init === "lstm-bias") {
-    const H = size / 4;
-    out.fill(1, H, 2 * H); // forget gates start open (gate order i, f, o, g)
-  }
-  return out;
-}
 
 /** Trainable variables for `specs`, filled from `seed`, named `<scope>/<name>/<unique id>`. */
 export function createVariables(specs: ParamSpec[], seed: number, scope: string): Record<string, tf.Variable> {
@@ -297,6 +221,8 @@ export function drawLoss(
   checkImages(x, config);
   const batch = x.shape[0];
   checkNoise(eps, config, batch);
+  const runner = options.trace ? undefined : fusedRunner(config, batch);
+  if (runner) return fusedLoss(runner, weights, config, x, eps, options);
   return tf.tidy(() => {
     const H = config.hidden;
     const readWindows = options.trace && config.readN > 0 ? [] as tf.Tensor2D[] : undefined;
@@ -348,6 +274,70 @@ export function drawLoss(
   }) as unknown as DrawLoss;
 }
 
+/** Float32 values of a tensor (a copy or the backend's own array; never written to). */
+function values32(t: tf.Tensor): Float32Array {
+  return t.dataSync() as Float32Array;
+}
+
+/**
+ * drawLoss on the fused engine: one tfjs op whose forward and backward passes are the engine's,
+ * so that tf.variableGrads and the Trainer work unchanged.
+ */
+function fusedLoss(
+  runner: FusedRunner,
+  weights: DrawWeights,
+  config: DrawConfig,
+  x: tf.Tensor4D,
+  eps: tf.Tensor3D,
+  options: TraceOptions,
+): DrawLoss {
+  const specs = paramSpecs(config);
+  const batch = x.shape[0];
+  const xt = toInternal(x);
+  const xv = values32(xt).slice();
+  xt.dispose();
+  const ev = values32(eps);
+  let logRatio: Float32Array = new Float32Array(0);
+  let pass = -1;
+  return tf.tidy(() => {
+    const op = tf.customGrad((...args: unknown[]) => {
+      const inputs = args.slice(0, specs.length) as tf.Tensor[];
+      const run = () => {
+        const fw = Object.fromEntries(specs.map((s, i) => [s.name, values32(inputs[i])]));
+        const r = runner.forward(fw, xv, ev);
+        pass = runner.passes;
+        return r;
+      };
+      const r = run();
+      logRatio = r.logRatio;
+      const pair = new Float32Array(2 * batch);
+      for (let b = 0; b < batch; b++) {
+        pair[2 * b] = r.lx[b];
+        pair[2 * b + 1] = r.lz[b];
+      }
+      return {
+        value: tf.tensor2d(pair, [batch, 2]),
+        gradFunc: (dy: tf.Tensor) => {
+          if (runner.passes !== pass) run(); // another pass ran in between: redo ours
+          const d = values32(dy);
+          const dlx = new Float32Array(batch), dlz = new Float32Array(batch);
+          for (let b = 0; b < batch; b++) {
+            dlx[b] = d[2 * b];
+            dlz[b] = d[2 * b + 1];
+          }
+          const g = runner.backward(dlx, dlz);
+          return specs.map((s) => tf.tensor(g[s.name], s.shape));
+        },
+      };
+    });
+    const pair = op(...specs.map((s) => weights[s.name])) as tf.Tensor2D;
+    const [lx, lz] = tf.unstack(pair, 1) as tf.Tensor1D[];
+    const out: DrawLoss = { lx, lz, loss: tf.mean(tf.add(lx, lz)) as tf.Scalar };
+    if (options.logWeights) out.logRatio = tf.tensor1d(logRatio);
+    return out as unknown as tf.TensorContainer;
+  }) as unknown as DrawLoss;
+}
+
 function stackCanvases(canvases: tf.Tensor2D[], config: DrawConfig): tf.Tensor5D {
   return tf.stack(canvases.map((c) => toImages(c, config)), 0) as tf.Tensor5D;
 }
@@ -391,6 +381,16 @@ export function drawGenerate(
     if (!w || w.shape.join() !== spec.shape.join()) {
       throw new TypeError(`Cannot generate as weight ${spec.name} must be [${spec.shape}]`);
     }
+  }
+  const runner = options.trace ? undefined : fusedRunner(config, n);
+  if (runner) {
+    const fw: Record<string, Float32Array> = {};
+    for (const spec of paramSpecs(config)) if (weights[spec.name]) fw[spec.name] = values32(weights[spec.name]);
+    const canvas = runner.generate(fw, values32(eps));
+    return tf.tidy(() => {
+      const logits = toImages(tf.tensor2d(canvas, [n, imageSize(config)]), config);
+      return { logits, means: tf.sigmoid(logits) as tf.Tensor4D } as unknown as tf.TensorContainer;
+    }) as unknown as DrawSample;
   }
   return tf.tidy(() => {
     const H = config.hidden;

@@ -1,0 +1,174 @@
+/**
+ * The fused engine (fused.ts, fused_pool.ts, gemm.ts) against the plain tfjs composition, values
+ * and gradients, at the paper's layer sizes; the native product against the TypeScript one; the
+ * threaded pool against one thread. (spec/draw_test.ts checks the engine against the float64
+ * reference and finite differences at tiny sizes.)
+ */
+import fc from "fast-check";
+import * as tf from "../src/tf.ts";
+import { selectBackend } from "../src/backend.ts";
+import { CIFAR, type DrawConfig, imageSize, MNIST } from "../src/config.ts";
+import { drawLoss, paramSpecs, toInternal } from "../src/draw.ts";
+import { disposeEngine, engineInUse, setEngine } from "../src/engine.ts";
+import { FusedDraw, type FusedWeights } from "../src/fused.ts";
+import { FusedPool } from "../src/fused_pool.ts";
+import { jsGemm, openCblas } from "../src/gemm.ts";
+import { Rng } from "../src/random.ts";
+import { assertClose, assertNormClose, ok, throws } from "./_assert.ts";
+
+const SEED = 20151120;
+const blas = openCblas();
+
+function problem(cfg: DrawConfig, batch: number, seed: number) {
+  const rng = new Rng(seed);
+  const w: FusedWeights = {};
+  for (const s of paramSpecs(cfg)) {
+    // kernels at the initialisation's scale, everything else (biases, initial states) non-zero
+    const scale = s.shape.length === 2 ? 1 / Math.sqrt(s.shape[0]) : 0.3;
+    w[s.name] = rng.fillNormal(new Float32Array(s.shape.reduce((a, b) => a * b, 1))).map((e) => scale * e);
+  }
+  const x = Float32Array.from({ length: batch * imageSize(cfg) }, () => rng.uniform());
+  const eps = rng.fillNormal(new Float32Array(cfg.T * batch * cfg.z));
+  const dlx = Float32Array.from({ length: batch }, () => rng.uniform());
+  const dlz = Float32Array.from({ length: batch }, () => rng.uniform());
+  return { w, x, eps, dlx, dlz };
+}
+
+Deno.test("gemm: the TypeScript product is exact on small integers, every transpose", () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 6 }),
+      fc.integer({ min: 1, max: 6 }),
+      fc.integer({ min: 0, max: 6 }),
+      fc.boolean(),
+      fc.boolean(),
+      fc.constantFrom(0 as const, 1 as const),
+      (M, N, K, tA, tB, beta) => {
+        const A = Float32Array.from({ length: M * K }, (_, i) => (i % 5) - 2);
+        const B = Float32Array.from({ length: K * N }, (_, i) => (i % 3) - 1);
+        const C = Float32Array.from({ length: M * N }, (_, i) => i);
+        const want = new Float32Array(M * N);
+        for (let i = 0; i < M; i++) {
+          for (let j = 0; j < N; j++) {
+            let s = beta * C[i * N + j];
+            for (let k = 0; k < K; k++) s += (tA ? A[k * M + i] : A[i * K + k]) * (tB ? B[j * K + k] : B[k * N + j]);
+            want[i * N + j] = s;
+          }
+        }
+        jsGemm(tA, tB, M, N, K, A, tA ? M : K, B, tB ? K : N, beta, C, N);
+        assertClose(C, want, { atol: 0, what: `${M}x${N}x${K} ${tA} ${tB}` });
+      },
+    ),
+    { seed: SEED, numRuns: 200 },
+  );
+});
+
+Deno.test({
+  name: "gemm: native sgemm agrees with the TypeScript product",
+  ignore: !blas,
+  fn: () => {
+    const rng = new Rng(1);
+    for (const [M, N, K] of [[3, 5, 7], [100, 1024, 520], [520, 1024, 64], [1, 1, 1], [4, 3, 0]]) {
+      for (const tA of [false, true]) {
+        for (const tB of [false, true]) {
+          const A = rng.fillNormal(new Float32Array(M * K)), B = rng.fillNormal(new Float32Array(K * N));
+          const C1 = rng.fillNormal(new Float32Array(M * N)), C2 = C1.slice();
+          jsGemm(tA, tB, M, N, K, A, tA ? M : K, B, tB ? K : N, 1, C1, N);
+          blas!.gemm(tA, tB, M, N, K, A, tA ? M : K, B, tB ? K : N, 1, C2, N);
+          assertClose(C2, C1, { rtol: 1e-4, atol: 1e-3, what: `${M}x${N}x${K}` });
+        }
+      }
+    }
+  },
+});
+
+/** The MNIST and CIFAR models of Table 3 at T = 3 and a small batch: every layer at full size. */
+const FULL: Record<string, DrawConfig> = { mnist: { ...MNIST, T: 3 }, cifar: { ...CIFAR, T: 2 } };
+
+for (const [label, cfg] of Object.entries(FULL)) {
+  Deno.test(`fused engine = tfjs composition, values and every gradient (${label} layer sizes)`, async () => {
+    await selectBackend("cpu");
+    const batch = 3;
+    const { w, x, eps, dlx, dlz } = problem(cfg, batch, 7);
+    const engine = new FusedDraw(cfg, batch);
+    const got = engine.forward(w, x, eps);
+    const grads = engine.backward(dlx, dlz);
+    // the tfjs graph on the same inputs (x in [batch, H, W, C] order)
+    setEngine("tfjs");
+    try {
+      const specs = paramSpecs(cfg);
+      const ws = specs.map((s) => tf.tensor(w[s.name], s.shape));
+      const { height: B, width: A, channels: C } = cfg;
+      const img = tf.tidy(() =>
+        C === 1
+          ? tf.tensor4d(x, [batch, B, A, 1])
+          : tf.transpose(tf.tensor4d(x, [batch, B, C, A]), [0, 1, 3, 2]) as tf.Tensor4D
+      );
+      const roundTrip = toInternal(img);
+      assertClose(await roundTrip.data() as Float32Array, x, { atol: 0, what: "layout" });
+      roundTrip.dispose();
+      const e = tf.tensor3d(eps, [cfg.T, batch, cfg.z]);
+      const wx = tf.tensor1d(dlx), wz = tf.tensor1d(dlz);
+      const out = drawLoss(Object.fromEntries(specs.map((s, i) => [s.name, ws[i]])), cfg, img, e);
+      assertClose(await out.lx.data() as Float32Array, got.lx, { rtol: 1e-4, what: "Lx" });
+      assertClose(await out.lz.data() as Float32Array, got.lz, { rtol: 1e-4, atol: 1e-3, what: "Lz" });
+      tf.dispose(Object.values(out) as tf.Tensor[]);
+      const g = tf.grads((...v: tf.Tensor[]) => {
+        const o = drawLoss(Object.fromEntries(specs.map((s, i) => [s.name, v[i]])), cfg, img, e);
+        return tf.add(tf.sum(tf.mul(o.lx, wx)), tf.sum(tf.mul(o.lz, wz))) as tf.Scalar;
+      })(ws);
+      for (let i = 0; i < specs.length; i++) {
+        assertNormClose(grads[specs[i].name], await g[i].data() as Float32Array, {
+          rtol: 1e-4,
+          atol: 1e-6,
+          what: `∂/∂${specs[i].name}`,
+        });
+      }
+      tf.dispose([...ws, ...g, img, e, wx, wz]);
+    } finally {
+      setEngine("auto");
+    }
+  });
+}
+
+Deno.test({
+  name: "FusedPool: the batch split over threads gives the one-thread losses, gradients and samples",
+  ignore: !blas,
+  fn: () => {
+    const cfg: DrawConfig = { ...MNIST, T: 4, hidden: 32, z: 8 };
+    const batch = 11; // not a multiple of the thread count
+    const { w, x, eps, dlx, dlz } = problem(cfg, batch, 3);
+    const one = new FusedDraw(cfg, batch);
+    const a = one.forward(w, x, eps), ga = one.backward(dlx, dlz), sa = one.generate(w, eps).slice();
+    for (const threads of [2, 3]) {
+      const pool = FusedPool.create(cfg, batch, threads);
+      ok(pool, `a pool of ${threads} threads starts`);
+      try {
+        const b = pool.forward(w, x, eps);
+        assertClose(b.lx, a.lx, { rtol: 1e-6, what: "Lx" });
+        assertClose(b.lz, a.lz, { rtol: 1e-6, what: "Lz" });
+        assertClose(b.logRatio, a.logRatio, { rtol: 1e-5, atol: 1e-5, what: "log ratio" });
+        const gb = pool.backward(dlx, dlz);
+        for (const name of Object.keys(ga)) assertNormClose(gb[name], ga[name], { rtol: 1e-5, what: name });
+        assertClose(pool.generate(w, eps), sa, { rtol: 1e-6, atol: 1e-6, what: "samples" });
+      } finally {
+        pool.dispose();
+      }
+    }
+    ok(FusedPool.create(cfg, 3, 2) === undefined, "a batch too small to split runs on one thread");
+  },
+});
+
+Deno.test("engine choice: names are checked, and the log line says which engine runs and why", async () => {
+  await selectBackend("cpu");
+  throws(() => setEngine("fast" as never), /engine as it must be one of auto, fused, tfjs: current value is fast/);
+  throws(() => setEngine("fused", { threads: 0 }), /threads must be an integer >= 1/);
+  setEngine("tfjs");
+  ok(engineInUse().name === "tfjs");
+  setEngine("fused");
+  ok(engineInUse().name === "fused");
+  setEngine("auto");
+  const auto = engineInUse();
+  ok(auto.name === (blas ? "fused" : "tfjs"), auto.reason);
+  disposeEngine();
+});

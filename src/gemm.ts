@@ -1,0 +1,133 @@
+/**
+ * Single-precision matrix products on plain Float32Arrays: native CBLAS (OpenBLAS) through Deno's
+ * FFI where a library can be opened, and a plain TypeScript loop everywhere else.
+ *
+ * Used by the fused DRAW engine (fused.ts) and by the `--blas` kernels for tfjs-wasm (blas.ts).
+ *
+ * @module
+ */
+
+/**
+ * C = op(A)·op(B) + beta·C, row-major, where op transposes when its flag is set. A, B and C are
+ * views starting at the matrix's first element; lda, ldb, ldc are row strides.
+ */
+export type Gemm = (
+  transA: boolean,
+  transB: boolean,
+  M: number,
+  N: number,
+  K: number,
+  A: Float32Array,
+  lda: number,
+  B: Float32Array,
+  ldb: number,
+  beta: 0 | 1,
+  C: Float32Array,
+  ldc: number,
+) => void;
+
+/** Where OpenBLAS (or another CBLAS) is looked for; $DRAW_BLAS_LIB comes first. */
+export const BLAS_CANDIDATES: readonly string[] = [
+  "/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0",
+  "/usr/lib/x86_64-linux-gnu/libopenblas.so.0",
+  "/usr/lib/aarch64-linux-gnu/openblas-pthread/libopenblas.so.0",
+  "/usr/lib/aarch64-linux-gnu/libopenblas.so.0",
+  "libopenblas.so.0",
+  "libopenblas.so",
+  "libopenblas.dylib",
+];
+
+const SYMBOLS = {
+  cblas_sgemm: {
+    parameters: [
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "f32",
+      "buffer",
+      "i32",
+      "buffer",
+      "i32",
+      "f32",
+      "buffer",
+      "i32",
+    ],
+    result: "void",
+  },
+  openblas_set_num_threads: { parameters: ["i32"], result: "void", optional: true },
+} as const;
+
+const ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112;
+
+/** An opened CBLAS library. */
+export interface Cblas {
+  /** The path it was opened from. */
+  path: string;
+  /** Its sgemm, as a {@link Gemm}. */
+  gemm: Gemm;
+  /** Sets OpenBLAS's thread count (a no-op for other CBLAS libraries). */
+  setThreads(n: number): void;
+}
+
+let opened: Cblas | null | undefined;
+
+/**
+ * Opens the first CBLAS library found ($DRAW_BLAS_LIB, then {@link BLAS_CANDIDATES}), once per
+ * process; undefined when there is none or FFI is not permitted (run with -A or --allow-ffi).
+ */
+export function openCblas(): Cblas | undefined {
+  if (opened !== undefined) return opened ?? undefined;
+  opened = null;
+  let env: string | undefined;
+  try {
+    env = Deno.env.get("DRAW_BLAS_LIB");
+  } catch {
+    env = undefined; // no --allow-env: use the standard places
+  }
+  if (env === "none") return undefined;
+  for (const candidate of [env, ...BLAS_CANDIDATES].filter(Boolean) as string[]) {
+    let lib: Deno.DynamicLibrary<typeof SYMBOLS>;
+    try {
+      lib = Deno.dlopen(candidate, SYMBOLS);
+    } catch {
+      continue; // not there, or no --allow-ffi
+    }
+    const sgemm = lib.symbols.cblas_sgemm;
+    const gemm: Gemm = (tA, tB, M, N, K, A, lda, B, ldb, beta, C, ldc) => {
+      if (M === 0 || N === 0) return;
+      if (K === 0) {
+        if (beta === 0) { for (let i = 0; i < M; i++) C.fill(0, i * ldc, i * ldc + N); }
+        return;
+      }
+      sgemm(ROW_MAJOR, tA ? TRANS : NO_TRANS, tB ? TRANS : NO_TRANS, M, N, K, 1, A, lda, B, ldb, beta, C, ldc);
+    };
+    const setThreads = (k: number) => lib.symbols.openblas_set_num_threads?.(k);
+    opened = { path: candidate, gemm, setThreads };
+    return opened;
+  }
+  return undefined;
+}
+
+/**
+ * The same product in plain TypeScript: exact to float32 rounding, about 1 GFLOP/s. The reference
+ * for the native one in the spec, and the fallback where no CBLAS library exists.
+ */
+export const jsGemm: Gemm = (tA, tB, M, N, K, A, lda, B, ldb, beta, C, ldc) => {
+  for (let i = 0; i < M; i++) {
+    const row = i * ldc;
+    if (beta === 0) C.fill(0, row, row + N);
+    for (let k = 0; k < K; k++) {
+      const a = tA ? A[k * lda + i] : A[i * lda + k];
+      if (a === 0) continue;
+      if (tB) {
+        for (let j = 0; j < N; j++) C[row + j] += a * B[j * ldb + k];
+      } else {
+        const bo = k * ldb;
+        for (let j = 0; j < N; j++) C[row + j] += a * B[bo + j];
+      }
+    }
+  }
+};
