@@ -198,7 +198,8 @@ async function cmdTrain(pos: string[], v: Values): Promise<number> {
   }
   const classify = DATASETS[dataset].task === "classify";
   const presets: Record<string, unknown> = classify ? CLASSIFIER_PRESETS : PRESETS;
-  const presetName = v.preset ?? (classify ? "cluttered" : v["no-attention"] ? "mnist-no-attention" : "mnist");
+  const presetName = v.preset ??
+    (classify ? "cluttered" : v["no-attention"] ? "mnist-no-attention" : DATASETS[dataset].preset ?? "mnist");
   if (!presets[presetName]) {
     throw new UsageError(
       `unknown ${classify ? "classifier " : ""}preset "${presetName}": choose one of ${

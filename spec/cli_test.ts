@@ -174,8 +174,8 @@ Deno.test("cli: a corrupt checkpoint and a bad data file fail with exit 1 and a 
   for (const d of [out, data]) await Deno.remove(d, { recursive: true });
 });
 
-Deno.test("cli: the tiny preset trains and samples on colour CIFAR-10 and 60×60 two-digit fixtures", async () => {
-  for (const dataset of ["cifar10", "two-digit"]) {
+Deno.test("cli: the tiny preset trains and samples on colour CIFAR-10, SVHN and 60×60 two-digit fixtures", async () => {
+  for (const dataset of ["cifar10", "svhn", "two-digit"]) {
     const out = await Deno.makeTempDir();
     const t = await cli([
       "train",
@@ -194,13 +194,27 @@ Deno.test("cli: the tiny preset trains and samples on colour CIFAR-10 and 60×60
     equal(t.code, 0, t.stderr);
     match(t.stdout, /validation ELBO [0-9.]+ nats/);
     const ckpt = await loadCheckpoint(`${out}/checkpoint.safetensors`);
-    const want = dataset === "cifar10" ? [32, 32, 3] : [60, 60, 1];
+    const want = dataset === "two-digit" ? [60, 60, 1] : [32, 32, 3];
     deepEqual([ckpt.config.height, ckpt.config.width, ckpt.config.channels], want);
     const s = await cli(["sample", out, "--n", "4", "--backend", "cpu"]);
     equal(s.code, 0, s.stderr);
     for (const f of ["samples.png", "generation.gif", "nearest.png", "reading.gif"]) {
       ok((await Deno.stat(`${out}/${f}`)).size > 0, f);
     }
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
+Deno.test("cli: the paper's SVHN and CIFAR models (Table 3) train end to end on their fixtures", async () => {
+  for (const [dataset, preset, hidden] of [["svhn", "svhn", 800], ["cifar10", "cifar", 400]] as const) {
+    const out = await Deno.makeTempDir();
+    // no --preset: each data set defaults to its own model
+    const t = await cli(["train", dataset, "--batch", "5", "--epochs", "1", "--out", out]);
+    equal(t.code, 0, t.stderr);
+    match(t.stderr, new RegExp(`LSTM ${hidden}`), `${dataset} trains the ${preset} model`);
+    match(t.stdout, /validation ELBO [0-9.]+ nats/);
+    const ckpt = await loadCheckpoint(`${out}/checkpoint.safetensors`);
+    equal(ckpt.config.hidden, hidden);
     await Deno.remove(out, { recursive: true });
   }
 });

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Dataset } from "./dataset.ts";
+import { rgb32 } from "./dataset.ts";
 import { cacheDir, DataError, download, gunzip, isFile } from "./files.ts";
 import type { LoadOptions, Splits } from "./mnist.ts";
 
@@ -75,19 +75,6 @@ export function untar(tar: Uint8Array, what: string): Map<string, Uint8Array> {
   return files;
 }
 
-function dataset(name: string, p: { count: number; images: Uint8Array; labels: Uint8Array }): Dataset {
-  return {
-    name,
-    count: p.count,
-    height: 32,
-    width: 32,
-    channels: 3,
-    scale: 1 / 255,
-    images: p.images,
-    labels: p.labels,
-  };
-}
-
 async function findDir(options: LoadOptions): Promise<string | undefined> {
   const bases = [options.dataDir, Deno.env.get("DRAW_DATA_DIR"), cacheDir()].filter(Boolean) as string[];
   for (const base of bases) {
@@ -136,17 +123,17 @@ export async function loadCifar10(options: LoadOptions = {}): Promise<Splits> {
   const nTrain = count - nValid;
   const test = parseCifar(await Deno.readFile(`${dir}/${CIFAR10.testFile}`), `${dir}/${CIFAR10.testFile}`);
   return {
-    train: dataset("CIFAR-10 (train)", {
+    train: rgb32("CIFAR-10 (train)", {
       count: nTrain,
       images: images.subarray(0, nTrain * 3072),
       labels: labels.subarray(0, nTrain),
     }),
-    valid: dataset("CIFAR-10 (valid)", {
+    valid: rgb32("CIFAR-10 (valid)", {
       count: nValid,
       images: images.subarray(nTrain * 3072),
       labels: labels.subarray(nTrain),
     }),
-    test: dataset("CIFAR-10 (test)", test),
+    test: rgb32("CIFAR-10 (test)", test),
     source: dir,
     comparable: true,
   };

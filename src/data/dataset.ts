@@ -26,6 +26,20 @@ export interface Dataset {
   readonly labels?: Uint8Array;
 }
 
+/** A 32×32 RGB data set of 8-bit intensities (CIFAR-10, SVHN) from HWC bytes and labels. */
+export function rgb32(name: string, p: { count: number; images: Uint8Array; labels: Uint8Array }): Dataset {
+  return {
+    name,
+    count: p.count,
+    height: 32,
+    width: 32,
+    channels: 3,
+    scale: 1 / 255,
+    images: p.images,
+    labels: p.labels,
+  };
+}
+
 /** The values of one image, length height × width × channels. */
 export function imageBytes(ds: Dataset, index: number): Uint8Array {
   const size = ds.height * ds.width * ds.channels;

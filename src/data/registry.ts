@@ -5,6 +5,7 @@
  */
 import { loadBinarizedMnist, loadMnistIdx, type LoadOptions, type Splits } from "./mnist.ts";
 import { loadCifar10 } from "./cifar.ts";
+import { loadSvhn } from "./svhn.ts";
 import { makeTwoDigit } from "./two_digit.ts";
 import { CLUTTER_100, CLUTTER_60, type ClutterOptions, makeCluttered } from "./cluttered.ts";
 
@@ -14,6 +15,8 @@ export interface DatasetEntry {
   description: string;
   /** "generate" for DRAW, "classify" for the classifier of Section 4.1. */
   task: "generate" | "classify";
+  /** The preset `train` uses when --preset is not given (default: mnist, or cluttered to classify). */
+  preset?: string;
   load: (options: LoadOptions) => Promise<Splits>;
 }
 
@@ -46,7 +49,14 @@ export const DATASETS: Readonly<Record<string, DatasetEntry>> = {
   cifar10: {
     task: "generate",
     description: "CIFAR-10 binary version, RGB intensities as emission probabilities (Section 4.5)",
+    preset: "cifar",
     load: loadCifar10,
+  },
+  svhn: {
+    task: "generate",
+    description: "SVHN cropped digits (train_32x32.mat, test_32x32.mat), RGB as emission probabilities (Section 4.4)",
+    preset: "svhn",
+    load: loadSvhn,
   },
   cluttered: {
     task: "classify",
