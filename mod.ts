@@ -42,6 +42,10 @@ export {
   writePatch,
 } from "./src/attention.ts";
 export { lstmCell, type LstmState } from "./src/lstm.ts";
+export { disposeEngine, engineInUse, type EngineName, ENGINES, setEngine } from "./src/engine.ts";
+export { AttentionKernels, FusedDraw, type FusedLoss, type FusedWeights } from "./src/fused.ts";
+export { FusedPool, type FusedRunner } from "./src/fused_pool.ts";
+export { type Cblas, type Gemm, jsGemm, openCblas } from "./src/gemm.ts";
 export { bernoulliNll, klStandardNormal } from "./src/loss.ts";
 export {
   Draw,
@@ -92,6 +96,8 @@ export {
 export { batchTensor, type Dataset } from "./src/data/dataset.ts";
 export { loadBinarizedMnist, loadMnistIdx, type LoadOptions, type Splits } from "./src/data/mnist.ts";
 export { loadCifar10 } from "./src/data/cifar.ts";
+export { loadSvhn, readSvhnMat } from "./src/data/svhn.ts";
+export { type MatArray, readMat, writeMat } from "./src/data/mat.ts";
 export { makeTwoDigit } from "./src/data/two_digit.ts";
 export { CLUTTER_100, CLUTTER_60, type ClutterOptions, makeCluttered } from "./src/data/cluttered.ts";
 export { Rng } from "./src/random.ts";

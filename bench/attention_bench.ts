@@ -1,10 +1,13 @@
 /**
  * Filterbank + read and filterbank + write (Eqs 19–29), forward and forward + backward, at each
- * size of Table 3, batch 100. Run: deno bench -A bench/attention_bench.ts
+ * size of Table 3, batch 100: the tfjs composition (attention.ts) against the fused engine's
+ * kernels (fused.ts, plain TypeScript loops, one thread). Run: deno bench -A bench/attention_bench.ts
  */
 import * as tf from "../src/tf.ts";
 import { BACKEND } from "./_setup.ts";
 import { attentionWindow, filterbank, readPatch, writePatch } from "../src/attention.ts";
+import { AttentionKernels } from "../src/fused.ts";
+import { Rng } from "../src/random.ts";
 
 const SIZES: [string, number, number, number, number][] = [
   // label, N, A (width), B (height), channels read at once
@@ -30,12 +33,37 @@ for (const [label, N, A, B, C] of SIZES) {
   };
   const readGrad = tf.grads((r: tf.Tensor, x: tf.Tensor) => tf.sum(read(r as tf.Tensor2D, x as tf.Tensor4D)));
   const writeGrad = tf.grads((r: tf.Tensor, p: tf.Tensor) => tf.sum(write(r as tf.Tensor2D, p as tf.Tensor4D)));
-  const cases: [string, () => tf.Tensor | tf.Tensor[]][] = [
+  const cases: [string, () => tf.Tensor | tf.Tensor[] | void][] = [
     ["filterbank + read, forward", () => tf.tidy(() => read(raw, img))],
     ["filterbank + read, forward + backward", () => readGrad([raw, img])],
     ["filterbank + write, forward", () => tf.tidy(() => write(raw, patch))],
     ["filterbank + write, forward + backward", () => writeGrad([raw, patch])],
   ];
+  if (!label.startsWith("cluttered")) {
+    // the fused kernels read x and x̂ together (C/2 channels each) and write C/2 channels (MNIST: 1)
+    const c = C % 2 === 0 ? C / 2 : C, rng = new Rng(4), k = new AttentionKernels(N, A, B, c, batch);
+    const rawF = Float32Array.from({ length: batch * 5 }, () => rng.uniform() - 0.5);
+    const x = Float32Array.from({ length: batch * B * c * A }, () => rng.uniform());
+    const sx = Float32Array.from({ length: batch * B * c * A }, () => rng.uniform());
+    const dP = rng.fillNormal(new Float32Array(batch * N * 2 * c * N));
+    const w = rng.fillNormal(new Float32Array(batch * N * c * N));
+    const V = new Float32Array(batch * N * c * A), dS = new Float32Array(x.length), dw = new Float32Array(w.length);
+    if (C % 2 === 0) {
+      cases.push(
+        ["fused kernel: filterbank + read, forward", () => void k.read(rawF, x, sx)],
+        ["fused kernel: filterbank + read, forward + backward", () => {
+          k.readBackward(dP, k.read(rawF, x, sx), x, sx, dS);
+        }],
+      );
+    }
+    cases.push(
+      ["fused kernel: filterbank + write, forward", () => void k.write(rawF, w, V)],
+      ["fused kernel: filterbank + write, forward + backward", () => {
+        const canvas = k.write(rawF, w, V);
+        k.writeBackward(canvas, w, V, dw);
+      }],
+    );
+  }
   for (const [what, fn] of cases) {
     Deno.bench({
       name: `${what}: ${label}`,
@@ -43,6 +71,7 @@ for (const [label, N, A, B, C] of SIZES) {
       baseline: what.endsWith("read, forward"),
       async fn() {
         const out = fn();
+        if (!out) return;
         const list = Array.isArray(out) ? out : [out];
         await list[0].data();
         tf.dispose(list);

@@ -3,7 +3,8 @@
  * machine, alternating rounds so both see the same conditions, and prints both throughputs and
  * the ratios. The peer is optional: without python3-torch it is skipped with a note.
  *
- * Run: deno run -A bench/compare.ts [--rounds 2] [--steps 5] [--backend wasm] [--blas]
+ * Run: deno run -A bench/compare.ts [--rounds 2] [--steps 5] [--backend wasm] [--engine auto|fused|tfjs]
+ *      [--threads N] [--blas]
  */
 import { parseArgs } from "node:util";
 import * as tf from "../src/tf.ts";
@@ -11,6 +12,7 @@ import { selectBackend } from "../src/backend.ts";
 import { enableBlas } from "../src/blas.ts";
 import { MNIST } from "../src/config.ts";
 import { Draw } from "../src/draw.ts";
+import { disposeEngine, engineInUse, type EngineName, setEngine } from "../src/engine.ts";
 import { Rng } from "../src/random.ts";
 import { Trainer } from "../src/trainer.ts";
 
@@ -22,12 +24,27 @@ const { values } = parseArgs({
     backend: { type: "string" },
     peer: { type: "string" },
     blas: { type: "boolean" },
+    engine: { type: "string" },
+    threads: { type: "string" },
   },
 });
 const rounds = Number(values.rounds ?? 2), steps = Number(values.steps ?? 5);
 const peerScript = values.peer ?? new URL("../../shared/peer/run.sh", import.meta.url).pathname;
 const backend = (await selectBackend((values.backend ?? "auto") as "auto")).name;
 const blas = values.blas ? enableBlas() : undefined;
+setEngine((values.engine ?? "auto") as EngineName, values.threads ? { threads: Number(values.threads) } : {});
+const engine = engineInUse();
+console.error(`engine: ${engine.name} (${engine.reason})`);
+
+/** Peak resident memory of this process so far, in MB (Linux), or NaN. */
+function peakRssMb(): number {
+  try {
+    const m = Deno.readTextFileSync("/proc/self/status").match(/VmHWM:\s+(\d+) kB/);
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
 if (values.blas && !blas) {
   throw new Error("--blas: no CBLAS library found (install libopenblas0-pthread or set DRAW_BLAS_LIB)");
 }
@@ -81,7 +98,7 @@ const rows: { round: number; who: string; train: number; generate: number }[] = 
 let skipped = "";
 for (let r = 1; r <= rounds; r++) {
   const a = await ours();
-  rows.push({ round: r, who: `draw.ts (${backend}${blas ? " + OpenBLAS" : ""})`, ...a });
+  rows.push({ round: r, who: `draw.ts (${engine.name} engine, ${backend}${blas ? " + OpenBLAS" : ""})`, ...a });
   console.error(
     `round ${r}: draw.ts ${a.train.toFixed(1)} ex/s training, ${a.generate.toFixed(1)} samples/s generating`,
   );
@@ -103,7 +120,10 @@ const mean = (who: string, k: "train" | "generate") => {
 const result = {
   config: "MNIST model (T=64, LSTM 256, z 100, read 2, write 5), batch 100",
   backend,
+  engine: engine.name,
+  engine_reason: engine.reason,
   blas,
+  ours_peak_rss_mb: peakRssMb(),
   ours_train_examples_per_s: mean("draw.ts", "train"),
   ours_generate_samples_per_s: mean("draw.ts", "generate"),
   peer_train_examples_per_s: mean("PyTorch", "train"),
@@ -114,3 +134,4 @@ const result = {
   rounds: rows,
 };
 console.log(JSON.stringify(result));
+disposeEngine();

@@ -1,6 +1,7 @@
 /**
  * One training step and the generation of 100 samples at the paper's MNIST configuration
  * (Table 3: T=64, LSTM 256, z 100, read 2×2, write 5×5, batch 100).
+ * Each runs on the tfjs graph and on the fused engine (the default where OpenBLAS is found).
  * Run: deno bench -A bench/train_bench.ts
  */
 import * as tf from "../src/tf.ts";
@@ -9,6 +10,7 @@ import { MNIST } from "../src/config.ts";
 import { Draw } from "../src/draw.ts";
 import { Rng } from "../src/random.ts";
 import { Trainer } from "../src/trainer.ts";
+import { engineInUse, type EngineName, setEngine } from "../src/engine.ts";
 
 const model = new Draw(MNIST, 1);
 const trainer = new Trainer(model);
@@ -17,22 +19,31 @@ const x = tf.tidy(() =>
 ) as tf.Tensor4D;
 const rng = new Rng(1);
 
-Deno.bench({
-  name: "training step, MNIST model, batch 100",
-  n: 3,
-  warmup: 1,
-  async fn() {
-    await trainer.step(x, rng);
-  },
-});
-
-Deno.bench({
-  name: "generate 100 samples, MNIST model",
-  n: 5,
-  warmup: 1,
-  async fn() {
-    const s = model.generate(100, rng);
-    await s.means.data();
-    tf.dispose([s.means, s.logits]);
-  },
-});
+for (const engine of ["fused", "tfjs"] as EngineName[]) {
+  setEngine(engine);
+  const why = engineInUse().reason.replace(/;.*/, "");
+  Deno.bench({
+    name: `training step, MNIST model, batch 100 (${engine} engine${engine === "fused" ? `: ${why}` : ""})`,
+    group: "train",
+    baseline: engine === "tfjs",
+    n: engine === "fused" ? 10 : 3,
+    warmup: 1,
+    async fn() {
+      setEngine(engine);
+      await trainer.step(x, rng);
+    },
+  });
+  Deno.bench({
+    name: `generate 100 samples, MNIST model (${engine} engine)`,
+    group: "generate",
+    baseline: engine === "tfjs",
+    n: 5,
+    warmup: 1,
+    async fn() {
+      setEngine(engine);
+      const s = model.generate(100, rng);
+      await s.means.data();
+      tf.dispose([s.means, s.logits]);
+    },
+  });
+}

@@ -10,7 +10,8 @@ import { selectBackend } from "../src/backend.ts";
 import { CIFAR, type DrawConfig, imageSize, MNIST } from "../src/config.ts";
 import { drawLoss, paramSpecs, toInternal } from "../src/draw.ts";
 import { disposeEngine, engineInUse, setEngine } from "../src/engine.ts";
-import { FusedDraw, type FusedWeights } from "../src/fused.ts";
+import { AttentionKernels, FusedDraw, type FusedWeights } from "../src/fused.ts";
+import { attentionWindow, filterbank, readPatch, writePatch } from "../src/attention.ts";
 import { FusedPool } from "../src/fused_pool.ts";
 import { jsGemm, openCblas } from "../src/gemm.ts";
 import { Rng } from "../src/random.ts";
@@ -171,4 +172,62 @@ Deno.test("engine choice: names are checked, and the log line says which engine 
   const auto = engineInUse();
   ok(auto.name === (blas ? "fused" : "tfjs"), auto.reason);
   disposeEngine();
+});
+
+Deno.test("fused attention kernels = tfjs filterbank + read/write, values and gradients (every Table 3 size shape)", async () => {
+  await selectBackend("cpu");
+  const rng = new Rng(5);
+  for (const [N, A, B, C] of [[2, 28, 28, 1], [5, 28, 28, 1], [3, 7, 6, 2], [12, 54, 54, 3], [5, 32, 32, 3]]) {
+    const n = 3, D = B * C * A;
+    const k = new AttentionKernels(N, A, B, C, n);
+    const raw = Float32Array.from({ length: n * 5 }, () => rng.uniform() - 0.5);
+    const x = Float32Array.from({ length: n * D }, () => rng.uniform());
+    const c = rng.fillNormal(new Float32Array(n * D));
+    const s = c.map((v) => 1 / (1 + Math.exp(-v))); // s = σ(c), the canvas's means
+    const w = rng.fillNormal(new Float32Array(n * N * C * N));
+    const dP = rng.fillNormal(new Float32Array(n * N * 2 * C * N));
+    const dC = rng.fillNormal(new Float32Array(n * D));
+    // fused
+    const P = k.read(raw, x, s);
+    const dS = new Float32Array(n * D);
+    const dRawRead = k.readBackward(dP, P, x, s, dS);
+    const V = new Float32Array(n * N * C * A);
+    const canvas = k.write(raw, w, V);
+    const dw = new Float32Array(w.length);
+    const dRawWrite = k.writeBackward(dC, w, V, dw);
+    // tfjs composition
+    const t = {
+      raw: tf.tensor2d(raw, [n, 5]),
+      x: tf.tensor4d(x, [n, B, C, A]),
+      c: tf.tensor4d(c, [n, B, C, A]),
+      w: tf.tensor4d(w, [n, N, C, N]),
+      dP: tf.tensor4d(dP, [n, N, 2 * C, N]),
+      dC: tf.tensor4d(dC, [n, B, C, A]),
+    };
+    const read = (r: tf.Tensor, cv: tf.Tensor) => {
+      const win = attentionWindow(r as tf.Tensor2D, N, A, B);
+      const both = tf.concat([t.x, tf.sub(t.x, tf.sigmoid(cv))], 2) as tf.Tensor4D;
+      return readPatch(both, filterbank(win, N, A, B), win.gamma);
+    };
+    const write = (r: tf.Tensor, wv: tf.Tensor) => {
+      const win = attentionWindow(r as tf.Tensor2D, N, A, B);
+      return writePatch(wv as tf.Tensor4D, filterbank(win, N, A, B), win.gamma);
+    };
+    const what = `N=${N} on ${A}×${B}×${C}`;
+    const pRef = tf.tidy(() => read(t.raw, t.c));
+    assertClose(P, await pRef.data() as Float32Array, { rtol: 1e-4, atol: 1e-5, what: `read, ${what}` });
+    const [gr, gs] = tf.grads((r: tf.Tensor, cv: tf.Tensor) => tf.sum(tf.mul(read(r, cv), t.dP)))([t.raw, t.c]);
+    assertNormClose(dRawRead, await gr.data() as Float32Array, { rtol: 1e-4, atol: 1e-6, what: `read ∂raw, ${what}` });
+    assertNormClose(dS, await gs.data() as Float32Array, { rtol: 1e-4, atol: 1e-6, what: `read ∂c, ${what}` });
+    const cRef = tf.tidy(() => write(t.raw, t.w));
+    assertClose(canvas, await cRef.data() as Float32Array, { rtol: 1e-4, atol: 1e-5, what: `write, ${what}` });
+    const [gr2, gw] = tf.grads((r: tf.Tensor, wv: tf.Tensor) => tf.sum(tf.mul(write(r, wv), t.dC)))([t.raw, t.w]);
+    assertNormClose(dRawWrite, await gr2.data() as Float32Array, {
+      rtol: 1e-4,
+      atol: 1e-6,
+      what: `write ∂raw, ${what}`,
+    });
+    assertNormClose(dw, await gw.data() as Float32Array, { rtol: 1e-4, atol: 1e-6, what: `write ∂w, ${what}` });
+    tf.dispose([...Object.values(t), pRef, cRef, gr, gs, gr2, gw]);
+  }
 });

@@ -311,6 +311,43 @@ function readBackward(
   return dg / gamma;
 }
 
+/** Eqs 21–24: the window (g_X, g_Y, σ², δ, γ) of raw[ro..ro+5] for an A×B image, into win[wo..]. */
+function windowParams(raw: Float32Array, ro: number, N: number, A: number, B: number, win: Float32Array, wo: number) {
+  win[wo] = (raw[ro] + 1) * (A + 1) / 2; // Eq 22
+  win[wo + 1] = (raw[ro + 1] + 1) * (B + 1) / 2; // Eq 23
+  win[wo + 2] = Math.exp(raw[ro + 2]); // σ², Eq 21
+  win[wo + 3] = Math.exp(raw[ro + 3]) * (Math.max(A, B) - 1) / (N - 1); // Eq 24
+  win[wo + 4] = Math.exp(raw[ro + 4]); // γ
+}
+
+/**
+ * ∂raw (5 values at dRaw[o..]) of one window, from ∂F_X, ∂F_Y and ∂γ, through Eqs 19–26 and
+ * Eqs 21–24.
+ */
+function windowBackward(
+  F: Float32Array,
+  fo: number,
+  dFX: Float32Array,
+  dFY: Float32Array,
+  N: number,
+  win: Float32Array,
+  wo: number,
+  dGamma: number,
+  dRaw: Float32Array,
+  o: number,
+  A: number,
+  B: number,
+) {
+  const gx = new Float64Array(3), gy = new Float64Array(3);
+  bankBackward(F, fo, dFX, N, A, win[wo], win[wo + 3], win[wo + 2], gx);
+  bankBackward(F, fo + N * A, dFY, N, B, win[wo + 1], win[wo + 3], win[wo + 2], gy);
+  dRaw[o] = gx[0] * (A + 1) / 2; // Eq 22
+  dRaw[o + 1] = gy[0] * (B + 1) / 2; // Eq 23
+  dRaw[o + 2] = (gx[2] + gy[2]) * win[wo + 2]; // σ² = exp(raw)
+  dRaw[o + 3] = (gx[1] + gy[1]) * win[wo + 3]; // δ = exp(raw)·(max(A,B) − 1)/(N − 1)
+  dRaw[o + 4] = dGamma * win[wo + 4]; // γ = exp(raw)
+}
+
 /**
  * Buffers and code for one configuration and batch size. {@link forward} keeps what
  * {@link backward} needs; a backward pass always refers to the latest forward pass.
@@ -357,6 +394,7 @@ export class FusedDraw {
   private headKernel: Float32Array;
   private headBias: Float32Array;
   private forwards = 0;
+  private grad?: { encG: Float32Array; decG: Float32Array; q: Float32Array; head: Float32Array };
   private scratch: Float32Array;
 
   /** Sizes every buffer for `config` and `batch` images; `gemm` defaults to native BLAS or TS. */
@@ -404,42 +442,6 @@ export class FusedDraw {
     this.scratch = new Float32Array(Math.max(D * 2, 1));
   }
 
-  private window(raw: Float32Array, ro: number, N: number, win: Float32Array, wo: number) {
-    const { width: A, height: B } = this.config;
-    win[wo] = (raw[ro] + 1) * (A + 1) / 2; // Eq 22
-    win[wo + 1] = (raw[ro + 1] + 1) * (B + 1) / 2; // Eq 23
-    win[wo + 2] = Math.exp(raw[ro + 2]); // σ², Eq 21
-    win[wo + 3] = Math.exp(raw[ro + 3]) * (Math.max(A, B) - 1) / (N - 1); // Eq 24
-    win[wo + 4] = Math.exp(raw[ro + 4]); // γ
-  }
-
-  /**
-   * ∂raw (5 values at dRaw[o..]) of one window, from ∂F_X, ∂F_Y and ∂γ, through Eqs 19–26 and
-   * Eqs 21–24.
-   */
-  private windowBackward(
-    F: Float32Array,
-    fo: number,
-    dFX: Float32Array,
-    dFY: Float32Array,
-    N: number,
-    win: Float32Array,
-    wo: number,
-    dGamma: number,
-    dRaw: Float32Array,
-    o: number,
-  ) {
-    const { width: A, height: B } = this.config;
-    const gx = new Float64Array(3), gy = new Float64Array(3);
-    bankBackward(F, fo, dFX, N, A, win[wo], win[wo + 3], win[wo + 2], gx);
-    bankBackward(F, fo + N * A, dFY, N, B, win[wo + 1], win[wo + 3], win[wo + 2], gy);
-    dRaw[o] = gx[0] * (A + 1) / 2; // Eq 22
-    dRaw[o + 1] = gy[0] * (B + 1) / 2; // Eq 23
-    dRaw[o + 2] = (gx[2] + gy[2]) * win[wo + 2]; // σ² = exp(raw)
-    dRaw[o + 3] = (gx[1] + gy[1]) * win[wo + 3]; // δ = exp(raw)·(max(A,B) − 1)/(N − 1)
-    dRaw[o + 4] = dGamma * win[wo + 4]; // γ = exp(raw)
-  }
-
   /** The concatenated decoder head (kernel [H, S], bias [S]) from the named weights. */
   private buildHead(w: FusedWeights, withRead = true) {
     const { hidden: H, readN, writeN } = this.config;
@@ -461,6 +463,7 @@ export class FusedDraw {
     }
   }
 
+  /** One LSTM step for the batch: gates = inputs·kernel + bias, then c and h (stored). */
   private lstmForward(
     inputs: Float32Array,
     inSize: number,
@@ -527,7 +530,7 @@ export class FusedDraw {
         continue;
       }
       const wo = (t * n + b) * 5, win = this.sWriteWin;
-      this.window(head, ho, Nw, win, wo);
+      windowParams(head, ho, Nw, A, B, win, wo);
       const fo = (t * n + b) * Nw * (A + B), F = this.sWriteF;
       bankForward(F, fo, Nw, A, win[wo], win[wo + 3], win[wo + 2]);
       bankForward(F, fo + Nw * A, Nw, B, win[wo + 1], win[wo + 3], win[wo + 2]);
@@ -637,7 +640,7 @@ export class FusedDraw {
           const raw = t === 0 ? this.head0 : this.sHead;
           const rawOff = t === 0 ? b * 5 : ((t - 1) * n + b) * S + this.rOff;
           const wo = (t * n + b) * 5;
-          this.window(raw, rawOff, Nr, this.sReadWin, wo);
+          windowParams(raw, rawOff, Nr, A, B, this.sReadWin, wo);
           const win = this.sReadWin;
           const fo = (t * n + b) * Nr * (A + B);
           const F = this.sReadF;
@@ -740,8 +743,14 @@ export class FusedDraw {
     const n = this.batch, D = this.D, R = this.R, E = this.encIn, Q = this.decIn, S = this.S, G = 4 * H;
     const w = this.weights, x = this.x, eps = this.eps, gemm = this.gemm;
     const slice = (s: Float32Array, k: number, tt: number) => s.subarray(tt * n * k, (tt + 1) * n * k);
-    const dEncG = new Float32Array(T * n * G), dDecG = new Float32Array(T * n * G);
-    const dQ = new Float32Array(T * n * 2 * z), dHead = new Float32Array(T * n * S);
+    // the per-step gradient stores are reused from call to call (every slot is written before use)
+    this.grad ??= {
+      encG: new Float32Array(T * n * G),
+      decG: new Float32Array(T * n * G),
+      q: new Float32Array(T * n * 2 * z),
+      head: new Float32Array(T * n * S),
+    };
+    const { encG: dEncG, decG: dDecG, q: dQ, head: dHead } = this.grad;
     const dc = new Float32Array(n * D); // ∂c_t
     for (let k = 0; k < n * D; k++) dc[k] = (sigmoid(this.canvas[k]) - x[k]) * dlx[Math.floor(k / D)];
     const dhDec = new Float32Array(n * H), dcDec = new Float32Array(n * H);
@@ -782,9 +791,10 @@ export class FusedDraw {
             C,
             win[wo + 4],
           );
-          this.windowBackward(F, fo, dFX, dFY, Nw, win, wo, dGamma, dh, ho);
+          windowBackward(F, fo, dFX, dFY, Nw, win, wo, dGamma, dh, ho, A, B);
         }
         if (dReadNext) dh.set(dReadNext.subarray(b * 5, b * 5 + 5), ho + this.rOff);
+        else if (this.rOff >= 0) dh.fill(0, ho + this.rOff, ho + this.rOff + 5); // step T reads nothing after it
       }
       // the head: ∂h^dec_t += ∂head·Kᵀ
       gemm(false, true, n, H, S, dh, S, this.headKernel, S, 1, dhDec, H);
@@ -858,7 +868,7 @@ export class FusedDraw {
           C,
           win[wo + 4],
         );
-        this.windowBackward(F, fo, dFX, dFY, Nr, win, wo, dGamma, dRead!, b * 5);
+        windowBackward(F, fo, dFX, dFY, Nr, win, wo, dGamma, dRead!, b * 5, A, B);
       }
       dReadNext = dRead;
     }
@@ -921,4 +931,163 @@ export class FusedDraw {
 
   /** Nothing to free: the buffers are garbage-collected. */
   dispose(): void {}
+}
+
+/**
+ * Filterbank + read (Eq 27 on x and x̂ = x − s) and filterbank + write (Eq 29) for a batch of `n`
+ * A×B images of C channels, on the fused engine's kernels, with their backward passes. For the
+ * benches (bench/attention_bench.ts) and the spec, which compare them with the tfjs composition.
+ */
+export class AttentionKernels {
+  private readonly F: Float32Array;
+  private readonly U: Float32Array;
+  private readonly win: Float32Array;
+  private readonly scratch: Float32Array;
+  private readonly dU: Float32Array;
+  private readonly dImg: Float32Array;
+  private readonly dFX: Float32Array;
+  private readonly dFY: Float32Array;
+
+  /** Buffers for `n` images. */
+  constructor(readonly N: number, readonly A: number, readonly B: number, readonly C: number, readonly n: number) {
+    this.F = new Float32Array(n * N * (A + B));
+    this.U = new Float32Array(n * N * 2 * C * A);
+    this.win = new Float32Array(n * 5);
+    this.scratch = new Float32Array(B * C * A);
+    this.dU = new Float32Array(N * 2 * C * A);
+    this.dImg = new Float32Array(B * C * A);
+    this.dFX = new Float32Array(N * A);
+    this.dFY = new Float32Array(N * B);
+  }
+
+  /** The windows and filterbanks of every image from raw [n, 5]. */
+  private banks(raw: Float32Array) {
+    const { N, A, B, F, win } = this;
+    for (let b = 0; b < this.n; b++) {
+      windowParams(raw, b * 5, N, A, B, win, b * 5);
+      const fo = b * N * (A + B);
+      bankForward(F, fo, N, A, win[b * 5], win[b * 5 + 3], win[b * 5 + 2]);
+      bankForward(F, fo + N * A, N, B, win[b * 5 + 1], win[b * 5 + 3], win[b * 5 + 2]);
+    }
+  }
+
+  /** Patches [n, N, 2C, N] read from images x [n, B, C, A] and x − s. */
+  read(raw: Float32Array, x: Float32Array, s: Float32Array): Float32Array {
+    const { N, A, B, C, n } = this, D = B * C * A, R = N * 2 * C * N;
+    this.banks(raw);
+    const out = new Float32Array(n * R);
+    for (let b = 0; b < n; b++) {
+      readForward(
+        x,
+        b * D,
+        s,
+        this.scratch,
+        this.F,
+        b * N * (A + B),
+        this.U,
+        b * N * 2 * C * A,
+        out,
+        b * R,
+        N,
+        A,
+        B,
+        C,
+        this.win[b * 5 + 4],
+      );
+    }
+    return out;
+  }
+
+  /**
+   * Backward of {@link read} (after it): ∂raw [n, 5], and ∂c added into dS where s = σ(c) (the
+   * canvas behind x̂ = x − σ(c)), from ∂patches.
+   */
+  readBackward(dP: Float32Array, P: Float32Array, x: Float32Array, s: Float32Array, dS: Float32Array): Float32Array {
+    const { N, A, B, C, n, F, win } = this, D = B * C * A, R = N * 2 * C * N;
+    const dRaw = new Float32Array(n * 5);
+    for (let b = 0; b < n; b++) {
+      const fo = b * N * (A + B);
+      const dg = readBackward(
+        dP.subarray(b * R),
+        P.subarray(b * R),
+        0,
+        x,
+        b * D,
+        s,
+        this.scratch,
+        dS,
+        F,
+        fo,
+        this.U,
+        b * N * 2 * C * A,
+        this.dU,
+        this.dImg,
+        this.dFX,
+        this.dFY,
+        N,
+        A,
+        B,
+        C,
+        win[b * 5 + 4],
+      );
+      windowBackward(F, fo, this.dFX, this.dFY, N, win, b * 5, dg, dRaw, b * 5, A, B);
+    }
+    return dRaw;
+  }
+
+  /** Canvases [n, B, C, A] written from patches w [n, N, C, N]; V is kept for the backward pass. */
+  write(raw: Float32Array, w: Float32Array, V: Float32Array): Float32Array {
+    const { N, A, B, C, n } = this, D = B * C * A;
+    this.banks(raw);
+    const canvas = new Float32Array(n * D);
+    for (let b = 0; b < n; b++) {
+      writeForward(
+        w,
+        b * N * C * N,
+        this.F,
+        b * N * (A + B),
+        V,
+        b * N * C * A,
+        canvas,
+        b * D,
+        N,
+        A,
+        B,
+        C,
+        1 / this.win[b * 5 + 4],
+      );
+    }
+    return canvas;
+  }
+
+  /** Backward of {@link write} (after it): ∂raw [n, 5], and ∂w into dw, from ∂canvas. */
+  writeBackward(dc: Float32Array, w: Float32Array, V: Float32Array, dw: Float32Array): Float32Array {
+    const { N, A, B, C, n, F, win } = this, D = B * C * A;
+    const dRaw = new Float32Array(n * 5);
+    for (let b = 0; b < n; b++) {
+      const fo = b * N * (A + B);
+      const dg = writeBackward(
+        dc,
+        b * D,
+        w,
+        b * N * C * N,
+        dw,
+        b * N * C * N,
+        F,
+        fo,
+        V,
+        b * N * C * A,
+        this.dU,
+        this.dFX,
+        this.dFY,
+        N,
+        A,
+        B,
+        C,
+        win[b * 5 + 4],
+      );
+      windowBackward(F, fo, this.dFX, this.dFY, N, win, b * 5, dg, dRaw, b * 5, A, B);
+    }
+    return dRaw;
+  }
 }

@@ -90,6 +90,7 @@ interface WorkerShare {
  * {@link FusedPool.create}; fall back to a single {@link FusedDraw} when it returns undefined.
  */
 export class FusedPool implements FusedRunner {
+  /** Batch size. */
   readonly batch: number;
   private readonly config: DrawConfig;
   private readonly main: FusedDraw;
@@ -149,6 +150,7 @@ export class FusedPool implements FusedRunner {
     return new FusedPool(config, batch, new FusedDraw(config, mainN, cblas.gemm), shares, weights);
   }
 
+  /** Wakes every worker with a command. */
   private run(cmd: number) {
     for (const s of this.shares) {
       s.seq++;
@@ -158,6 +160,7 @@ export class FusedPool implements FusedRunner {
     }
   }
 
+  /** Blocks until every worker has finished its command. */
   private wait() {
     for (const s of this.shares) {
       for (;;) {
@@ -171,6 +174,7 @@ export class FusedPool implements FusedRunner {
     }
   }
 
+  /** Copies the weights into shared memory (absent ones become zeros). */
   private loadWeights(weights: FusedWeights) {
     for (const [name, view] of Object.entries(this.views)) {
       if (weights[name]) view.set(weights[name]);
@@ -178,11 +182,13 @@ export class FusedPool implements FusedRunner {
     }
   }
 
+  /** Forward passes so far. */
   get passes(): number {
     return this.main.passes;
   }
 
-  private scatterEps(eps: Float32Array) {
+  /** Hands each worker its images' noise; returns the main thread's. */
+  private scatterEps(eps: Float32Array): Float32Array {
     const { T, z } = this.config, n = this.batch;
     for (const s of this.shares) {
       const m = s.layout.n;
@@ -195,6 +201,7 @@ export class FusedPool implements FusedRunner {
     return mainEps;
   }
 
+  /** Eqs 1–12 on the whole batch, split over the threads. */
   forward(weights: FusedWeights, x: Float32Array, eps: Float32Array): FusedLoss {
     const D = imageSize(this.config), n = this.batch;
     this.loadWeights(weights);
@@ -216,6 +223,7 @@ export class FusedPool implements FusedRunner {
     return out;
   }
 
+  /** The gradient for the latest forward pass: the sum of the shares' gradients. */
   backward(dlx: Float32Array, dlz: Float32Array): FusedWeights {
     for (const s of this.shares) {
       const m = s.layout.n;
@@ -235,6 +243,7 @@ export class FusedPool implements FusedRunner {
     return grads;
   }
 
+  /** Eqs 13–16 on the whole batch, split over the threads. */
   generate(weights: FusedWeights, eps: Float32Array): Float32Array {
     const D = imageSize(this.config);
     this.loadWeights(weights);
@@ -250,6 +259,7 @@ export class FusedPool implements FusedRunner {
     return out;
   }
 
+  /** Stops the workers and gives OpenBLAS its threads back. */
   dispose(): void {
     this.run(EXIT);
     for (const s of this.shares) s.worker.terminate();

@@ -28,7 +28,11 @@ export const SVHN_FILES: Readonly<Record<"train" | "test", { url: string; file: 
  * Turns SVHN's X (32×32×3×n, column-major) and y into HWC bytes and labels 0–9, checking shapes
  * and label values.
  */
-export function svhnArrays(X: MatArray | undefined, y: MatArray | undefined, what: string) {
+export function svhnArrays(
+  X: MatArray | undefined,
+  y: MatArray | undefined,
+  what: string,
+): { count: number; images: Uint8Array; labels: Uint8Array } {
   const fix = "get a good copy from http://ufldl.stanford.edu/housenumbers/ (Format 2, *_32x32.mat)";
   if (!X || !y) throw new DataError(`Cannot read ${what} as it lacks variable ${X ? "y" : "X"}: ${fix}`);
   const [h, w, c, n] = X.dims;
@@ -55,7 +59,7 @@ export function svhnArrays(X: MatArray | undefined, y: MatArray | undefined, wha
 }
 
 /** Reads one SVHN `*_32x32.mat` file. */
-export async function readSvhnMat(path: string) {
+export async function readSvhnMat(path: string): Promise<{ count: number; images: Uint8Array; labels: Uint8Array }> {
   const vars = await readMat(await Deno.readFile(path), path);
   return svhnArrays(vars.get("X"), vars.get("y"), path);
 }
