@@ -40,14 +40,15 @@ for (const [label, N, A, B, C] of SIZES) {
     ["filterbank + write, forward + backward", () => writeGrad([raw, patch])],
   ];
   if (!label.startsWith("cluttered")) {
-    // the fused kernels read x and x̂ together (C/2 channels each) and write C/2 channels (MNIST: 1)
+    // the fused read takes x and x̂ (C/2 channels each); the fused write writes all C, like the tfjs one
     const c = C % 2 === 0 ? C / 2 : C, rng = new Rng(4), k = new AttentionKernels(N, A, B, c, batch);
+    const kw = new AttentionKernels(N, A, B, C, batch);
     const rawF = Float32Array.from({ length: batch * 5 }, () => rng.uniform() - 0.5);
     const x = Float32Array.from({ length: batch * B * c * A }, () => rng.uniform());
     const sx = Float32Array.from({ length: batch * B * c * A }, () => rng.uniform());
     const dP = rng.fillNormal(new Float32Array(batch * N * 2 * c * N));
-    const w = rng.fillNormal(new Float32Array(batch * N * c * N));
-    const V = new Float32Array(batch * N * c * A), dS = new Float32Array(x.length), dw = new Float32Array(w.length);
+    const w = rng.fillNormal(new Float32Array(batch * N * C * N));
+    const V = new Float32Array(batch * N * C * A), dS = new Float32Array(x.length), dw = new Float32Array(w.length);
     if (C % 2 === 0) {
       cases.push(
         ["fused kernel: filterbank + read, forward", () => void k.read(rawF, x, sx)],
@@ -57,10 +58,10 @@ for (const [label, N, A, B, C] of SIZES) {
       );
     }
     cases.push(
-      ["fused kernel: filterbank + write, forward", () => void k.write(rawF, w, V)],
+      ["fused kernel: filterbank + write, forward", () => void kw.write(rawF, w, V)],
       ["fused kernel: filterbank + write, forward + backward", () => {
-        const canvas = k.write(rawF, w, V);
-        k.writeBackward(canvas, w, V, dw);
+        const canvas = kw.write(rawF, w, V);
+        kw.writeBackward(canvas, w, V, dw);
       }],
     );
   }

@@ -4,13 +4,16 @@
  * the ratios. The peer is optional: without python3-torch it is skipped with a note.
  *
  * Run: deno run -A bench/compare.ts [--rounds 2] [--steps 5] [--backend wasm] [--engine auto|fused|tfjs]
- *      [--threads N] [--blas]
+ *      [--threads N] [--blas] [--preset mnist|cifar|svhn] [--batch 100]
+ *
+ * With a preset other than mnist, only our side runs (the peer implements the MNIST model only);
+ * images are uniform noise of the preset's size (svhn: 54×54×3 crops).
  */
 import { parseArgs } from "node:util";
 import * as tf from "../src/tf.ts";
 import { selectBackend } from "../src/backend.ts";
 import { enableBlas } from "../src/blas.ts";
-import { MNIST } from "../src/config.ts";
+import { type DrawConfig, MNIST, PRESETS } from "../src/config.ts";
 import { Draw } from "../src/draw.ts";
 import { disposeEngine, engineInUse, type EngineName, setEngine } from "../src/engine.ts";
 import { Rng } from "../src/random.ts";
@@ -25,10 +28,15 @@ const { values } = parseArgs({
     peer: { type: "string" },
     blas: { type: "boolean" },
     engine: { type: "string" },
+    preset: { type: "string" },
+    batch: { type: "string" },
     threads: { type: "string" },
   },
 });
-const rounds = Number(values.rounds ?? 2), steps = Number(values.steps ?? 5);
+const rounds = Number(values.rounds ?? 2), steps = Number(values.steps ?? 5), batch = Number(values.batch ?? 100);
+const presetName = values.preset ?? "mnist";
+if (!PRESETS[presetName]) throw new Error(`--preset must be one of ${Object.keys(PRESETS).join(", ")}`);
+const preset: DrawConfig = PRESETS[presetName];
 const peerScript = values.peer ?? new URL("../../shared/peer/run.sh", import.meta.url).pathname;
 const backend = (await selectBackend((values.backend ?? "auto") as "auto")).name;
 const blas = values.blas ? enableBlas() : undefined;
@@ -50,16 +58,19 @@ if (values.blas && !blas) {
 }
 
 async function ours(): Promise<{ train: number; generate: number }> {
-  const model = new Draw(MNIST, 0);
+  const model = new Draw(preset, 0);
   const trainer = new Trainer(model);
+  const { height: H, width: W, channels: C } = preset;
   const x = tf.tidy(() =>
-    tf.cast(tf.less(tf.randomUniform([100, 28, 28, 1], 0, 1, "float32", 3), 0.13), "float32")
+    preset === MNIST
+      ? tf.cast(tf.less(tf.randomUniform([batch, H, W, C], 0, 1, "float32", 3), 0.13), "float32")
+      : tf.randomUniform([batch, H, W, C], 0, 1, "float32", 3)
   ) as tf.Tensor4D;
   const rng = new Rng(0);
   await trainer.step(x, rng); // warm-up, as the peer does
   let t0 = performance.now();
   for (let s = 0; s < steps; s++) await trainer.step(x, rng);
-  const train = (steps * 100) / ((performance.now() - t0) / 1000);
+  const train = (steps * batch) / ((performance.now() - t0) / 1000);
   let g = model.generate(100, rng);
   await g.means.data();
   tf.dispose([g.means, g.logits]);
@@ -77,6 +88,7 @@ async function ours(): Promise<{ train: number; generate: number }> {
 }
 
 async function peer(): Promise<{ train: number; generate: number } | string> {
+  if (preset !== MNIST || batch !== 100) return "the peer runs the MNIST model at batch 100 only";
   try {
     const check = await new Deno.Command("/usr/bin/python3", { args: ["-c", "import torch"], stderr: "null" }).output();
     if (!check.success) return "python3-torch is not installed (../shared/peer/run.sh installs it)";
@@ -118,7 +130,7 @@ const mean = (who: string, k: "train" | "generate") => {
   return v.length ? v.reduce((a, b) => a + b, 0) / v.length : NaN;
 };
 const result = {
-  config: "MNIST model (T=64, LSTM 256, z 100, read 2, write 5), batch 100",
+  config: `${presetName} model (${JSON.stringify(preset)}), batch ${batch}`,
   backend,
   engine: engine.name,
   engine_reason: engine.reason,

@@ -10,12 +10,12 @@ import { selectBackend } from "../src/backend.ts";
 import { CIFAR, type DrawConfig, imageSize, MNIST } from "../src/config.ts";
 import { drawLoss, paramSpecs, toInternal } from "../src/draw.ts";
 import { disposeEngine, engineInUse, setEngine } from "../src/engine.ts";
-import { AttentionKernels, FusedDraw, type FusedWeights } from "../src/fused.ts";
+import { AttentionKernels, fastExp, FusedDraw, type FusedWeights } from "../src/fused.ts";
 import { attentionWindow, filterbank, readPatch, writePatch } from "../src/attention.ts";
 import { FusedPool } from "../src/fused_pool.ts";
 import { jsGemm, openCblas } from "../src/gemm.ts";
 import { Rng } from "../src/random.ts";
-import { assertClose, assertNormClose, ok, throws } from "./_assert.ts";
+import { assertClose, assertNormClose, equal, ok, throws } from "./_assert.ts";
 
 const SEED = 20151120;
 const blas = openCblas();
@@ -230,4 +230,16 @@ Deno.test("fused attention kernels = tfjs filterbank + read/write, values and gr
     assertNormClose(dw, await gw.data() as Float32Array, { rtol: 1e-4, atol: 1e-6, what: `write ∂w, ${what}` });
     tf.dispose([...Object.values(t), pRef, cRef, gr, gs, gr2, gw]);
   }
+});
+
+Deno.test("fastExp(): within 3e-10 of Math.exp over the range the engine uses, clamped beyond, NaN kept", () => {
+  let worst = 0;
+  for (let x = -700; x <= 700; x += 0.00731) worst = Math.max(worst, Math.abs(fastExp(x) / Math.exp(x) - 1));
+  for (const x of [0, 1e-12, -1e-12, 0.5 * Math.LN2, -0.5 * Math.LN2]) {
+    worst = Math.max(worst, Math.abs(fastExp(x) / Math.exp(x) - 1));
+  }
+  ok(worst < 3e-10, `relative error ${worst}`);
+  equal(fastExp(1e6), fastExp(700));
+  equal(fastExp(-1e6), fastExp(-700));
+  ok(Number.isNaN(fastExp(NaN)));
 });
