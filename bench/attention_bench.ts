@@ -39,7 +39,19 @@ for (const [label, N, A, B, C] of SIZES) {
     ["filterbank + write, forward", () => tf.tidy(() => write(raw, patch))],
     ["filterbank + write, forward + backward", () => writeGrad([raw, patch])],
   ];
-  if (!label.startsWith("cluttered")) {
+  if (label.startsWith("cluttered")) {
+    // the classifier reads the image alone
+    const rng = new Rng(4), k = new AttentionKernels(N, A, B, C, batch);
+    const rawF = Float32Array.from({ length: batch * 5 }, () => rng.uniform() - 0.5);
+    const x = Float32Array.from({ length: batch * B * C * A }, () => rng.uniform());
+    const dP = rng.fillNormal(new Float32Array(batch * N * C * N)), none = new Float32Array(0);
+    cases.push(
+      ["fused kernel: filterbank + read, forward", () => void k.read(rawF, x, null)],
+      ["fused kernel: filterbank + read, forward + backward", () => {
+        k.readBackward(dP, k.read(rawF, x, null), x, null, none);
+      }],
+    );
+  } else {
     // the fused read takes x and x̂ (C/2 channels each); the fused write writes all C, like the tfjs one
     const c = C % 2 === 0 ? C / 2 : C, rng = new Rng(4), k = new AttentionKernels(N, A, B, c, batch);
     const kw = new AttentionKernels(N, A, B, C, batch);

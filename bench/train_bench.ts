@@ -1,12 +1,14 @@
 /**
  * One training step and the generation of 100 samples at the paper's MNIST configuration
- * (Table 3: T=64, LSTM 256, z 100, read 2×2, write 5×5, batch 100).
+ * (Table 3: T=64, LSTM 256, z 100, read 2×2, write 5×5, batch 100), and one training step of the
+ * cluttered-MNIST classifier (8 glimpses of 12×12 from 100×100).
  * Each runs on the tfjs graph and on the fused engine (the default where OpenBLAS is found).
  * Run: deno bench -A bench/train_bench.ts
  */
 import * as tf from "../src/tf.ts";
 import "./_setup.ts";
-import { MNIST } from "../src/config.ts";
+import { CLUTTERED, MNIST } from "../src/config.ts";
+import { Classifier } from "../src/classifier.ts";
 import { Draw } from "../src/draw.ts";
 import { Rng } from "../src/random.ts";
 import { Trainer } from "../src/trainer.ts";
@@ -44,6 +46,25 @@ for (const engine of ["fused", "tfjs"] as EngineName[]) {
       const s = model.generate(100, rng);
       await s.means.data();
       tf.dispose([s.means, s.logits]);
+    },
+  });
+}
+
+// The classifier of Section 4.1 (Table 3: 8 glimpses of 12×12 from 100×100, LSTM 256), batch 100.
+const classifier = new Classifier(CLUTTERED, 1);
+const classifierTrainer = new Trainer(classifier);
+const cx = tf.randomUniform([100, 100, 100, 1], 0, 1, "float32", 4) as tf.Tensor4D;
+const labels = tf.tensor1d(Array.from({ length: 100 }, (_, i) => i % 10));
+for (const engine of ["fused", "tfjs"] as EngineName[]) {
+  Deno.bench({
+    name: `training step, cluttered-MNIST classifier, batch 100 (${engine} engine)`,
+    group: "classifier",
+    baseline: engine === "tfjs",
+    n: 5,
+    warmup: 1,
+    async fn() {
+      setEngine(engine);
+      await classifierTrainer.step({ x: cx, labels }, rng);
     },
   });
 }

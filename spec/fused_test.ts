@@ -7,7 +7,9 @@
 import fc from "fast-check";
 import * as tf from "../src/tf.ts";
 import { selectBackend } from "../src/backend.ts";
-import { CIFAR, type DrawConfig, imageSize, MNIST } from "../src/config.ts";
+import { CIFAR, CLUTTERED, type DrawConfig, imageSize, MNIST } from "../src/config.ts";
+import { classifierForward, classifierSpecs } from "../src/classifier.ts";
+import { FusedClassifier } from "../src/fused_classifier.ts";
 import { drawLoss, paramSpecs, toInternal } from "../src/draw.ts";
 import { disposeEngine, engineInUse, setEngine } from "../src/engine.ts";
 import { AttentionKernels, fastExp, FusedDraw, type FusedWeights } from "../src/fused.ts";
@@ -242,4 +244,62 @@ Deno.test("fastExp(): within 3e-10 of Math.exp over the range the engine uses, c
   equal(fastExp(1e6), fastExp(700));
   equal(fastExp(-1e6), fastExp(-700));
   ok(Number.isNaN(fastExp(NaN)));
+});
+
+Deno.test("fused image-only read (the classifier's, Section 4.1) = tfjs filterbank + read, at 12×12 from 100×100", async () => {
+  await selectBackend("cpu");
+  const rng = new Rng(6);
+  const [N, A, B, C, n] = [12, 100, 100, 1, 2];
+  const k = new AttentionKernels(N, A, B, C, n);
+  const raw = Float32Array.from({ length: n * 5 }, () => rng.uniform() - 0.5);
+  const x = Float32Array.from({ length: n * B * C * A }, () => rng.uniform());
+  const dP = rng.fillNormal(new Float32Array(n * N * C * N));
+  const P = k.read(raw, x, null);
+  const dRaw = k.readBackward(dP, P, x, null, new Float32Array(0));
+  const tr = tf.tensor2d(raw, [n, 5]), tx = tf.tensor4d(x, [n, B, C, A]), tdP = tf.tensor4d(dP, [n, N, C, N]);
+  const read = (r: tf.Tensor) => {
+    const win = attentionWindow(r as tf.Tensor2D, N, A, B);
+    return readPatch(tx, filterbank(win, N, A, B), win.gamma);
+  };
+  const pRef = tf.tidy(() => read(tr));
+  assertClose(P, await pRef.data() as Float32Array, { rtol: 1e-4, atol: 1e-5, what: "glimpse" });
+  const [g] = tf.grads((r: tf.Tensor) => tf.sum(tf.mul(read(r), tdP)))([tr]);
+  assertNormClose(dRaw, await g.data() as Float32Array, { rtol: 1e-4, atol: 1e-6, what: "∂raw" });
+  tf.dispose([tr, tx, tdP, pRef, g]);
+});
+
+Deno.test("fused classifier = tfjs composition, logits and every gradient (cluttered model's sizes)", async () => {
+  await selectBackend("cpu");
+  const cfg = { ...CLUTTERED, glimpses: 2 };
+  const batch = 3, rng = new Rng(8);
+  const specs = classifierSpecs(cfg);
+  const w: FusedWeights = {};
+  for (const s of specs) {
+    const scale = s.shape.length === 2 ? 1 / Math.sqrt(s.shape[0]) : 0.3;
+    w[s.name] = rng.fillNormal(new Float32Array(s.shape.reduce((a, b) => a * b, 1))).map((e) => scale * e);
+  }
+  const x = Float32Array.from({ length: batch * 100 * 100 }, () => rng.uniform());
+  const dL = rng.fillNormal(new Float32Array(batch * cfg.classes));
+  const engine = new FusedClassifier(cfg, batch);
+  const logits = engine.forward(w, x);
+  const grads = engine.backward(dL);
+  setEngine("tfjs");
+  try {
+    const ws = specs.map((s) => tf.tensor(w[s.name], s.shape));
+    const img = tf.tensor4d(x, [batch, 100, 100, 1]), td = tf.tensor2d(dL, [batch, cfg.classes]);
+    const named = (v: tf.Tensor[]) => Object.fromEntries(specs.map((s, i) => [s.name, v[i]]));
+    const ref = classifierForward(named(ws), cfg, img).logits;
+    assertClose(logits, await ref.data() as Float32Array, { rtol: 1e-4, atol: 1e-5, what: "logits" });
+    const g = tf.grads((...v: tf.Tensor[]) => tf.sum(tf.mul(classifierForward(named(v), cfg, img).logits, td)))(ws);
+    for (let i = 0; i < specs.length; i++) {
+      assertNormClose(grads[specs[i].name], await g[i].data() as Float32Array, {
+        rtol: 1e-4,
+        atol: 1e-6,
+        what: `∂/∂${specs[i].name}`,
+      });
+    }
+    tf.dispose([...ws, ...g, img, td, ref]);
+  } finally {
+    setEngine("auto");
+  }
 });

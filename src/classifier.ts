@@ -13,6 +13,8 @@ import { linear } from "./linear.ts";
 import { lstmCell, type LstmState } from "./lstm.ts";
 import type { Rng } from "./random.ts";
 import type { Batch } from "./trainer.ts";
+import { fusedClassifier } from "./engine.ts";
+import type { FusedClassifier } from "./fused_classifier.ts";
 
 function checkInt(what: string, v: unknown, min: number): void {
   if (typeof v !== "number" || !Number.isInteger(v) || v < min) {
@@ -68,6 +70,8 @@ export function classifierForward(
   if (x.rank !== 4 || x.shape.slice(1).join() !== want.join()) {
     throw new TypeError(`Cannot classify as images must be [batch, ${want}]: current shape is [${x.shape}]`);
   }
+  const fused = options.trace ? undefined : fusedClassifier(config, x.shape[0]);
+  if (fused) return { logits: fusedLogits(fused, weights, config, x) };
   return tf.tidy(() => {
     const { readN: N, width: A, height: B, channels: C, hidden: H } = config;
     const batch = x.shape[0];
@@ -91,6 +95,39 @@ export function classifierForward(
     if (options.trace) out.windows = tf.stack(windows, 1) as tf.Tensor3D;
     return out as unknown as tf.TensorContainer;
   }) as unknown as ClassifierOutput;
+}
+
+/** classifierForward's logits on the fused engine: one tfjs op with the engine's own gradient. */
+function fusedLogits(
+  runner: FusedClassifier,
+  weights: Record<string, tf.Tensor>,
+  config: ClassifierConfig,
+  x: tf.Tensor4D,
+): tf.Tensor2D {
+  const specs = classifierSpecs(config);
+  const batch = x.shape[0];
+  const xt = toInternal(x);
+  const xv = (xt.dataSync() as Float32Array).slice();
+  xt.dispose();
+  let pass = -1;
+  const op = tf.customGrad((...args: unknown[]) => {
+    const inputs = args.slice(0, specs.length) as tf.Tensor[];
+    const run = () => {
+      const fw = Object.fromEntries(specs.map((s, i) => [s.name, inputs[i].dataSync() as Float32Array]));
+      const logits = runner.forward(fw, xv);
+      pass = runner.passes;
+      return logits;
+    };
+    return {
+      value: tf.tensor2d(run(), [batch, config.classes]),
+      gradFunc: (dy: tf.Tensor) => {
+        if (runner.passes !== pass) run(); // another pass ran in between: redo ours
+        const g = runner.backward(dy.dataSync() as Float32Array);
+        return specs.map((s) => tf.tensor(g[s.name], s.shape));
+      },
+    };
+  });
+  return op(...specs.map((s) => weights[s.name])) as tf.Tensor2D;
 }
 
 /** Softmax cross-entropy per example: log Σ_k exp(logit_k) − logit_label. [batch] */

@@ -11,7 +11,8 @@
  * @module
  */
 import * as tf from "./tf.ts";
-import type { DrawConfig } from "./config.ts";
+import type { ClassifierConfig, DrawConfig } from "./config.ts";
+import { FusedClassifier } from "./fused_classifier.ts";
 import { FusedDraw } from "./fused.ts";
 import { FusedPool, type FusedRunner } from "./fused_pool.ts";
 import { jsGemm, openCblas } from "./gemm.ts";
@@ -23,7 +24,25 @@ export type EngineName = typeof ENGINES[number];
 
 let requested: EngineName = "auto";
 let threads = Math.max(1, navigator.hardwareConcurrency || 1);
-const runners = new Map<string, FusedRunner>();
+const runners = new Map<string, FusedRunner | FusedClassifier>();
+
+/** The cached runner for `key`, or a new one from `make` (two are kept: the most recently used). */
+function cached<R extends FusedRunner | FusedClassifier>(key: string, make: () => R): R {
+  let runner = runners.get(key) as R | undefined;
+  if (runner) {
+    runners.delete(key);
+    runners.set(key, runner); // most recently used last
+    return runner;
+  }
+  runner = make();
+  runners.set(key, runner);
+  while (runners.size > 2) {
+    const [oldest, r] = runners.entries().next().value!;
+    r.dispose();
+    runners.delete(oldest);
+  }
+  return runner;
+}
 
 /**
  * Chooses the engine ("auto", "fused" or "tfjs") and, for the fused one, how many threads split
@@ -71,23 +90,17 @@ export function engineInUse(): { name: "fused" | "tfjs"; reason: string } {
  */
 export function fusedRunner(config: DrawConfig, batch: number): FusedRunner | undefined {
   if (engineInUse().name !== "fused") return undefined;
-  const key = `${JSON.stringify(config)}/${batch}`;
-  let runner = runners.get(key);
-  if (runner) {
-    runners.delete(key);
-    runners.set(key, runner); // most recently used last
-    return runner;
-  }
-  const blas = openCblas();
-  runner = (blas && threads > 1 ? FusedPool.create(config, batch, threads) : undefined) ??
-    new FusedDraw(config, batch, blas?.gemm ?? jsGemm);
-  runners.set(key, runner);
-  while (runners.size > 2) {
-    const [oldest, r] = runners.entries().next().value!;
-    r.dispose();
-    runners.delete(oldest);
-  }
-  return runner;
+  return cached(`draw/${JSON.stringify(config)}/${batch}`, () => {
+    const blas = openCblas();
+    return (blas && threads > 1 ? FusedPool.create(config, batch, threads) : undefined) ??
+      new FusedDraw(config, batch, blas?.gemm ?? jsGemm);
+  });
+}
+
+/** The fused classifier for `config` and `batch` (one thread), or undefined when tfjs should run. */
+export function fusedClassifier(config: ClassifierConfig, batch: number): FusedClassifier | undefined {
+  if (engineInUse().name !== "fused") return undefined;
+  return cached(`classifier/${JSON.stringify(config)}/${batch}`, () => new FusedClassifier(config, batch));
 }
 
 /** Stops the fused engine's worker threads and frees its buffers. */

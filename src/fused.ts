@@ -33,7 +33,15 @@ export interface FusedLoss {
 }
 
 /** One attention axis's filterbank F [N, size] of Eqs 25–26, rows normalised (a softmax). */
-function bankForward(F: Float32Array, fo: number, N: number, size: number, g: number, delta: number, sigma2: number) {
+export function bankForward(
+  F: Float32Array,
+  fo: number,
+  N: number,
+  size: number,
+  g: number,
+  delta: number,
+  sigma2: number,
+) {
   const inv = -0.5 / sigma2;
   for (let n = 0; n < N; n++) {
     const mu = g + (n + 1 - N / 2 - 0.5) * delta; // Eqs 19–20, grid counted from 1
@@ -116,19 +124,23 @@ const sigmoid = (v: number) => 1 / (1 + fastExp(-v));
 /** tanh through e^{2v}: 1 − 2/(1 + e^{2v}), exact to double rounding at both ends. */
 const tanh = (v: number) => 1 - 2 / (1 + fastExp(2 * v));
 
+/** Per-image attention products at least this large (N·B·C·A) go through gemm, smaller ones through loops. */
+const GEMM_MIN = 20_000;
+
 /** dst[k] = σ(src[k]) for k < len. */
 function sigmoidInto(src: Float32Array, dst: Float32Array, len: number) {
   for (let k = 0; k < len; k++) dst[k] = sigmoid(src[k]);
 }
 
 /**
- * Eq 27 for one image, on x and x̂ = x − σ(c) as 2C channels: U = F_Y·img (kept for the backward
+ * Eq 27 for one image, on x and x̂ = x − σ(c) as 2C channels (or on x alone, C channels, when
+ * `sig` is null, as the classifier of Section 4.1 reads): U = F_Y·img (kept for the backward
  * pass, [N, 2C, A]) and the patch γ·U·F_Xᵀ ([N, 2C, N]) into out[oo..].
  */
-function readForward(
+export function readForward(
   x: Float32Array,
   xo: number,
-  sig: Float32Array,
+  sig: Float32Array | null,
   xhat: Float32Array,
   F: Float32Array,
   fo: number,
@@ -141,24 +153,29 @@ function readForward(
   B: number,
   C: number,
   gamma: number,
+  gemm?: Gemm,
 ) {
-  const CA = C * A;
-  for (let k = 0; k < B * CA; k++) xhat[k] = x[xo + k] - sig[xo + k];
-  U.fill(0, uo, uo + N * 2 * CA);
+  const CA = C * A, P = sig ? 2 : 1; // images read: x, or x and x̂
+  if (sig) { for (let k = 0; k < B * CA; k++) xhat[k] = x[xo + k] - sig[xo + k]; }
   const fyo = fo + N * A;
-  for (let j = 0; j < N; j++) {
-    const u1 = uo + j * 2 * CA, u2 = u1 + CA;
+  if (gemm && N * B * CA >= GEMM_MIN) {
+    // U[j, image, ·] = F_Y[j, ·]·image as products (row stride P·CA interleaves x and x̂)
+    gemm(false, false, N, CA, B, F.subarray(fyo), B, x.subarray(xo), CA, 0, U.subarray(uo), P * CA);
+    if (sig) gemm(false, false, N, CA, B, F.subarray(fyo), B, xhat, CA, 0, U.subarray(uo + CA), P * CA);
+  } else {
+    U.fill(0, uo, uo + N * P * CA);
+  }
+  for (let j = 0; j < N && !(gemm && N * B * CA >= GEMM_MIN); j++) {
+    const u1 = uo + j * P * CA, u2 = u1 + CA;
     for (let r = 0; r < B; r++) {
       const fy = F[fyo + j * B + r];
       if (fy < 1e-30) continue;
       const io = r * CA;
-      for (let k = 0; k < CA; k++) {
-        U[u1 + k] += fy * x[xo + io + k];
-        U[u2 + k] += fy * xhat[io + k];
-      }
+      for (let k = 0; k < CA; k++) U[u1 + k] += fy * x[xo + io + k];
+      if (sig) { for (let k = 0; k < CA; k++) U[u2 + k] += fy * xhat[io + k]; }
     }
   }
-  for (let jc = 0; jc < N * 2 * C; jc++) {
+  for (let jc = 0; jc < N * P * C; jc++) {
     const u = uo + jc * A;
     for (let i = 0; i < N; i++) {
       const fx = fo + i * A;
@@ -269,15 +286,16 @@ function writeBackward(
 
 /**
  * Backward of {@link readForward} for one image, given ∂patch = dP[po..]: subtracts
- * ∂x̂·σ'(c) from dc[xo..] (x̂ = x − σ(c)), writes ∂F_X, ∂F_Y, and returns ∂γ.
+ * ∂x̂·σ'(c) from dc[xo..] (x̂ = x − σ(c); nothing when `sig` is null), writes ∂F_X, ∂F_Y, and
+ * returns ∂γ.
  */
-function readBackward(
+export function readBackward(
   dP: Float32Array,
   P: Float32Array,
   po: number,
   x: Float32Array,
   xo: number,
-  sig: Float32Array,
+  sig: Float32Array | null,
   xhat: Float32Array,
   dc: Float32Array,
   F: Float32Array,
@@ -293,13 +311,15 @@ function readBackward(
   B: number,
   C: number,
   gamma: number,
+  gemm?: Gemm,
 ): number {
-  const CA = C * A, fyo = fo + N * A;
+  const CA = C * A, fyo = fo + N * A, P2 = sig ? 2 : 1;
+  const big = gemm !== undefined && N * B * CA >= GEMM_MIN;
   // ∂γ = Σ ∂P·P/γ; ∂U = γ·∂P·F_X; ∂F_X[i, ·] = γ Σ_{j,ch} ∂P[j, ch, i]·U[j, ch, ·]
   let dg = 0;
-  dU.fill(0, 0, N * 2 * CA);
+  dU.fill(0, 0, N * P2 * CA);
   dFX.fill(0, 0, N * A);
-  for (let jc = 0; jc < N * 2 * C; jc++) {
+  for (let jc = 0; jc < N * P2 * C; jc++) {
     const u = uo + jc * A, du = jc * A;
     for (let i = 0; i < N; i++) {
       const dp = dP[po + jc * N + i];
@@ -312,7 +332,31 @@ function readBackward(
     }
   }
   // ∂F_Y[j, r] = Σ ∂U[j, ·, ·]·img[r, ·, ·]; ∂x̂[r, ·] = Σ_j F_Y[j, r]·∂U[j, x̂ channels]
+  if (!sig) {
+    if (big) gemm!(false, true, N, B, CA, dU, CA, x.subarray(xo), CA, 0, dFY, B); // ∂F_Y = ∂U·xᵀ
+    else {
+      for (let j = 0; j < N; j++) {
+        for (let r = 0; r < B; r++) {
+          let s = 0;
+          for (let k = 0; k < CA; k++) s += dU[j * CA + k] * x[xo + r * CA + k];
+          dFY[j * B + r] = s;
+        }
+      }
+    }
+    return dg / gamma;
+  }
   for (let k = 0; k < B * CA; k++) xhat[k] = x[xo + k] - sig[xo + k];
+  if (big) {
+    // ∂F_Y = ∂U_x·xᵀ + ∂U_x̂·x̂ᵀ; ∂x̂ = F_Yᵀ·∂U_x̂ (rows of ∂U interleave x and x̂: stride 2·CA)
+    gemm!(false, true, N, B, CA, dU, 2 * CA, x.subarray(xo), CA, 0, dFY, B);
+    gemm!(false, true, N, B, CA, dU.subarray(CA), 2 * CA, xhat, CA, 1, dFY, B);
+    gemm!(true, false, B, CA, N, F.subarray(fyo), B, dU.subarray(CA), 2 * CA, 0, dImg, CA);
+    for (let k = 0; k < B * CA; k++) {
+      const s = sig[xo + k];
+      dc[xo + k] -= dImg[k] * s * (1 - s);
+    }
+    return dg / gamma;
+  }
   dImg.fill(0, 0, B * CA);
   for (let j = 0; j < N; j++) {
     const d1 = j * 2 * CA, d2 = d1 + CA;
@@ -335,7 +379,15 @@ function readBackward(
 }
 
 /** Eqs 21–24: the window (g_X, g_Y, σ², δ, γ) of raw[ro..ro+5] for an A×B image, into win[wo..]. */
-function windowParams(raw: Float32Array, ro: number, N: number, A: number, B: number, win: Float32Array, wo: number) {
+export function windowParams(
+  raw: Float32Array,
+  ro: number,
+  N: number,
+  A: number,
+  B: number,
+  win: Float32Array,
+  wo: number,
+) {
   win[wo] = (raw[ro] + 1) * (A + 1) / 2; // Eq 22
   win[wo + 1] = (raw[ro + 1] + 1) * (B + 1) / 2; // Eq 23
   win[wo + 2] = Math.exp(raw[ro + 2]); // σ², Eq 21
@@ -347,7 +399,7 @@ function windowParams(raw: Float32Array, ro: number, N: number, A: number, B: nu
  * ∂raw (5 values at dRaw[o..]) of one window, from ∂F_X, ∂F_Y and ∂γ, through Eqs 19–26 and
  * Eqs 21–24.
  */
-function windowBackward(
+export function windowBackward(
   F: Float32Array,
   fo: number,
   dFX: Float32Array,
@@ -369,6 +421,67 @@ function windowBackward(
   dRaw[o + 2] = (gx[2] + gy[2]) * win[wo + 2]; // σ² = exp(raw)
   dRaw[o + 3] = (gx[1] + gy[1]) * win[wo + 3]; // δ = exp(raw)·(max(A,B) − 1)/(N − 1)
   dRaw[o + 4] = dGamma * win[wo + 4]; // γ = exp(raw)
+}
+
+/** One LSTM step for a batch of n: gates = inputs·kernel + bias (gate order i, f, o, g), then c and h. */
+export function lstmForward(
+  gemm: Gemm,
+  n: number,
+  H: number,
+  inputs: Float32Array,
+  inSize: number,
+  kernel: Float32Array,
+  bias: Float32Array,
+  cPrev: Float32Array | null,
+  gates: Float32Array,
+  cOut: Float32Array,
+  hOut: Float32Array,
+): void {
+  const G = 4 * H;
+  for (let b = 0; b < n; b++) gates.set(bias, b * G);
+  gemm(false, false, n, G, inSize, inputs, inSize, kernel, G, 1, gates, G);
+  for (let b = 0; b < n; b++) {
+    const go = b * G, ho = b * H;
+    for (let k = 0; k < 3 * H; k++) gates[go + k] = sigmoid(gates[go + k]);
+    for (let k = 3 * H; k < G; k++) gates[go + k] = tanh(gates[go + k]);
+    for (let k = 0; k < H; k++) {
+      const c = gates[go + H + k] * (cPrev ? cPrev[ho + k] : 0) + gates[go + k] * gates[go + 3 * H + k];
+      cOut[ho + k] = c;
+      hOut[ho + k] = gates[go + 2 * H + k] * tanh(c);
+    }
+  }
+}
+
+/**
+ * Backward through one LSTM step. dh is ∂h_t (read), dc carries ∂c_t in and ∂c_{t−1} out.
+ * Writes the pre-activation gate gradients over `gates`' slot in `dGates`.
+ */
+export function lstmBackward(
+  n: number,
+  H: number,
+  gates: Float32Array,
+  cNow: Float32Array,
+  cPrev: Float32Array | null,
+  dh: Float32Array,
+  dc: Float32Array,
+  dGates: Float32Array,
+): void {
+  const G = 4 * H;
+  for (let b = 0; b < n; b++) {
+    const go = b * G, ho = b * H;
+    for (let k = 0; k < H; k++) {
+      const i = gates[go + k], f = gates[go + H + k], o = gates[go + 2 * H + k], g = gates[go + 3 * H + k];
+      const tc = tanh(cNow[ho + k]);
+      const dhk = dh[ho + k];
+      const dck = dc[ho + k] + dhk * o * (1 - tc * tc);
+      const cp = cPrev ? cPrev[ho + k] : 0;
+      dGates[go + k] = dck * g * i * (1 - i);
+      dGates[go + H + k] = dck * cp * f * (1 - f);
+      dGates[go + 2 * H + k] = dhk * tc * o * (1 - o);
+      dGates[go + 3 * H + k] = dck * i * (1 - g * g);
+      dc[ho + k] = dck * f;
+    }
+  }
 }
 
 /**
@@ -486,62 +599,6 @@ export class FusedDraw {
     }
   }
 
-  /** One LSTM step for the batch: gates = inputs·kernel + bias, then c and h (stored). */
-  private lstmForward(
-    inputs: Float32Array,
-    inSize: number,
-    kernel: Float32Array,
-    bias: Float32Array,
-    cPrev: Float32Array | null,
-    gates: Float32Array,
-    cOut: Float32Array,
-    hOut: Float32Array,
-  ) {
-    const n = this.batch, H = this.config.hidden, G = 4 * H;
-    for (let b = 0; b < n; b++) gates.set(bias, b * G);
-    this.gemm(false, false, n, G, inSize, inputs, inSize, kernel, G, 1, gates, G);
-    for (let b = 0; b < n; b++) {
-      const go = b * G, ho = b * H;
-      for (let k = 0; k < 3 * H; k++) gates[go + k] = sigmoid(gates[go + k]);
-      for (let k = 3 * H; k < G; k++) gates[go + k] = tanh(gates[go + k]);
-      for (let k = 0; k < H; k++) {
-        const c = gates[go + H + k] * (cPrev ? cPrev[ho + k] : 0) + gates[go + k] * gates[go + 3 * H + k];
-        cOut[ho + k] = c;
-        hOut[ho + k] = gates[go + 2 * H + k] * tanh(c);
-      }
-    }
-  }
-
-  /**
-   * Backward through one LSTM step. dh is ∂h_t (read), dc carries ∂c_t in and ∂c_{t−1} out.
-   * Writes the pre-activation gate gradients over `gates`' slot in `dGates`.
-   */
-  private lstmBackward(
-    gates: Float32Array,
-    cNow: Float32Array,
-    cPrev: Float32Array | null,
-    dh: Float32Array,
-    dc: Float32Array,
-    dGates: Float32Array,
-  ) {
-    const n = this.batch, H = this.config.hidden, G = 4 * H;
-    for (let b = 0; b < n; b++) {
-      const go = b * G, ho = b * H;
-      for (let k = 0; k < H; k++) {
-        const i = gates[go + k], f = gates[go + H + k], o = gates[go + 2 * H + k], g = gates[go + 3 * H + k];
-        const tc = tanh(cNow[ho + k]);
-        const dhk = dh[ho + k];
-        const dck = dc[ho + k] + dhk * o * (1 - tc * tc);
-        const cp = cPrev ? cPrev[ho + k] : 0;
-        dGates[go + k] = dck * g * i * (1 - i);
-        dGates[go + H + k] = dck * cp * f * (1 - f);
-        dGates[go + 2 * H + k] = dhk * tc * o * (1 - o);
-        dGates[go + 3 * H + k] = dck * i * (1 - g * g);
-        dc[ho + k] = dck * f;
-      }
-    }
-  }
-
   /** Eq 8 with Eq 18 or Eq 29: adds the write of every image to the canvas; windows go to step t's store. */
   private writeStep(head: Float32Array, t: number, canvas: Float32Array) {
     const { writeN: Nw, channels: C, width: A, height: B } = this.config;
@@ -598,7 +655,10 @@ export class FusedDraw {
         decIn.set(eps.subarray((t * n + b) * z, (t * n + b + 1) * z), b * Q);
         decIn.set(hPrev.subarray(b * H, (b + 1) * H), b * Q + z);
       }
-      this.lstmForward(
+      lstmForward(
+        this.gemm,
+        this.batch,
+        this.config.hidden,
         decIn,
         Q,
         weights["decoder.kernel"],
@@ -685,6 +745,7 @@ export class FusedDraw {
             B,
             C,
             win[wo + 4],
+            this.gemm,
           );
         }
         encIn.set(hDecPrev.subarray(b * H, (b + 1) * H), ro + R);
@@ -693,7 +754,10 @@ export class FusedDraw {
       }
       // Eq 5: the encoder
       const slice = (s: Float32Array, k: number, tt = t) => s.subarray(tt * n * k, (tt + 1) * n * k);
-      this.lstmForward(
+      lstmForward(
+        this.gemm,
+        this.batch,
+        this.config.hidden,
         encIn,
         E,
         weights["encoder.kernel"],
@@ -723,7 +787,10 @@ export class FusedDraw {
         decIn.set(hDecPrev.subarray(b * H, (b + 1) * H), b * Q + z);
       }
       // Eq 7: the decoder
-      this.lstmForward(
+      lstmForward(
+        this.gemm,
+        this.batch,
+        this.config.hidden,
         decIn,
         Q,
         weights["decoder.kernel"],
@@ -833,7 +900,16 @@ export class FusedDraw {
       gemm(false, true, n, H, S, dh, S, this.headKernel, S, 1, dhDec, H);
       // Eq 7 backward
       const decG = slice(this.sDecG, G, t);
-      this.lstmBackward(decG, slice(this.sDecC, H, t), t === 0 ? null : slice(this.sDecC, H, t - 1), dhDec, dcDec, dDg);
+      lstmBackward(
+        this.batch,
+        this.config.hidden,
+        decG,
+        slice(this.sDecC, H, t),
+        t === 0 ? null : slice(this.sDecC, H, t - 1),
+        dhDec,
+        dcDec,
+        dDg,
+      );
       gemm(false, true, n, Q, G, dDg, G, w["decoder.kernel"], G, 0, dDecIn, Q);
       gemm(true, false, Q, G, n, slice(this.sDecIn, Q, t), Q, dDg, G, 1, gk.dec, G);
       addCols(dDg, gk.decB);
@@ -849,7 +925,9 @@ export class FusedDraw {
       }
       gemm(false, true, n, H, 2 * z, dq, 2 * z, w["posterior.kernel"], 2 * z, 1, dhEnc, H);
       // Eq 5 backward
-      this.lstmBackward(
+      lstmBackward(
+        this.batch,
+        this.config.hidden,
         slice(this.sEncG, G, t),
         slice(this.sEncC, H, t),
         t === 0 ? null : slice(this.sEncC, H, t - 1),
@@ -903,6 +981,7 @@ export class FusedDraw {
           B,
           C,
           win[wo + 4],
+          this.gemm,
         );
         windowBackward(F, fo, dFX, dFY, Nr, win, wo, dGamma, dRead!, b * 5, A, B);
       }
@@ -984,8 +1063,11 @@ export class AttentionKernels {
   private readonly dFX: Float32Array;
   private readonly dFY: Float32Array;
 
-  /** Buffers for `n` images. */
+  private readonly gemm?: Gemm;
+
+  /** Buffers for `n` images; large per-image products go through native BLAS where it opens. */
   constructor(readonly N: number, readonly A: number, readonly B: number, readonly C: number, readonly n: number) {
+    this.gemm = openCblas()?.gemm;
     this.F = new Float32Array(n * N * (A + B));
     this.U = new Float32Array(n * N * 2 * C * A);
     this.win = new Float32Array(n * 5);
@@ -1007,9 +1089,12 @@ export class AttentionKernels {
     }
   }
 
-  /** Patches [n, N, 2C, N] read from images x [n, B, C, A] and x − s. */
-  read(raw: Float32Array, x: Float32Array, s: Float32Array): Float32Array {
-    const { N, A, B, C, n } = this, D = B * C * A, R = N * 2 * C * N;
+  /**
+   * Patches [n, N, 2C, N] read from images x [n, B, C, A] and x − s, or [n, N, C, N] from x alone
+   * when s is null (the classifier's read of Section 4.1).
+   */
+  read(raw: Float32Array, x: Float32Array, s: Float32Array | null): Float32Array {
+    const { N, A, B, C, n } = this, D = B * C * A, R = N * (s ? 2 : 1) * C * N;
     this.banks(raw);
     const out = new Float32Array(n * R);
     for (let b = 0; b < n; b++) {
@@ -1029,6 +1114,7 @@ export class AttentionKernels {
         B,
         C,
         this.win[b * 5 + 4],
+        this.gemm,
       );
     }
     return out;
@@ -1038,8 +1124,14 @@ export class AttentionKernels {
    * Backward of {@link read} (after it): ∂raw [n, 5], and ∂c added into dS where s = σ(c) (the
    * canvas behind x̂ = x − σ(c)), from ∂patches.
    */
-  readBackward(dP: Float32Array, P: Float32Array, x: Float32Array, s: Float32Array, dS: Float32Array): Float32Array {
-    const { N, A, B, C, n, F, win } = this, D = B * C * A, R = N * 2 * C * N;
+  readBackward(
+    dP: Float32Array,
+    P: Float32Array,
+    x: Float32Array,
+    s: Float32Array | null,
+    dS: Float32Array,
+  ): Float32Array {
+    const { N, A, B, C, n, F, win } = this, D = B * C * A, R = N * (s ? 2 : 1) * C * N;
     const dRaw = new Float32Array(n * 5);
     for (let b = 0; b < n; b++) {
       const fo = b * N * (A + B);
@@ -1065,6 +1157,7 @@ export class AttentionKernels {
         B,
         C,
         win[b * 5 + 4],
+        this.gemm,
       );
       windowBackward(F, fo, this.dFX, this.dFY, N, win, b * 5, dg, dRaw, b * 5, A, B);
     }
