@@ -14,7 +14,7 @@ import { drawLoss, paramSpecs, toInternal } from "../src/draw.ts";
 import { disposeEngine, engineInUse, setEngine } from "../src/engine.ts";
 import { AttentionKernels, fastExp, FusedDraw, type FusedWeights } from "../src/fused.ts";
 import { attentionWindow, filterbank, readPatch, writePatch } from "../src/attention.ts";
-import { FusedPool } from "../src/fused_pool.ts";
+import { FusedPool, MIN_SHARE } from "../src/fused_pool.ts";
 import { jsGemm, openCblas } from "../src/gemm.ts";
 import { Rng } from "../src/random.ts";
 import { assertClose, assertNormClose, equal, ok, throws } from "./_assert.ts";
@@ -85,6 +85,32 @@ Deno.test({
   },
 });
 
+Deno.test("gemm: a product that would run past A, B or C is refused before any native code runs", () => {
+  const four = new Float32Array(4), three = new Float32Array(3);
+  const products = blas ? [jsGemm, blas.gemm] : [jsGemm];
+  for (const gemm of products) {
+    throws(() => gemm(false, false, 2, 2, 2, four, 2, four, 2, 0, three, 2), {
+      name: "RangeError",
+      message: /C holds 3 values/,
+    });
+    throws(() => gemm(true, false, 2, 2, 2, three, 2, four, 2, 0, four, 2), {
+      name: "RangeError",
+      message: /A holds 3 values/,
+    });
+    throws(() => gemm(false, true, 2, 2, 2, four, 2, four, 1, 0, four, 2), {
+      name: "RangeError",
+      message: /B holds 4 values/,
+    });
+    gemm(false, false, 2, 2, 2, four, 2, four, 2, 0, four, 2); // exact fit
+  }
+});
+
+Deno.test({
+  name: "gemm: OpenBLAS runs one thread per product (no server threads to race at exit)",
+  ignore: !blas,
+  fn: () => equal(blas!.threads, 1),
+});
+
 /** The MNIST and CIFAR models of Table 3 at T = 3 and a small batch: every layer at full size. */
 const FULL: Record<string, DrawConfig> = { mnist: { ...MNIST, T: 3 }, cifar: { ...CIFAR, T: 2 } };
 
@@ -139,7 +165,7 @@ Deno.test({
   ignore: !blas,
   fn: () => {
     const cfg: DrawConfig = { ...MNIST, T: 4, hidden: 32, z: 8 };
-    const batch = 11; // not a multiple of the thread count
+    const batch = 50; // not a multiple of 3 threads
     const { w, x, eps, dlx, dlz } = problem(cfg, batch, 3);
     const one = new FusedDraw(cfg, batch);
     const a = one.forward(w, x, eps), ga = one.backward(dlx, dlz), sa = one.generate(w, eps).slice();
@@ -158,7 +184,7 @@ Deno.test({
         pool.dispose();
       }
     }
-    ok(FusedPool.create(cfg, 3, 2) === undefined, "a batch too small to split runs on one thread");
+    ok(FusedPool.create(cfg, 2 * MIN_SHARE - 1, 2) === undefined, "a batch too small to split runs on one thread");
   },
 });
 
@@ -302,4 +328,42 @@ Deno.test("fused classifier = tfjs composition, logits and every gradient (clutt
   } finally {
     setEngine("auto");
   }
+});
+
+Deno.test({
+  name: "a script that trains on the worker pool and never disposes it still exits, with status 0",
+  ignore: !blas,
+  fn: async () => {
+    const at = (p: string) => JSON.stringify(new URL(p, import.meta.url).href);
+    const script = `
+      import * as tf from ${at("../src/tf.ts")};
+      import { selectBackend } from ${at("../src/backend.ts")};
+      import { MNIST } from ${at("../src/config.ts")};
+      import { Draw } from ${at("../src/draw.ts")};
+      import { engineInUse } from ${at("../src/engine.ts")};
+      import { Rng } from ${at("../src/random.ts")};
+      import { Trainer } from ${at("../src/trainer.ts")};
+      await selectBackend("cpu");
+      const trainer = new Trainer(new Draw({ ...MNIST, T: 4, hidden: 32, z: 8 }, 0));
+      const r = await trainer.step(tf.randomUniform([100, 28, 28, 1]), new Rng(1));
+      console.log(engineInUse().reason, Number.isFinite(r.loss));`;
+    const file = await Deno.makeTempFile({ suffix: ".ts" });
+    try {
+      await Deno.writeTextFile(file, script);
+      const started = performance.now();
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--config", new URL("../deno.json", import.meta.url).pathname, file],
+        env: { NO_COLOR: "1" },
+        stdout: "piped",
+        stderr: "piped",
+        signal: AbortSignal.timeout(60_000),
+      }).output();
+      const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+      equal(out.code, 0, text);
+      ok(/2 thread\(s\) true/.test(text), text);
+      ok(performance.now() - started < 60_000);
+    } finally {
+      await Deno.remove(file);
+    }
+  },
 });

@@ -90,12 +90,33 @@ export function engineInUse(): { name: "fused" | "tfjs"; reason: string } {
  */
 export function fusedRunner(config: DrawConfig, batch: number): FusedRunner | undefined {
   if (engineInUse().name !== "fused") return undefined;
-  return cached(`draw/${JSON.stringify(config)}/${batch}`, () => {
+  const runner = cached(`draw/${JSON.stringify(config)}/${batch}`, () => {
     const blas = openCblas();
     return (blas && threads > 1 ? FusedPool.create(config, batch, threads) : undefined) ??
       new FusedDraw(config, batch, blas?.gemm ?? jsGemm);
   });
+  if (runner instanceof FusedPool) stopWhenIdle();
+  return runner;
 }
+
+let idle: number | undefined;
+
+/**
+ * Worker threads keep a Deno process alive, so pools are stopped after {@link IDLE_MS} without
+ * use: a script that trains and ends exits on its own a moment later, without calling
+ * {@link disposeEngine}. (The timer itself does not hold the process.)
+ */
+function stopWhenIdle(): void {
+  if (idle !== undefined) clearTimeout(idle);
+  idle = setTimeout(() => {
+    idle = undefined;
+    disposeEngine();
+  }, IDLE_MS) as unknown as number;
+  Deno.unrefTimer(idle);
+}
+
+/** Milliseconds without use after which the fused engine's worker threads stop. */
+export const IDLE_MS = 2000;
 
 /** The fused classifier for `config` and `batch` (one thread), or undefined when tfjs should run. */
 export function fusedClassifier(config: ClassifierConfig, batch: number): FusedClassifier | undefined {
@@ -105,6 +126,8 @@ export function fusedClassifier(config: ClassifierConfig, batch: number): FusedC
 
 /** Stops the fused engine's worker threads and frees its buffers. */
 export function disposeEngine(): void {
+  if (idle !== undefined) clearTimeout(idle);
+  idle = undefined;
   for (const r of runners.values()) r.dispose();
   runners.clear();
 }

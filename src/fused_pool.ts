@@ -30,6 +30,9 @@ export interface FusedRunner {
   dispose(): void;
 }
 
+/** The fewest images per thread for which {@link FusedPool.create} splits a batch. */
+export const MIN_SHARE = 16;
+
 /** Control words in the shared Int32Array. */
 const CMD = 0, SEQ = 1, DONE = 2, READY = 3, FAILED = 4;
 /** Commands. */
@@ -117,12 +120,13 @@ export class FusedPool implements FusedRunner {
 
   /**
    * Starts `threads − 1` workers for `batch` images, or returns undefined when threads < 2, the
-   * batch is too small to split, no native BLAS is found, or a worker fails to start in time.
+   * batch is too small to be worth splitting (under {@link MIN_SHARE} images a thread), no native
+   * BLAS is found, or a worker fails to start in time. Workers keep the process alive until
+   * {@link dispose} (engine.ts stops idle pools by itself).
    */
   static create(config: DrawConfig, batch: number, threads: number, timeoutMs = 60_000): FusedPool | undefined {
     const cblas = openCblas();
-    if (!cblas || threads < 2 || batch < 2 * threads) return undefined;
-    cblas.setThreads(1); // one BLAS thread per JS thread
+    if (!cblas || threads < 2 || batch < MIN_SHARE * threads) return undefined;
     const P = weightOffsets(config).total;
     const weights = new Float32Array(new SharedArrayBuffer(4 * P));
     const per = Math.floor(batch / threads);
@@ -143,7 +147,6 @@ export class FusedPool implements FusedRunner {
       while (Atomics.load(s.ctrl, READY) === 0 && performance.now() < deadline) Atomics.wait(s.ctrl, READY, 0, 50);
       if (Atomics.load(s.ctrl, READY) !== 1) {
         for (const t of shares) t.worker.terminate();
-        cblas.setThreads(navigator.hardwareConcurrency || 1);
         return undefined;
       }
     }
@@ -259,12 +262,12 @@ export class FusedPool implements FusedRunner {
     return out;
   }
 
-  /** Stops the workers and gives OpenBLAS its threads back. */
+  /** Stops the workers. */
   dispose(): void {
+    if (this.shares.length === 0) return; // already disposed
     this.run(EXIT);
     for (const s of this.shares) s.worker.terminate();
     this.shares.length = 0;
-    openCblas()?.setThreads(navigator.hardwareConcurrency || 1);
   }
 }
 
