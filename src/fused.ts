@@ -579,6 +579,48 @@ export class FusedDraw {
   }
 
   /** The concatenated decoder head (kernel [H, S], bias [S]) from the named weights. */
+  /**
+   * Eq 5 (the encoder) or Eq 7 (the decoder) forward over the batch at step t: one LSTM cell,
+   * its stores found by `at(store, width, index)`, the previous cell state at index `prev`.
+   */
+  private cell(
+    w: FusedWeights,
+    name: "encoder" | "decoder",
+    input: Float32Array,
+    width: number,
+    t: number,
+    prev: number,
+    at: (store: Float32Array, k: number, i: number) => Float32Array,
+  ) {
+    const H = this.config.hidden, G = 4 * H;
+    const [g, c, h] = name === "encoder" ? [this.sEncG, this.sEncC, this.sEncH] : [this.sDecG, this.sDecC, this.sDecH];
+    const cPrev = t === 0 ? null : at(c, H, prev);
+    const [kernel, bias] = [w[`${name}.kernel`], w[`${name}.bias`]];
+    lstmForward(this.gemm, this.batch, H, input, width, kernel, bias, cPrev, at(g, G, t), at(c, H, t), at(h, H, t));
+  }
+
+  /**
+   * Eq 5 or 7 backward at step t from the stores in `s`: ∂gates into dG, ∂input = ∂gates·Kᵀ into
+   * dIn, and the step's share of the kernel and bias gradients added to gK and gB.
+   */
+  private cellBackward(
+    t: number,
+    s: { inp: Float32Array; g: Float32Array; c: Float32Array; width: number; kernel: Float32Array },
+    dh: Float32Array,
+    dc: Float32Array,
+    dG: Float32Array,
+    dIn: Float32Array,
+    gK: Float32Array,
+    gB: Float32Array,
+  ) {
+    const n = this.batch, H = this.config.hidden, G = 4 * H, I = s.width;
+    const at = (store: Float32Array, k: number, tt: number) => store.subarray(tt * n * k, (tt + 1) * n * k);
+    lstmBackward(n, H, at(s.g, G, t), at(s.c, H, t), t === 0 ? null : at(s.c, H, t - 1), dh, dc, dG);
+    this.gemm(false, true, n, I, G, dG, G, s.kernel, G, 0, dIn, I);
+    this.gemm(true, false, I, G, n, at(s.inp, I, t), I, dG, G, 1, gK, G);
+    for (let r = 0; r < n; r++) for (let k = 0; k < G; k++) gB[k] += dG[r * G + k];
+  }
+
   private buildHead(w: FusedWeights, withRead = true) {
     const { hidden: H, readN, writeN } = this.config;
     const parts: [string, number][] = [];
@@ -655,19 +697,7 @@ export class FusedDraw {
         decIn.set(eps.subarray((t * n + b) * z, (t * n + b + 1) * z), b * Q);
         decIn.set(hPrev.subarray(b * H, (b + 1) * H), b * Q + z);
       }
-      lstmForward(
-        this.gemm,
-        this.batch,
-        this.config.hidden,
-        decIn,
-        Q,
-        weights["decoder.kernel"],
-        weights["decoder.bias"],
-        t === 0 ? null : slot(this.sDecC, H, t + 1),
-        slot(this.sDecG, G, t),
-        slot(this.sDecC, H, t),
-        slot(this.sDecH, H, t),
-      );
+      this.cell(weights, "decoder", decIn, Q, t, t + 1, slot); // the other slot holds step t − 1
       const head = slot(this.sHead, S, t);
       for (let b = 0; b < n; b++) head.set(this.headBias, b * S);
       gemm(false, false, n, S, H, slot(this.sDecH, H, t), H, this.headKernel, S, 1, head, S);
@@ -754,19 +784,7 @@ export class FusedDraw {
       }
       // Eq 5: the encoder
       const slice = (s: Float32Array, k: number, tt = t) => s.subarray(tt * n * k, (tt + 1) * n * k);
-      lstmForward(
-        this.gemm,
-        this.batch,
-        this.config.hidden,
-        encIn,
-        E,
-        weights["encoder.kernel"],
-        weights["encoder.bias"],
-        t === 0 ? null : slice(this.sEncC, H, t - 1),
-        slice(this.sEncG, G),
-        slice(this.sEncC, H),
-        slice(this.sEncH, H),
-      );
+      this.cell(weights, "encoder", encIn, E, t, t - 1, slice);
       // Eqs 1–2, 6: the posterior and its sample
       const q = slice(this.sQ, 2 * z);
       for (let b = 0; b < n; b++) q.set(weights["posterior.bias"], b * 2 * z);
@@ -787,19 +805,7 @@ export class FusedDraw {
         decIn.set(hDecPrev.subarray(b * H, (b + 1) * H), b * Q + z);
       }
       // Eq 7: the decoder
-      lstmForward(
-        this.gemm,
-        this.batch,
-        this.config.hidden,
-        decIn,
-        Q,
-        weights["decoder.kernel"],
-        weights["decoder.bias"],
-        t === 0 ? null : slice(this.sDecC, H, t - 1),
-        slice(this.sDecG, G),
-        slice(this.sDecC, H),
-        slice(this.sDecH, H),
-      );
+      this.cell(weights, "decoder", decIn, Q, t, t - 1, slice);
       // the head: write window, write output, next read window
       const head = slice(this.sHead, S);
       for (let b = 0; b < n; b++) head.set(this.headBias, b * S);
@@ -847,9 +853,6 @@ export class FusedDraw {
       encB: new Float32Array(G),
       dec: new Float32Array(Q4),
       decB: new Float32Array(G),
-    };
-    const addCols = (m: Float32Array, out: Float32Array) => {
-      for (let r = 0; r < n; r++) for (let k = 0; k < G; k++) out[k] += m[r * G + k];
     };
     const dc = new Float32Array(n * D); // ∂c_t
     for (let k = 0; k < n * D; k++) dc[k] = (sigmoid(this.canvas[k]) - x[k]) * dlx[Math.floor(k / D)];
@@ -899,20 +902,8 @@ export class FusedDraw {
       // the head: ∂h^dec_t += ∂head·Kᵀ
       gemm(false, true, n, H, S, dh, S, this.headKernel, S, 1, dhDec, H);
       // Eq 7 backward
-      const decG = slice(this.sDecG, G, t);
-      lstmBackward(
-        this.batch,
-        this.config.hidden,
-        decG,
-        slice(this.sDecC, H, t),
-        t === 0 ? null : slice(this.sDecC, H, t - 1),
-        dhDec,
-        dcDec,
-        dDg,
-      );
-      gemm(false, true, n, Q, G, dDg, G, w["decoder.kernel"], G, 0, dDecIn, Q);
-      gemm(true, false, Q, G, n, slice(this.sDecIn, Q, t), Q, dDg, G, 1, gk.dec, G);
-      addCols(dDg, gk.decB);
+      const dec = { inp: this.sDecIn, g: this.sDecG, c: this.sDecC, width: Q, kernel: w["decoder.kernel"] };
+      this.cellBackward(t, dec, dhDec, dcDec, dDg, dDecIn, gk.dec, gk.decB);
       // Eqs 6, 10–11 backward
       const q = slice(this.sQ, 2 * z, t), dq = slice(dQ, 2 * z, t);
       for (let b = 0; b < n; b++) {
@@ -925,19 +916,8 @@ export class FusedDraw {
       }
       gemm(false, true, n, H, 2 * z, dq, 2 * z, w["posterior.kernel"], 2 * z, 1, dhEnc, H);
       // Eq 5 backward
-      lstmBackward(
-        this.batch,
-        this.config.hidden,
-        slice(this.sEncG, G, t),
-        slice(this.sEncC, H, t),
-        t === 0 ? null : slice(this.sEncC, H, t - 1),
-        dhEnc,
-        dcEnc,
-        dEg,
-      );
-      gemm(false, true, n, E, G, dEg, G, w["encoder.kernel"], G, 0, dEncIn, E);
-      gemm(true, false, E, G, n, slice(this.sEncIn, E, t), E, dEg, G, 1, gk.enc, G);
-      addCols(dEg, gk.encB);
+      const enc = { inp: this.sEncIn, g: this.sEncG, c: this.sEncC, width: E, kernel: w["encoder.kernel"] };
+      this.cellBackward(t, enc, dhEnc, dcEnc, dEg, dEncIn, gk.enc, gk.encB);
       // ∂h^dec_{t−1} and ∂h^enc_{t−1}
       for (let b = 0; b < n; b++) {
         for (let k = 0; k < H; k++) {
