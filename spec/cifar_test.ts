@@ -1,5 +1,5 @@
-import { encodeCifar, loadCifar10, parseCifar, untar } from "../src/data/cifar.ts";
-import { DataError } from "../src/data/files.ts";
+import { encodeCifar, loadCifar10, parseCifar } from "../src/data/cifar.ts";
+import { DataError, untar, writeTar } from "../src/data/files.ts";
 import { deepEqual, equal, ok, throws } from "./_assert.ts";
 
 const FIXTURES = new URL("../fixtures", import.meta.url).pathname;
@@ -50,4 +50,24 @@ Deno.test("untar() reads regular files from a ustar archive and refuses a trunca
   deepEqual([...files.keys()], ["cifar-10-batches-bin/a.bin"]);
   deepEqual(files.get("cifar-10-batches-bin/a.bin"), body);
   throws(() => untar(tar.subarray(0, 515), "cut.tar"), /tar entry cifar-10-batches-bin\/a.bin is truncated/);
+});
+
+Deno.test("writeTar() makes archives that GNU tar lists and extracts, and untar() reads back", async () => {
+  const files: [string, Uint8Array][] = [
+    ["train/1.png", Uint8Array.from({ length: 700 }, (_, i) => i % 251)],
+    ["train/digitStruct.mat", new TextEncoder().encode("x")],
+    ["train/empty", new Uint8Array(0)],
+  ];
+  const tar = writeTar(files);
+  equal(tar.length % 512, 0);
+  deepEqual([...untar(tar, "t.tar")], files);
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeFile(`${dir}/t.tar`, tar);
+    const out = await new Deno.Command("tar", { args: ["-xvf", "t.tar"], cwd: dir, stderr: "piped" }).output();
+    equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    deepEqual(await Deno.readFile(`${dir}/train/1.png`), files[0][1]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -174,8 +174,8 @@ Deno.test("cli: a corrupt checkpoint and a bad data file fail with exit 1 and a 
   for (const d of [out, data]) await Deno.remove(d, { recursive: true });
 });
 
-Deno.test("cli: the tiny preset trains and samples on colour CIFAR-10, SVHN and 60×60 two-digit fixtures", async () => {
-  for (const dataset of ["cifar10", "svhn", "two-digit"]) {
+Deno.test("cli: the tiny preset trains and samples on colour CIFAR-10, both SVHN formats and 60×60 two-digit fixtures", async () => {
+  for (const dataset of ["cifar10", "svhn", "svhn-multi", "two-digit"]) {
     const out = await Deno.makeTempDir();
     const t = await cli([
       "train",
@@ -194,7 +194,7 @@ Deno.test("cli: the tiny preset trains and samples on colour CIFAR-10, SVHN and 
     equal(t.code, 0, t.stderr);
     match(t.stdout, /validation ELBO [0-9.]+ nats/);
     const ckpt = await loadCheckpoint(`${out}/checkpoint.safetensors`);
-    const want = dataset === "two-digit" ? [60, 60, 1] : [32, 32, 3];
+    const want = { "two-digit": [60, 60, 1], "svhn-multi": [54, 54, 3] }[dataset] ?? [32, 32, 3];
     deepEqual([ckpt.config.height, ckpt.config.width, ckpt.config.channels], want);
     const s = await cli(["sample", out, "--n", "4", "--backend", "cpu"]);
     equal(s.code, 0, s.stderr);
@@ -206,7 +206,8 @@ Deno.test("cli: the tiny preset trains and samples on colour CIFAR-10, SVHN and 
 });
 
 Deno.test("cli: the paper's SVHN and CIFAR models (Table 3) train end to end on their fixtures", async () => {
-  for (const [dataset, preset, hidden] of [["svhn", "svhn", 800], ["cifar10", "cifar", 400]] as const) {
+  // svhn-multi is the paper's SVHN setup: 54×54 crops of 64×64 house-number photographs
+  for (const [dataset, preset, hidden] of [["svhn-multi", "svhn", 800], ["cifar10", "cifar", 400]] as const) {
     const out = await Deno.makeTempDir();
     // No --preset: each data set defaults to its own model. The fused engine (with its TypeScript
     // products where no BLAS is installed): the tfjs graph of the SVHN model outgrows wasm memory.

@@ -578,7 +578,6 @@ export class FusedDraw {
     this.scratch = new Float32Array(Math.max(D * 2, 1));
   }
 
-  /** The concatenated decoder head (kernel [H, S], bias [S]) from the named weights. */
   /**
    * Eq 5 (the encoder) or Eq 7 (the decoder) forward over the batch at step t: one LSTM cell,
    * its stores found by `at(store, width, index)`, the previous cell state at index `prev`.
@@ -621,6 +620,7 @@ export class FusedDraw {
     for (let r = 0; r < n; r++) for (let k = 0; k < G; k++) gB[k] += dG[r * G + k];
   }
 
+  /** The concatenated decoder head (kernel [H, S], bias [S]) from the named weights. */
   private buildHead(w: FusedWeights, withRead = true) {
     const { hidden: H, readN, writeN } = this.config;
     const parts: [string, number][] = [];
@@ -680,7 +680,7 @@ export class FusedDraw {
    */
   generate(weights: FusedWeights, eps: Float32Array): Float32Array {
     const { T, hidden: H, z } = this.config;
-    const n = this.batch, D = this.D, Q = this.decIn, S = this.S, G = 4 * H;
+    const n = this.batch, D = this.D, Q = this.decIn, S = this.S;
     if (eps.length !== T * n * z) {
       throw new RangeError(`Cannot generate as eps must hold ${T * n * z} values: it holds ${eps.length}`);
     }
@@ -712,7 +712,7 @@ export class FusedDraw {
    */
   forward(weights: FusedWeights, x: Float32Array, eps: Float32Array): FusedLoss {
     const { T, hidden: H, z, readN: Nr, channels: C, width: A, height: B } = this.config;
-    const n = this.batch, D = this.D, R = this.R, E = this.encIn, Q = this.decIn, S = this.S, G = 4 * H;
+    const n = this.batch, D = this.D, R = this.R, E = this.encIn, Q = this.decIn, S = this.S;
     if (x.length !== n * D) {
       throw new RangeError(`Cannot run fused DRAW as x must hold ${n * D} values: it holds ${x.length}`);
     }

@@ -304,7 +304,11 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
         break outer;
       }
       const idx = order.subarray(b * batch, (b + 1) * batch);
-      const x = batchTensor(train, idx);
+      // random crops (SVHN's 54×54 of 64×64) from this batch's own seed: the same again on --resume
+      const crops = train.stored
+        ? new Rng((settings.seed * 7_919 + state.epoch * 104_729 + b * 31 + 17) >>> 0)
+        : undefined;
+      const x = batchTensor(train, idx, crops);
       const labels = task.labelled ? batchLabels(train, idx) : undefined;
       const r = await trainer.step({ x, labels }, noise);
       tf.dispose([x, labels].filter(Boolean) as tf.Tensor[]);

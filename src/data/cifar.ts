@@ -6,7 +6,7 @@
  * @module
  */
 import { rgb32 } from "./dataset.ts";
-import { cacheDir, DataError, download, gunzip, isFile } from "./files.ts";
+import { cacheDir, DataError, download, gunzip, isFile, untar } from "./files.ts";
 import type { LoadOptions, Splits } from "./mnist.ts";
 
 /** Where CIFAR-10's binary version lives online, and its checksum. */
@@ -52,27 +52,6 @@ export function encodeCifar(images: Uint8Array, labels: Uint8Array): Uint8Array 
     }
   }
   return out;
-}
-
-/** Regular files of a tar archive by name (ustar; directories and links are skipped). */
-export function untar(tar: Uint8Array, what: string): Map<string, Uint8Array> {
-  const files = new Map<string, Uint8Array>();
-  const text = (a: number, b: number) => new TextDecoder().decode(tar.subarray(a, b)).replace(/\0.*$/s, "");
-  for (let at = 0; at + 512 <= tar.length;) {
-    const name = text(at, at + 100);
-    if (!name) break; // two zero blocks end the archive
-    const size = parseInt(text(at + 124, at + 136).trim() || "0", 8);
-    const type = tar[at + 156];
-    if (!Number.isFinite(size) || at + 512 + size > tar.length) {
-      throw new DataError(`Cannot read ${what} as its tar entry ${name} is truncated`);
-    }
-    const prefix = text(at + 345, at + 500);
-    if (type === 0 || type === 48) {
-      files.set(prefix ? `${prefix}/${name}` : name, tar.subarray(at + 512, at + 512 + size));
-    }
-    at += 512 + Math.ceil(size / 512) * 512;
-  }
-  return files;
 }
 
 async function findDir(options: LoadOptions): Promise<string | undefined> {

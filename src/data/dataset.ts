@@ -24,6 +24,38 @@ export interface Dataset {
   readonly images: Uint8Array;
   /** Class labels, where the format has them. */
   readonly labels?: Uint8Array;
+  /**
+   * Set where the images are stored larger than the height × width the model sees (SVHN's 64×64,
+   * of which the model sees 54×54): their stored size. Batches cut a random crop where an Rng is
+   * given (training) and the centre crop otherwise (validation, test, pictures).
+   */
+  readonly stored?: { readonly height: number; readonly width: number };
+}
+
+/** Values per stored image. */
+function storedSize(ds: Dataset): number {
+  return (ds.stored?.height ?? ds.height) * (ds.stored?.width ?? ds.width) * ds.channels;
+}
+
+/** Where the crop of image `index` starts: random with `rng`, else centred. */
+function cropOrigin(ds: Dataset, rng?: { uniform(): number }): [number, number] {
+  if (!ds.stored) return [0, 0];
+  const spareY = ds.stored.height - ds.height, spareX = ds.stored.width - ds.width;
+  if (!rng) return [spareY >> 1, spareX >> 1];
+  return [Math.floor(rng.uniform() * (spareY + 1)), Math.floor(rng.uniform() * (spareX + 1))];
+}
+
+/** The height × width crop of stored image `index` at (top, left). */
+function crop(ds: Dataset, index: number, top: number, left: number): Uint8Array {
+  const all = ds.images.subarray(index * storedSize(ds), (index + 1) * storedSize(ds));
+  if (!ds.stored) return all;
+  const row = ds.width * ds.channels, storedRow = ds.stored.width * ds.channels;
+  const out = new Uint8Array(ds.height * row);
+  for (let y = 0; y < ds.height; y++) {
+    const from = (top + y) * storedRow + left * ds.channels;
+    out.set(all.subarray(from, from + row), y * row);
+  }
+  return out;
 }
 
 /** A 32×32 RGB data set of 8-bit intensities (CIFAR-10, SVHN) from HWC bytes and labels. */
@@ -40,18 +72,22 @@ export function rgb32(name: string, p: { count: number; images: Uint8Array; labe
   };
 }
 
-/** The values of one image, length height × width × channels. */
+/** The values of one image as the model sees it (the centre crop where stored larger). */
 export function imageBytes(ds: Dataset, index: number): Uint8Array {
-  const size = ds.height * ds.width * ds.channels;
-  return ds.images.subarray(index * size, (index + 1) * size);
+  const [top, left] = cropOrigin(ds);
+  return crop(ds, index, top, left);
 }
 
-/** Images `indices` of `ds` as a [batch, H, W, C] float tensor in [0, 1]. */
-export function batchTensor(ds: Dataset, indices: ArrayLike<number>): tf.Tensor4D {
+/**
+ * Images `indices` of `ds` as a [batch, H, W, C] float tensor in [0, 1]; with `rng`, each image
+ * of a data set stored larger is a random crop (the training-time augmentation of SVHN).
+ */
+export function batchTensor(ds: Dataset, indices: ArrayLike<number>, rng?: { uniform(): number }): tf.Tensor4D {
   const size = ds.height * ds.width * ds.channels;
   const out = new Float32Array(indices.length * size);
   for (let k = 0; k < indices.length; k++) {
-    const src = imageBytes(ds, indices[k]);
+    const [top, left] = cropOrigin(ds, rng);
+    const src = crop(ds, indices[k], top, left);
     for (let p = 0; p < size; p++) out[k * size + p] = src[p] * ds.scale;
   }
   return tf.tensor4d(out, [indices.length, ds.height, ds.width, ds.channels]);
@@ -60,7 +96,7 @@ export function batchTensor(ds: Dataset, indices: ArrayLike<number>): tf.Tensor4
 /** The first `n` images of `ds` (all of them if n ≥ count). */
 export function head(ds: Dataset, n: number): Dataset {
   if (n >= ds.count) return ds;
-  const size = ds.height * ds.width * ds.channels;
+  const size = storedSize(ds);
   return {
     ...ds,
     name: `${ds.name}, first ${n}`,

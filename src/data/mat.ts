@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { DataError } from "./files.ts";
+import { concatBytes, DataError } from "./files.ts";
 
 /** A numeric MATLAB array: its dimensions and values in column-major order. */
 export interface MatArray {
@@ -210,16 +210,6 @@ function tagged(type: number, data: Uint8Array): Uint8Array {
   return out;
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 /**
  * Writes numeric arrays (uint8 or double, column-major values) as a little-endian Level 5
  * MAT-file, each variable zlib-compressed as MATLAB does for `save -v7`. For fixtures.
@@ -240,7 +230,7 @@ export async function writeMat(vars: Record<string, MatArray>): Promise<Uint8Arr
     const dims = new Uint8Array(4 * a.dims.length);
     a.dims.forEach((d, i) => new DataView(dims.buffer).setInt32(4 * i, d, true));
     const values = a.className === "uint8" ? Uint8Array.from(a.data) : new Uint8Array(Float64Array.from(a.data).buffer);
-    const body = concat([
+    const body = concatBytes([
       tagged(MI.UINT32, flags),
       tagged(MI.INT32, dims),
       tagged(MI.INT8, new TextEncoder().encode(name)),
@@ -252,5 +242,5 @@ export async function writeMat(vars: Record<string, MatArray>): Promise<Uint8Arr
     new DataView(tag.buffer).setUint32(4, z.length, true);
     parts.push(tag, z);
   }
-  return concat(parts);
+  return concatBytes(parts);
 }

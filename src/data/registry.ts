@@ -6,6 +6,7 @@
 import { loadBinarizedMnist, loadMnistIdx, type LoadOptions, type Splits } from "./mnist.ts";
 import { loadCifar10 } from "./cifar.ts";
 import { loadSvhn } from "./svhn.ts";
+import { loadSvhnMulti } from "./svhn_multi.ts";
 import { makeTwoDigit } from "./two_digit.ts";
 import { CLUTTER_100, CLUTTER_60, type ClutterOptions, makeCluttered } from "./cluttered.ts";
 
@@ -57,6 +58,13 @@ export const DATASETS: Readonly<Record<string, DatasetEntry>> = {
     description: "SVHN cropped digits (train_32x32.mat, test_32x32.mat), RGB as emission probabilities (Section 4.4)",
     preset: "svhn",
     load: loadSvhn,
+  },
+  "svhn-multi": {
+    task: "generate",
+    description: "SVHN multi-digit photographs (train.tar.gz, test.tar.gz), as Goodfellow et al. 2013: " +
+      "64×64, random 54×54 crops (Section 4.4's setup)",
+    preset: "svhn",
+    load: loadSvhnMulti,
   },
   cluttered: {
     task: "classify",

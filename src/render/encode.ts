@@ -8,7 +8,10 @@ import pngjs from "pngjs";
 import gifenc from "gifenc";
 import type { Raster } from "./raster.ts";
 
-function rgba(r: Raster): Uint8Array {
+/** What encoding needs of a raster: its size and RGB bytes. */
+type Pixels = Pick<Raster, "width" | "height" | "rgb">;
+
+function rgba(r: Pixels): Uint8Array {
   const out = new Uint8Array(r.width * r.height * 4);
   for (let p = 0; p < r.width * r.height; p++) {
     out[p * 4] = r.rgb[p * 3];
@@ -20,7 +23,7 @@ function rgba(r: Raster): Uint8Array {
 }
 
 /** Encodes a raster as PNG bytes. */
-export function encodePng(r: Raster): Uint8Array {
+export function encodePng(r: Pixels): Uint8Array {
   const png = new pngjs.PNG({ width: r.width, height: r.height });
   png.data.set(rgba(r));
   return new Uint8Array(pngjs.PNG.sync.write(png));
