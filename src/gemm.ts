@@ -35,6 +35,8 @@ export const BLAS_CANDIDATES: readonly string[] = [
   "libopenblas.so.0",
   "libopenblas.so",
   "libopenblas.dylib",
+  "/opt/homebrew/opt/openblas/lib/libopenblas.dylib", // Homebrew's keg-only openblas
+  "/usr/local/opt/openblas/lib/libopenblas.dylib",
 ];
 
 const SYMBOLS = {
