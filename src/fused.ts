@@ -452,6 +452,12 @@ export function lstmForward(
   }
 }
 
+/** Adds the column sums of the `rows` × `cols` matrix m to `into` (bias gradients). */
+export function addColumnSums(m: Float32Array, rows: number, cols: number, into: Float32Array): Float32Array {
+  for (let r = 0; r < rows; r++) for (let k = 0; k < cols; k++) into[k] += m[r * cols + k];
+  return into;
+}
+
 /**
  * Backward through one LSTM step. dh is ∂h_t (read), dc carries ∂c_t in and ∂c_{t−1} out.
  * Writes the pre-activation gate gradients over `gates`' slot in `dGates`.
@@ -617,7 +623,7 @@ export class FusedDraw {
     lstmBackward(n, H, at(s.g, G, t), at(s.c, H, t), t === 0 ? null : at(s.c, H, t - 1), dh, dc, dG);
     this.gemm(false, true, n, I, G, dG, G, s.kernel, G, 0, dIn, I);
     this.gemm(true, false, I, G, n, at(s.inp, I, t), I, dG, G, 1, gK, G);
-    for (let r = 0; r < n; r++) for (let k = 0; k < G; k++) gB[k] += dG[r * G + k];
+    addColumnSums(dG, n, G, gB);
   }
 
   /** The concatenated decoder head (kernel [H, S], bias [S]) from the named weights. */
@@ -860,6 +866,9 @@ export class FusedDraw {
     const dhEnc = new Float32Array(n * H), dcEnc = new Float32Array(n * H);
     const dEncIn = new Float32Array(n * E), dDecIn = new Float32Array(n * Q);
     let dReadNext: Float32Array | null = null; // ∂ of the read window raw of step t+1, [n, 5]
+    // step t's, written whole by windowBackward; two buffers taking turns with dReadNext
+    let dRead: Float32Array | null = Nr > 0 ? new Float32Array(n * 5) : null;
+    const dSpare: Float32Array | null = Nr > 0 ? new Float32Array(n * 5) : null;
     const maxN = Math.max(Nr, Nw, 1);
     const dFX = new Float32Array(maxN * A), dFY = new Float32Array(maxN * B);
     const dV = new Float32Array(maxN * 2 * C * A), xhat = this.scratch;
@@ -927,7 +936,6 @@ export class FusedDraw {
       }
       // read backward, into ∂c_{t−1} through x̂ = x − σ(c_{t−1})
       const sig = slice(this.sSig, D, t);
-      const dRead = Nr > 0 ? new Float32Array(n * 5) : null;
       for (let b = 0; b < n; b++) {
         const ro = b * E, xo = b * D;
         if (Nr === 0) {
@@ -965,16 +973,13 @@ export class FusedDraw {
         );
         windowBackward(F, fo, dFX, dFY, Nr, win, wo, dGamma, dRead!, b * 5, A, B);
       }
-      dReadNext = dRead;
+      [dReadNext, dRead] = [dRead, dReadNext ?? dSpare];
     }
     // the other weight gradients: each one product over all T·batch rows
     const rows = T * n;
     const grads: FusedWeights = {};
-    const colSum = (m: Float32Array, cols: number, count = rows) => {
-      const out = new Float32Array(cols);
-      for (let r = 0; r < count; r++) for (let k = 0; k < cols; k++) out[k] += m[r * cols + k];
-      return out;
-    };
+    const colSum = (m: Float32Array, cols: number, count = rows) =>
+      addColumnSums(m, count, cols, new Float32Array(cols));
     const product = (a: Float32Array, aCols: number, g: Float32Array, gCols: number) => {
       const out = new Float32Array(aCols * gCols);
       gemm(true, false, aCols, gCols, rows, a, aCols, g, gCols, 0, out, gCols);

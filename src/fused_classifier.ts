@@ -8,6 +8,7 @@
  */
 import type { ClassifierConfig } from "./config.ts";
 import {
+  addColumnSums,
   bankForward,
   type FusedWeights,
   lstmBackward,
@@ -135,9 +136,7 @@ export class FusedClassifier {
     const n = this.batch, R = this.R, E = R + H, D = B * C * A, G = 4 * H;
     const w = this.weights, x = this.x, gemm = this.gemm;
     const slice = (s: Float32Array, k: number, t: number) => s.subarray(t * n * k, (t + 1) * n * k);
-    const colSum = (m: Float32Array, cols: number, into: Float32Array) => {
-      for (let r = 0; r < n; r++) for (let k = 0; k < cols; k++) into[k] += m[r * cols + k];
-    };
+    const colSum = (m: Float32Array, cols: number, into: Float32Array) => addColumnSums(m, n, cols, into);
     const g: FusedWeights = {
       "h0": new Float32Array(H),
       "lstm.kernel": new Float32Array(E * G),

@@ -79,19 +79,7 @@ export interface Cblas {
  * Throws a RangeError when a product would read or write past the end of A, B or C (a plain
  * TypeScript loop would silently drop such writes; native code would corrupt memory).
  */
-export function checkBounds(
-  tA: boolean,
-  tB: boolean,
-  M: number,
-  N: number,
-  K: number,
-  A: Float32Array,
-  lda: number,
-  B: Float32Array,
-  ldb: number,
-  C: Float32Array,
-  ldc: number,
-): void {
+export function checkBounds(...[tA, tB, M, N, K, A, lda, B, ldb, , C, ldc]: Parameters<Gemm>): void {
   const need = (rows: number, cols: number, ld: number) => rows === 0 || cols === 0 ? 0 : (rows - 1) * ld + cols;
   const [ar, ac] = tA ? [K, M] : [M, K], [br, bc] = tB ? [N, K] : [K, N];
   const bad = (what: string, len: number, rows: number, cols: number, ld: number) =>
@@ -139,7 +127,7 @@ export function openCblas(): Cblas | undefined {
     const sgemm = lib.symbols.cblas_sgemm;
     const gemm: Gemm = (tA, tB, M, N, K, A, lda, B, ldb, beta, C, ldc) => {
       if (M === 0 || N === 0) return;
-      checkBounds(tA, tB, M, N, K, A, lda, B, ldb, C, ldc); // native code must never write out of bounds
+      checkBounds(tA, tB, M, N, K, A, lda, B, ldb, beta, C, ldc); // native code must never write out of bounds
       if (K === 0) {
         if (beta === 0) { for (let i = 0; i < M; i++) C.fill(0, i * ldc, i * ldc + N); }
         return;
@@ -158,7 +146,7 @@ export function openCblas(): Cblas | undefined {
  * for the native one in the spec, and the fallback where no CBLAS library exists.
  */
 export const jsGemm: Gemm = (tA, tB, M, N, K, A, lda, B, ldb, beta, C, ldc) => {
-  if (M > 0 && N > 0) checkBounds(tA, tB, M, N, K, A, lda, B, ldb, C, ldc);
+  if (M > 0 && N > 0) checkBounds(tA, tB, M, N, K, A, lda, B, ldb, beta, C, ldc);
   for (let i = 0; i < M; i++) {
     const row = i * ldc;
     if (beta === 0) C.fill(0, row, row + N);
