@@ -17,7 +17,7 @@ import { evaluate, evaluateClassifier } from "./src/evaluate.ts";
 import { Classifier, validateClassifierConfig } from "./src/classifier.ts";
 import { classifierTask, drawTask, RunError, type Task, train } from "./src/train.ts";
 import { BLAS_CANDIDATES, enableBlas } from "./src/blas.ts";
-import { disposeEngine, engineInUse, type EngineName, ENGINES, setEngine } from "./src/engine.ts";
+import { createEngine, type Engine, type EngineName, ENGINES, TFJS_ENGINE } from "./src/engine/engine.ts";
 import { Progress } from "./src/progress.ts";
 import { Rng } from "./src/random.ts";
 import { encodeGif, encodePng } from "./src/render/encode.ts";
@@ -76,11 +76,12 @@ sample options:
 Common options:
   --data-dir DIR        look for data here first (then $DRAW_DATA_DIR, then the per-user cache)
   --backend NAME        ${BACKENDS.join(", ")} (default auto: WebGPU on a GPU, else wasm)
-  --engine NAME         ${ENGINES.join(", ")} (default auto: the fused engine on a CPU backend when
-                        OpenBLAS can be opened, about 6x faster than tfjs here; else the tfjs graph)
+  --engine NAME         ${ENGINES.join(", ")} (default auto: the fused engine, wasm SIMD kernels with
+                        OpenBLAS for the products where it is found, on every CPU backend; the tfjs
+                        graph on WebGPU)
   --threads N           fused engine: threads that split a batch (default: every core)
   --blas                tfjs engine on wasm: run its matrix products through the system OpenBLAS
-                        (Deno FFI). Both need libopenblas (or DRAW_BLAS_LIB)
+                        (Deno FFI; needs libopenblas or DRAW_BLAS_LIB)
   --seed N              noise seed
   --json                print the result as JSON
   -h, --help            this help
@@ -150,20 +151,25 @@ const stdout = (s: string) => console.log(s);
 const progress = new Progress();
 const log = (s: string) => progress.line(s);
 
+/** The engine of this run (stopped when the command ends). */
+let engine: Engine = TFJS_ENGINE;
+
+/** Selects the backend and the engine the options ask for, and logs both. */
 async function backend(v: Values): Promise<string> {
   const name = (v.backend ?? "auto") as BackendName | "auto";
   if (!BACKENDS.includes(name)) throw new UsageError(`--backend must be one of ${BACKENDS.join(", ")}: got ${name}`);
   if (v.blas && name !== "auto" && name !== "wasm") {
     throw new UsageError(`--blas speeds up the wasm backend's matrix products; it does not apply to --backend ${name}`);
   }
-  const engine = (v.engine ?? "auto") as EngineName;
-  if (!ENGINES.includes(engine)) throw new UsageError(`--engine must be one of ${ENGINES.join(", ")}: got ${engine}`);
+  const engineName = (v.engine ?? "auto") as EngineName;
+  if (!ENGINES.includes(engineName)) {
+    throw new UsageError(`--engine must be one of ${ENGINES.join(", ")}: got ${engineName}`);
+  }
   const threads = num(v, "threads", Math.max(1, navigator.hardwareConcurrency || 1), { int: true, min: 1 });
   const choice = await selectBackend(name);
   log(`backend: ${choice.name} (${choice.reason})`);
-  setEngine(engine, { threads });
-  const inUse = engineInUse();
-  log(`engine: ${inUse.name} (${inUse.reason})`);
+  engine = await createEngine(engineName, { threads, backend: choice.name });
+  log(`engine: ${engine.description}`);
   if (v.blas) {
     if (choice.name !== "wasm") throw new UsageError(`--blas applies to the wasm backend, not ${choice.name}`);
     const lib = enableBlas();
@@ -288,6 +294,7 @@ async function cmdTrain(pos: string[], v: Values): Promise<number> {
       checkpointMinutes: num(v, "checkpoint-every", 5, { min: 0 }),
       validLimit: v["valid-limit"] !== undefined ? num(v, "valid-limit", 0, { int: true, min: 1 }) : undefined,
       backend: be,
+      engine,
       signal: controller.signal,
       progress,
     });
@@ -335,6 +342,7 @@ async function cmdEval(pos: string[], v: Values): Promise<number> {
   const dataset = String(ckpt.info.dataset ?? "mnist");
   const splits = await loadData(dataset, v);
   const model = modelFromCheckpoint(ckpt);
+  model.engine = engine;
   const ds = splits[split];
   const limit = v.limit !== undefined ? num(v, "limit", 0, { int: true, min: 1 }) : undefined;
   if (model instanceof Classifier) {
@@ -402,6 +410,7 @@ async function cmdSample(pos: string[], v: Values): Promise<number> {
   const ckpt = await loadCheckpoint(path);
   await backend(v);
   const model = modelFromCheckpoint(ckpt);
+  model.engine = engine;
   await Deno.mkdir(outDir, { recursive: true });
   const written: string[] = [];
   const put = async (name: string, bytes: Uint8Array) => {
@@ -478,7 +487,7 @@ export async function main(args: string[]): Promise<number> {
     }
     throw e;
   } finally {
-    disposeEngine(); // stop the fused engine's worker threads
+    engine.dispose(); // stop the fused engine's worker threads
   }
 }
 

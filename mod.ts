@@ -42,11 +42,14 @@ export {
   writePatch,
 } from "./src/attention.ts";
 export { lstmCell, type LstmState } from "./src/lstm.ts";
-export { disposeEngine, engineInUse, type EngineName, ENGINES, setEngine } from "./src/engine.ts";
-export { AttentionKernels, FusedDraw, type FusedLoss, type FusedWeights } from "./src/fused.ts";
-export { FusedPool, type FusedRunner } from "./src/fused_pool.ts";
-export { FusedClassifier } from "./src/fused_classifier.ts";
-export { type Cblas, type Gemm, jsGemm, openCblas } from "./src/gemm.ts";
+export {
+  createEngine,
+  type Engine,
+  type EngineName,
+  type EngineOptions,
+  ENGINES,
+  TFJS_ENGINE,
+} from "./src/engine/engine.ts";
 export { bernoulliNll, klStandardNormal } from "./src/loss.ts";
 export {
   Draw,

@@ -6,7 +6,7 @@
 import * as tf from "../src/tf.ts";
 import { BACKEND } from "./_setup.ts";
 import { attentionWindow, filterbank, readPatch, writePatch } from "../src/attention.ts";
-import { AttentionKernels } from "../src/fused.ts";
+import { AttentionKernels } from "../src/engine/attention_kernels.ts";
 import { Rng } from "../src/random.ts";
 
 const SIZES: [string, number, number, number, number][] = [
@@ -41,39 +41,39 @@ for (const [label, N, A, B, C] of SIZES) {
   ];
   if (label.startsWith("cluttered")) {
     // the classifier reads the image alone
-    const rng = new Rng(4), k = new AttentionKernels(N, A, B, C, batch);
+    const rng = new Rng(4), k = await AttentionKernels.create(N, A, B, C, batch);
     const rawF = Float32Array.from({ length: batch * 5 }, () => rng.uniform() - 0.5);
     const x = Float32Array.from({ length: batch * B * C * A }, () => rng.uniform());
-    const dP = rng.fillNormal(new Float32Array(batch * N * C * N)), none = new Float32Array(0);
+    const dP = rng.fillNormal(new Float32Array(batch * N * C * N));
     cases.push(
-      ["fused kernel: filterbank + read, forward", () => void k.read(rawF, x, null)],
-      ["fused kernel: filterbank + read, forward + backward", () => {
-        k.readBackward(dP, k.read(rawF, x, null), x, null, none);
+      ["wasm kernel: filterbank + read, forward", () => void k.read(rawF, x, null)],
+      ["wasm kernel: filterbank + read, forward + backward", () => {
+        k.read(rawF, x, null);
+        k.readBackward(dP, false);
       }],
     );
   } else {
     // the fused read takes x and x̂ (C/2 channels each); the fused write writes all C, like the tfjs one
-    const c = C % 2 === 0 ? C / 2 : C, rng = new Rng(4), k = new AttentionKernels(N, A, B, c, batch);
-    const kw = new AttentionKernels(N, A, B, C, batch);
+    const c = C % 2 === 0 ? C / 2 : C, rng = new Rng(4), k = await AttentionKernels.create(N, A, B, c, batch);
+    const kw = await AttentionKernels.create(N, A, B, C, batch);
     const rawF = Float32Array.from({ length: batch * 5 }, () => rng.uniform() - 0.5);
     const x = Float32Array.from({ length: batch * B * c * A }, () => rng.uniform());
     const sx = Float32Array.from({ length: batch * B * c * A }, () => rng.uniform());
     const dP = rng.fillNormal(new Float32Array(batch * N * 2 * c * N));
     const w = rng.fillNormal(new Float32Array(batch * N * C * N));
-    const V = new Float32Array(batch * N * C * A), dS = new Float32Array(x.length), dw = new Float32Array(w.length);
     if (C % 2 === 0) {
       cases.push(
-        ["fused kernel: filterbank + read, forward", () => void k.read(rawF, x, sx)],
-        ["fused kernel: filterbank + read, forward + backward", () => {
-          k.readBackward(dP, k.read(rawF, x, sx), x, sx, dS);
+        ["wasm kernel: filterbank + read, forward", () => void k.read(rawF, x, sx)],
+        ["wasm kernel: filterbank + read, forward + backward", () => {
+          k.read(rawF, x, sx);
+          k.readBackward(dP, true);
         }],
       );
     }
     cases.push(
-      ["fused kernel: filterbank + write, forward", () => void kw.write(rawF, w, V)],
-      ["fused kernel: filterbank + write, forward + backward", () => {
-        const canvas = kw.write(rawF, w, V);
-        kw.writeBackward(canvas, w, V, dw);
+      ["wasm kernel: filterbank + write, forward", () => void kw.write(rawF, w)],
+      ["wasm kernel: filterbank + write, forward + backward", () => {
+        kw.writeBackward(kw.write(rawF, w));
       }],
     );
   }

@@ -5,9 +5,13 @@
  *
  * Run: deno run -A bench/compare.ts [--rounds 2] [--steps 5] [--backend wasm] [--engine auto|fused|tfjs]
  *      [--threads N] [--blas] [--preset mnist|cifar|svhn] [--batch 100]
+ * DRAW_BLAS_LIB=none runs the fused engine on its wasm kernels alone, as on a fresh machine.
  *
  * With a preset other than mnist, only our side runs (the peer implements the MNIST model only);
- * images are uniform noise of the preset's size (svhn: 54×54×3 crops).
+ * images are uniform noise of the preset's size (svhn: 54×54×3 crops). It also measures the
+ * machine's sgemm peak (the products the engine uses, at a large square size, one thread) and
+ * reports what fraction of it a training step reaches: the products' FLOPs per example (forward,
+ * and twice that backward) times examples/s, over peak × threads.
  */
 import { parseArgs } from "node:util";
 import * as tf from "../src/tf.ts";
@@ -15,7 +19,11 @@ import { selectBackend } from "../src/backend.ts";
 import { enableBlas } from "../src/blas.ts";
 import { type DrawConfig, MNIST, PRESETS } from "../src/config.ts";
 import { Draw } from "../src/draw.ts";
-import { disposeEngine, engineInUse, type EngineName, setEngine } from "../src/engine.ts";
+import { createEngine, type EngineName } from "../src/engine/engine.ts";
+import { openCblas } from "../src/engine/cblas.ts";
+import { Arena, instantiate, loadKernels } from "../src/engine/kernels.ts";
+import { cblasProducts, wasmProducts } from "../src/engine/products.ts";
+import { readSize, writeSize } from "../src/specs.ts";
 import { Rng } from "../src/random.ts";
 import { Trainer } from "../src/trainer.ts";
 
@@ -40,9 +48,34 @@ const preset: DrawConfig = PRESETS[presetName];
 const peerScript = values.peer ?? new URL("../../shared/peer/run.sh", import.meta.url).pathname;
 const backend = (await selectBackend((values.backend ?? "auto") as "auto")).name;
 const blas = values.blas ? enableBlas() : undefined;
-setEngine((values.engine ?? "auto") as EngineName, values.threads ? { threads: Number(values.threads) } : {});
-const engine = engineInUse();
-console.error(`engine: ${engine.name} (${engine.reason})`);
+const threads = Number(values.threads ?? Math.max(1, navigator.hardwareConcurrency || 1));
+const engine = await createEngine((values.engine ?? "auto") as EngineName, { threads, backend });
+console.error(`engine: ${engine.description}`);
+
+/** Multiply-adds ×2 of the matrix products of one training example: forward, and twice that backward. */
+function trainingFlops(c: DrawConfig): number {
+  const H = c.hidden, G = 4 * H, encIn = readSize(c) + 2 * H, decIn = c.z + H;
+  const head = writeSize(c) + (c.writeN > 0 ? 5 : 0) + (c.readN > 0 ? 5 : 0);
+  const perStep = encIn * G + H * 2 * c.z + decIn * G + H * head;
+  return 3 * 2 * c.T * perStep;
+}
+
+/** GFLOP/s of one thread's sgemm (the engine's products: CBLAS where it opens, else wasm) on 512×1024×512. */
+async function sgemmPeak(): Promise<{ gflops: number; where: string }> {
+  const module = await loadKernels();
+  const probe = instantiate(module, new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }));
+  const arena = new Arena(probe.heapBase()), k = instantiate(module, arena.memory);
+  const [M, N, K] = [512, 1024, 512];
+  const a = arena.alloc(M * K), b = arena.alloc(K * N), c = arena.alloc(M * N), work = arena.alloc(K * N);
+  arena.f32(a, M * K).fill(0.5);
+  arena.f32(b, K * N).fill(0.25);
+  const lib = openCblas();
+  const p = lib ? cblasProducts(arena, lib.gemm, lib.path) : wasmProducts(k, work, K * N);
+  p.gemm(false, false, M, N, K, a, K, b, N, 0, c, N);
+  const t0 = performance.now(), reps = 8;
+  for (let r = 0; r < reps; r++) p.gemm(false, false, M, N, K, a, K, b, N, 0, c, N);
+  return { gflops: (2 * M * N * K * reps) / ((performance.now() - t0) / 1000) / 1e9, where: p.where };
+}
 
 /** Peak resident memory of this process so far, in MB (Linux), or NaN. */
 function peakRssMb(): number {
@@ -59,6 +92,7 @@ if (values.blas && !blas) {
 
 async function ours(): Promise<{ train: number; generate: number }> {
   const model = new Draw(preset, 0);
+  model.engine = engine;
   const trainer = new Trainer(model);
   const { height: H, width: W, channels: C } = preset;
   const x = tf.tidy(() =>
@@ -110,7 +144,7 @@ const rows: { round: number; who: string; train: number; generate: number }[] = 
 let skipped = "";
 for (let r = 1; r <= rounds; r++) {
   const a = await ours();
-  rows.push({ round: r, who: `draw.ts (${engine.name} engine, ${backend}${blas ? " + OpenBLAS" : ""})`, ...a });
+  rows.push({ round: r, who: `draw.ts (${engine.description}; ${backend}${blas ? " + --blas" : ""})`, ...a });
   console.error(
     `round ${r}: draw.ts ${a.train.toFixed(1)} ex/s training, ${a.generate.toFixed(1)} samples/s generating`,
   );
@@ -129,12 +163,19 @@ const mean = (who: string, k: "train" | "generate") => {
   const v = rows.filter((r) => r.who.startsWith(who)).map((r) => r[k]);
   return v.length ? v.reduce((a, b) => a + b, 0) / v.length : NaN;
 };
+const peak = await sgemmPeak();
+const flops = trainingFlops(preset);
 const result = {
   config: `${presetName} model (${JSON.stringify(preset)}), batch ${batch}`,
   backend,
   engine: engine.name,
-  engine_reason: engine.reason,
+  engine_description: engine.description,
+  threads,
   blas,
+  sgemm_peak_gflops_per_thread: peak.gflops,
+  sgemm_peak_where: peak.where,
+  training_gflop_per_example: flops / 1e9,
+  training_fraction_of_peak: (mean("draw.ts", "train") * flops / 1e9) / (peak.gflops * threads),
   ours_peak_rss_mb: peakRssMb(),
   ours_train_examples_per_s: mean("draw.ts", "train"),
   ours_generate_samples_per_s: mean("draw.ts", "generate"),
@@ -146,4 +187,4 @@ const result = {
   rounds: rows,
 };
 console.log(JSON.stringify(result));
-disposeEngine();
+engine.dispose();

@@ -2,7 +2,8 @@
  * One training step and the generation of 100 samples at the paper's MNIST configuration
  * (Table 3: T=64, LSTM 256, z 100, read 2×2, write 5×5, batch 100), and one training step of the
  * cluttered-MNIST classifier (8 glimpses of 12×12 from 100×100).
- * Each runs on the tfjs graph and on the fused engine (the default where OpenBLAS is found).
+ * Each runs on the tfjs graph and on the fused engine (wasm SIMD kernels; products in OpenBLAS
+ * where it is found, DRAW_BLAS_LIB=none for the kernels alone).
  * Run: deno bench -A bench/train_bench.ts
  */
 import * as tf from "../src/tf.ts";
@@ -12,7 +13,7 @@ import { Classifier } from "../src/classifier.ts";
 import { Draw } from "../src/draw.ts";
 import { Rng } from "../src/random.ts";
 import { Trainer } from "../src/trainer.ts";
-import { engineInUse, type EngineName, setEngine } from "../src/engine.ts";
+import { createEngine, TFJS_ENGINE } from "../src/engine/engine.ts";
 
 const model = new Draw(MNIST, 1);
 const trainer = new Trainer(model);
@@ -21,28 +22,27 @@ const x = tf.tidy(() =>
 ) as tf.Tensor4D;
 const rng = new Rng(1);
 
-for (const engine of ["fused", "tfjs"] as EngineName[]) {
-  setEngine(engine);
-  const why = engineInUse().reason.replace(/;.*/, "");
+const ENGINES = [await createEngine("fused"), TFJS_ENGINE];
+for (const engine of ENGINES) {
   Deno.bench({
-    name: `training step, MNIST model, batch 100 (${engine} engine${engine === "fused" ? `: ${why}` : ""})`,
+    name: `training step, MNIST model, batch 100 (${engine.description})`,
     group: "train",
-    baseline: engine === "tfjs",
-    n: engine === "fused" ? 10 : 3,
+    baseline: engine.name === "tfjs",
+    n: engine.name === "fused" ? 10 : 3,
     warmup: 1,
     async fn() {
-      setEngine(engine);
+      model.engine = engine;
       await trainer.step(x, rng);
     },
   });
   Deno.bench({
-    name: `generate 100 samples, MNIST model (${engine} engine)`,
+    name: `generate 100 samples, MNIST model (${engine.name} engine)`,
     group: "generate",
-    baseline: engine === "tfjs",
+    baseline: engine.name === "tfjs",
     n: 5,
     warmup: 1,
     async fn() {
-      setEngine(engine);
+      model.engine = engine;
       const s = model.generate(100, rng);
       await s.means.data();
       tf.dispose([s.means, s.logits]);
@@ -55,15 +55,15 @@ const classifier = new Classifier(CLUTTERED, 1);
 const classifierTrainer = new Trainer(classifier);
 const cx = tf.randomUniform([100, 100, 100, 1], 0, 1, "float32", 4) as tf.Tensor4D;
 const labels = tf.tensor1d(Array.from({ length: 100 }, (_, i) => i % 10));
-for (const engine of ["fused", "tfjs"] as EngineName[]) {
+for (const engine of ENGINES) {
   Deno.bench({
-    name: `training step, cluttered-MNIST classifier, batch 100 (${engine} engine)`,
+    name: `training step, cluttered-MNIST classifier, batch 100 (${engine.name} engine)`,
     group: "classifier",
-    baseline: engine === "tfjs",
+    baseline: engine.name === "tfjs",
     n: 5,
     warmup: 1,
     async fn() {
-      setEngine(engine);
+      classifier.engine = engine;
       await classifierTrainer.step({ x: cx, labels }, rng);
     },
   });

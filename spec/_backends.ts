@@ -5,13 +5,14 @@
  * Mesa's llvmpipe in software): slow to compile shaders, so only tests marked `webgpu: true`,
  * with small shapes, run there. DRAW_TEST_BACKENDS=cpu,wasm narrows the list.
  *
- * Each backend step runs the tfjs graph (engine "tfjs"); one more step, "fused", runs the same
- * body on the fused engine (fused.ts) on the cpu backend, so that every check of drawLoss and
- * drawGenerate holds for both. "fused" in DRAW_TEST_BACKENDS selects it alone.
+ * Each backend step runs the tfjs graph (TFJS_ENGINE); one more step, "fused", runs the same
+ * body on the fused engine (src/engine/, one thread) on the cpu backend, so that every check of
+ * drawLoss and drawGenerate holds for both: the body gets the engine to hand to what it tests.
+ * "fused" in DRAW_TEST_BACKENDS selects it alone.
  */
 import * as tf from "../src/tf.ts";
 import { type BackendName, selectBackend, webgpuAdapter } from "../src/backend.ts";
-import { setEngine } from "../src/engine.ts";
+import { createEngine, type Engine, TFJS_ENGINE } from "../src/engine/engine.ts";
 
 /** Relative tolerance of float32 results on each backend against a float64 reference. */
 export const RTOL: Record<BackendName, number> = { cpu: 1e-4, wasm: 1e-4, webgpu: 2e-3 };
@@ -29,7 +30,7 @@ export const PRESENT: BackendName[] = (["cpu", "wasm", "webgpu"] as BackendName[
  */
 export function testEveryBackend(
   name: string,
-  body: (backend: BackendName, rtol: number) => void | Promise<void>,
+  body: (backend: BackendName, rtol: number, engine: Engine) => void | Promise<void>,
   { webgpu = false }: { webgpu?: boolean } = {},
 ): void {
   Deno.test({
@@ -43,14 +44,14 @@ export function testEveryBackend(
         if (backend === "webgpu" && !webgpu) continue;
         await t.step(label, async () => {
           await selectBackend(backend);
-          setEngine(label === "fused" ? "fused" : "tfjs");
+          const engine = label === "fused" ? await createEngine("fused", { threads: 1 }) : TFJS_ENGINE;
           try {
             const before = tf.memory().numTensors;
-            await body(backend, RTOL[backend]);
+            await body(backend, RTOL[backend], engine);
             const after = tf.memory().numTensors;
             if (after !== before) throw new Error(`${name} on ${label} leaked ${after - before} tensors`);
           } finally {
-            setEngine("auto");
+            engine.dispose();
           }
         });
       }

@@ -205,13 +205,24 @@ Deno.test("cli: the tiny preset trains and samples on colour CIFAR-10, both SVHN
   }
 });
 
+Deno.test("cli: with no CBLAS library (a fresh machine) train runs on the fused engine's wasm kernels", async () => {
+  const out = await Deno.makeTempDir();
+  const t = await cli(["train", "mnist", "--preset", "tiny", "--epochs", "1", "--batch", "10", "--out", out], {
+    DRAW_BLAS_LIB: "none",
+  });
+  equal(t.code, 0, t.stderr);
+  match(t.stderr, /engine: fused: wasm SIMD kernels \(no CBLAS found\), \d+ thread\(s\)/);
+  match(t.stdout, /validation ELBO [0-9.]+ nats/);
+  await Deno.remove(out, { recursive: true });
+});
+
 Deno.test("cli: the paper's SVHN and CIFAR models (Table 3) train end to end on their fixtures", async () => {
   // svhn-multi is the paper's SVHN setup: 54×54 crops of 64×64 house-number photographs
   for (const [dataset, preset, hidden] of [["svhn-multi", "svhn", 800], ["cifar10", "cifar", 400]] as const) {
     const out = await Deno.makeTempDir();
-    // No --preset: each data set defaults to its own model. The fused engine (with its TypeScript
-    // products where no BLAS is installed): the tfjs graph of the SVHN model outgrows wasm memory.
-    const t = await cli(["train", dataset, "--batch", "5", "--epochs", "1", "--out", out, "--engine", "fused"]);
+    // No --preset: each data set defaults to its own model, on the fused engine (auto, on a CPU
+    // backend): the tfjs graph of the SVHN model outgrows tfjs-wasm's memory.
+    const t = await cli(["train", dataset, "--batch", "5", "--epochs", "1", "--out", out]);
     equal(t.code, 0, t.stderr);
     match(t.stderr, new RegExp(`LSTM ${hidden}`), `${dataset} trains the ${preset} model`);
     match(t.stdout, /validation ELBO [0-9.]+ nats/);

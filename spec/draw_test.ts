@@ -1,14 +1,14 @@
 import * as tf from "../src/tf.ts";
 import { type DrawConfig, TINY } from "../src/config.ts";
 import { Draw, drawGenerate, drawLoss, drawNoise, type DrawWeights, paramSpecs } from "../src/draw.ts";
-import { setEngine } from "../src/engine.ts";
+import { createEngine, TFJS_ENGINE } from "../src/engine/engine.ts";
 import { Rng } from "../src/random.ts";
 import { assertClose, assertNormClose, deepEqual, equal, ok, throws } from "./_assert.ts";
 import { testEveryBackend, values } from "./_backends.ts";
 import { centralDifferences, refDraw, refGenerate, type RefWeights } from "./_reference.ts";
 
-/** Both engines: the tfjs graph and the fused engine (fused.ts). */
-const ENGINES = ["tfjs", "fused"] as const;
+/** Both engines: the tfjs graph and the fused engine (src/engine/, one thread; its wasm products). */
+const ENGINES = { tfjs: TFJS_ENGINE, fused: await createEngine("fused", { threads: 1, products: "wasm" }) };
 
 /** Every read/write combination at tiny sizes, non-square and colour included. */
 const CONFIGS: Record<string, DrawConfig> = {
@@ -58,7 +58,7 @@ function epsFor(eps: Float32Array, cfg: DrawConfig, batch: number, n: number): n
 }
 
 for (const [label, cfg] of Object.entries(CONFIGS)) {
-  testEveryBackend(`drawLoss() matches the float64 reference of Eqs 1–12 (${label})`, async (_b, rtol) => {
+  testEveryBackend(`drawLoss() matches the float64 reference of Eqs 1–12 (${label})`, async (_b, rtol, engine) => {
     const batch = 3;
     const { weights, ref } = randomWeights(cfg, 1);
     const { x, perImage } = randomImages(cfg, batch, 2);
@@ -89,7 +89,7 @@ for (const [label, cfg] of Object.entries(CONFIGS)) {
     }
     assertClose(loss, mean, { rtol: 10 * rtol, what: "Eq 12 batch mean" });
     // Without trace the same numbers come out (on the fused engine, where that step selects it).
-    const plain = drawLoss(weights, cfg, x, eps, { logWeights: true });
+    const plain = drawLoss(weights, cfg, x, eps, { logWeights: true, engine });
     const plx = await values(plain.lx), plz = await values(plain.lz);
     tf.dispose([plain.loss, plain.logRatio!]);
     for (let n = 0; n < batch; n++) {
@@ -101,7 +101,7 @@ for (const [label, cfg] of Object.entries(CONFIGS)) {
   }, { webgpu: label === "attention" });
 }
 
-testEveryBackend("drawLoss() traces windows and canvases with the documented shapes", () => {
+testEveryBackend("drawLoss() traces windows and canvases with the documented shapes", (_b, _rtol, engine) => {
   const { weights } = randomWeights(TINY, 4);
   const { x } = randomImages(TINY, 2, 5);
   const eps = drawNoise(TINY, 2, new Rng(6));
@@ -109,12 +109,12 @@ testEveryBackend("drawLoss() traces windows and canvases with the documented sha
   deepEqual(out.readWindows!.shape, [2, TINY.T, 5]);
   deepEqual(out.writeWindows!.shape, [2, TINY.T, 5]);
   deepEqual(out.canvases!.shape, [TINY.T, 2, TINY.height, TINY.width, 1]);
-  const plain = drawLoss(weights, TINY, x, eps);
+  const plain = drawLoss(weights, TINY, x, eps, { engine });
   equal(plain.canvases, undefined);
   tf.dispose([x, eps, ...Object.values(weights), ...Object.values(out), ...Object.values(plain)] as tf.Tensor[]);
 });
 
-testEveryBackend("drawGenerate() follows Eqs 13–15 and never touches the encoder", async (_b, rtol) => {
+testEveryBackend("drawGenerate() follows Eqs 13–15 and never touches the encoder", async (_b, rtol, engine) => {
   const n = 3;
   for (const cfg of [TINY, CONFIGS["no attention"], CONFIGS["colour"]]) {
     const { weights, ref } = randomWeights(cfg, 7);
@@ -128,7 +128,7 @@ testEveryBackend("drawGenerate() follows Eqs 13–15 and never touches the encod
     const logits = await values(s.logits), means = await values(s.means);
     tf.dispose([s.canvases!, s.writeWindows!].filter(Boolean));
     // untraced generation (the fused engine, where selected) gives the same images
-    const plain = drawGenerate(decoderOnly, cfg, eps);
+    const plain = drawGenerate(decoderOnly, cfg, eps, { engine });
     assertClose(await values(plain.logits), logits, { rtol: 10 * rtol, atol: 1e-5, what: "untraced c_T" });
     plain.means.dispose();
     const D = logits.length / n, { height: B, width: A, channels: C } = cfg;
@@ -154,10 +154,12 @@ testEveryBackend("drawGenerate() follows Eqs 13–15 and never touches the encod
 
 Deno.test("drawLoss() gradients of every weight match central finite differences (tiny preset)", async (t) => {
   for (
-    const [label, cfg, engine] of Object.entries(CONFIGS).flatMap(([l, c]) => ENGINES.map((e) => [l, c, e] as const))
+    const [label, cfg, name] of Object.entries(CONFIGS).flatMap(([l, c]) =>
+      (["tfjs", "fused"] as const).map((e) => [l, c, e] as const)
+    )
   ) {
-    await t.step(`${label}, ${engine}`, async () => {
-      setEngine(engine);
+    await t.step(`${label}, ${name}`, async () => {
+      const engine = ENGINES[name];
       const batch = 2;
       const { weights, ref } = randomWeights(cfg, 9);
       const { x, perImage } = randomImages(cfg, batch, 10);
@@ -165,7 +167,7 @@ Deno.test("drawLoss() gradients of every weight match central finite differences
       const epsV = await eps.data() as Float32Array;
       const names = Object.keys(weights);
       const grads = tf.grads((...ws: tf.Tensor[]) =>
-        drawLoss(Object.fromEntries(names.map((n, k) => [n, ws[k]])), cfg, x, eps).loss
+        drawLoss(Object.fromEntries(names.map((n, k) => [n, ws[k]])), cfg, x, eps, { engine }).loss
       )(names.map((n) => weights[n]));
       const lossAt = (w: RefWeights) =>
         perImage.reduce((s, img, n) => {
@@ -177,7 +179,6 @@ Deno.test("drawLoss() gradients of every weight match central finite differences
         assertNormClose(await values(grads[p]), fd, { rtol: 2e-3, atol: 1e-5, what: `∂L/∂${names[p]} (${label})` });
       }
       tf.dispose([x, eps, ...Object.values(weights)]);
-      setEngine("auto");
     });
   }
 });

@@ -13,8 +13,9 @@ import { linear } from "./linear.ts";
 import { lstmCell, type LstmState } from "./lstm.ts";
 import type { Rng } from "./random.ts";
 import type { Batch } from "./trainer.ts";
-import { fusedClassifier } from "./engine.ts";
-import type { FusedClassifier } from "./fused_classifier.ts";
+import { type Engine, TFJS_ENGINE } from "./engine/engine.ts";
+import { engineOp, values32 } from "./engine/bridge.ts";
+import type { FusedClassifier } from "./engine/fused_classifier.ts";
 
 function checkInt(what: string, v: unknown, min: number): void {
   if (typeof v !== "number" || !Number.isInteger(v) || v < min) {
@@ -64,13 +65,13 @@ export function classifierForward(
   weights: Record<string, tf.Tensor>,
   config: ClassifierConfig,
   x: tf.Tensor4D,
-  options: { trace?: boolean } = {},
+  options: { trace?: boolean; engine?: Engine } = {},
 ): ClassifierOutput {
   const want = [config.height, config.width, config.channels];
   if (x.rank !== 4 || x.shape.slice(1).join() !== want.join()) {
     throw new TypeError(`Cannot classify as images must be [batch, ${want}]: current shape is [${x.shape}]`);
   }
-  const fused = options.trace ? undefined : fusedClassifier(config, x.shape[0]);
+  const fused = options.trace ? undefined : (options.engine ?? TFJS_ENGINE).classifier(config, x.shape[0]);
   if (fused) return { logits: fusedLogits(fused, weights, config, x) };
   return tf.tidy(() => {
     const { readN: N, width: A, height: B, channels: C, hidden: H } = config;
@@ -107,27 +108,21 @@ function fusedLogits(
   const specs = classifierSpecs(config);
   const batch = x.shape[0];
   const xt = toInternal(x);
-  const xv = (xt.dataSync() as Float32Array).slice();
+  const xv = values32(xt).slice();
   xt.dispose();
   let pass = -1;
-  const op = tf.customGrad((...args: unknown[]) => {
-    const inputs = args.slice(0, specs.length) as tf.Tensor[];
-    const run = () => {
-      const fw = Object.fromEntries(specs.map((s, i) => [s.name, inputs[i].dataSync() as Float32Array]));
-      const logits = runner.forward(fw, xv);
+  return engineOp(specs.map((s) => weights[s.name]), [batch, config.classes], {
+    run: (values) => {
+      const logits = runner.forward(Object.fromEntries(specs.map((s, i) => [s.name, values[i]])), xv);
       pass = runner.passes;
       return logits;
-    };
-    return {
-      value: tf.tensor2d(run(), [batch, config.classes]),
-      gradFunc: (dy: tf.Tensor) => {
-        if (runner.passes !== pass) run(); // another pass ran in between: redo ours
-        const g = runner.backward(dy.dataSync() as Float32Array);
-        return specs.map((s) => tf.tensor(g[s.name], s.shape));
-      },
-    };
-  });
-  return op(...specs.map((s) => weights[s.name])) as tf.Tensor2D;
+    },
+    grad: (dy) => {
+      const g = runner.backward(dy);
+      return specs.map((s) => g[s.name]);
+    },
+    stale: () => runner.passes !== pass,
+  }) as tf.Tensor2D;
 }
 
 /** Softmax cross-entropy per example: log Σ_k exp(logit_k) − logit_label. [batch] */
@@ -155,6 +150,8 @@ export class Classifier {
   readonly config: ClassifierConfig;
   /** The trainable weights, by name. */
   readonly weights: Record<string, tf.Variable>;
+  /** What computes its passes (see engine/engine.ts); the tfjs graph unless set. */
+  engine: Engine = TFJS_ENGINE;
 
   /** Builds a classifier with fresh weights from `seed`. */
   constructor(config: ClassifierConfig, seed = 0) {
@@ -165,7 +162,7 @@ export class Classifier {
   /** Mean cross-entropy of a labelled batch, and its error rate. */
   objective(batch: Batch, _rng: Rng): { loss: tf.Scalar; figures: Record<string, tf.Scalar> } {
     if (!batch.labels) throw new TypeError("Cannot train the classifier on a batch without labels");
-    const { logits } = classifierForward(this.weights, this.config, batch.x);
+    const { logits } = classifierForward(this.weights, this.config, batch.x, { engine: this.engine });
     const loss = tf.mean(softmaxCrossEntropy(logits, batch.labels)) as tf.Scalar;
     const wrong = tf.mean(
       tf.cast(tf.notEqual(tf.argMax(logits, 1), tf.cast(batch.labels, "int32")), "float32"),

@@ -14,8 +14,9 @@ import { linear } from "./linear.ts";
 import { lstmCell, type LstmState } from "./lstm.ts";
 import { bernoulliNll, klStandardNormal } from "./loss.ts";
 import { Rng } from "./random.ts";
-import { fusedRunner } from "./engine.ts";
-import type { FusedRunner } from "./fused_pool.ts";
+import { type Engine, TFJS_ENGINE } from "./engine/engine.ts";
+import { engineOp, values32 } from "./engine/bridge.ts";
+import type { FusedRunner } from "./engine/fused_draw.ts";
 import { initValues, type ParamSpec, paramSpecs, readSize, writeSize } from "./specs.ts";
 
 export { initValues, type ParamSpec, paramSpecs, readSize, writeSize };
@@ -191,6 +192,8 @@ export interface TraceOptions {
   trace?: boolean;
   /** Also return {@link DrawLoss.logRatio}, for importance-weighted bounds. */
   logWeights?: boolean;
+  /** What computes it (default: the tfjs graph, the reference); `trace` always runs the graph. */
+  engine?: Engine;
 }
 
 /**
@@ -221,7 +224,7 @@ export function drawLoss(
   checkImages(x, config);
   const batch = x.shape[0];
   checkNoise(eps, config, batch);
-  const runner = options.trace ? undefined : fusedRunner(config, batch);
+  const runner = options.trace ? undefined : (options.engine ?? TFJS_ENGINE).draw(config, batch);
   if (runner) return fusedLoss(runner, weights, config, x, eps, options);
   return tf.tidy(() => {
     const H = config.hidden;
@@ -274,11 +277,6 @@ export function drawLoss(
   }) as unknown as DrawLoss;
 }
 
-/** Float32 values of a tensor (a copy or the backend's own array; never written to). */
-function values32(t: tf.Tensor): Float32Array {
-  return t.dataSync() as Float32Array;
-}
-
 /**
  * drawLoss on the fused engine: one tfjs op whose forward and backward passes are the engine's,
  * so that tf.variableGrads and the Trainer work unchanged.
@@ -300,37 +298,23 @@ function fusedLoss(
   let logRatio: Float32Array = new Float32Array(0);
   let pass = -1;
   return tf.tidy(() => {
-    const op = tf.customGrad((...args: unknown[]) => {
-      const inputs = args.slice(0, specs.length) as tf.Tensor[];
-      const run = () => {
-        const fw = Object.fromEntries(specs.map((s, i) => [s.name, values32(inputs[i])]));
-        const r = runner.forward(fw, xv, ev);
+    const pair = engineOp(specs.map((s) => weights[s.name]), [batch, 2], {
+      run: (values) => {
+        const r = runner.forward(Object.fromEntries(specs.map((s, i) => [s.name, values[i]])), xv, ev);
         pass = runner.passes;
-        return r;
-      };
-      const r = run();
-      logRatio = r.logRatio;
-      const pair = new Float32Array(2 * batch);
-      for (let b = 0; b < batch; b++) {
-        pair[2 * b] = r.lx[b];
-        pair[2 * b + 1] = r.lz[b];
-      }
-      return {
-        value: tf.tensor2d(pair, [batch, 2]),
-        gradFunc: (dy: tf.Tensor) => {
-          if (runner.passes !== pass) run(); // another pass ran in between: redo ours
-          const d = values32(dy);
-          const dlx = new Float32Array(batch), dlz = new Float32Array(batch);
-          for (let b = 0; b < batch; b++) {
-            dlx[b] = d[2 * b];
-            dlz[b] = d[2 * b + 1];
-          }
-          const g = runner.backward(dlx, dlz);
-          return specs.map((s) => tf.tensor(g[s.name], s.shape));
-        },
-      };
+        logRatio = r.logRatio;
+        const out = new Float32Array(2 * batch); // [batch, (Lx, Lz)]
+        for (let b = 0; b < batch; b++) [out[2 * b], out[2 * b + 1]] = [r.lx[b], r.lz[b]];
+        return out;
+      },
+      grad: (d) => {
+        const dlx = new Float32Array(batch), dlz = new Float32Array(batch);
+        for (let b = 0; b < batch; b++) [dlx[b], dlz[b]] = [d[2 * b], d[2 * b + 1]];
+        const g = runner.backward(dlx, dlz);
+        return specs.map((s) => g[s.name]);
+      },
+      stale: () => runner.passes !== pass,
     });
-    const pair = op(...specs.map((s) => weights[s.name])) as tf.Tensor2D;
     const [lx, lz] = tf.unstack(pair, 1) as tf.Tensor1D[];
     const out: DrawLoss = { lx, lz, loss: tf.mean(tf.add(lx, lz)) as tf.Scalar };
     if (options.logWeights) out.logRatio = tf.tensor1d(logRatio);
@@ -382,7 +366,7 @@ export function drawGenerate(
       throw new TypeError(`Cannot generate as weight ${spec.name} must be [${spec.shape}]`);
     }
   }
-  const runner = options.trace ? undefined : fusedRunner(config, n);
+  const runner = options.trace ? undefined : (options.engine ?? TFJS_ENGINE).draw(config, n);
   if (runner) {
     const fw: Record<string, Float32Array> = {};
     for (const spec of paramSpecs(config)) if (weights[spec.name]) fw[spec.name] = values32(weights[spec.name]);
@@ -439,6 +423,8 @@ export class Draw {
   readonly config: DrawConfig;
   /** The trainable weights, by name (see {@link paramSpecs}). */
   readonly weights: Record<string, tf.Variable>;
+  /** What computes its passes (see engine/engine.ts); the tfjs graph unless set. */
+  engine: Engine = TFJS_ENGINE;
 
   /** Builds a network with fresh weights from `seed`. */
   constructor(config: DrawConfig, seed = 0) {
@@ -450,7 +436,7 @@ export class Draw {
   loss(x: tf.Tensor4D, rng: Rng, options: TraceOptions = {}): DrawLoss {
     const eps = drawNoise(this.config, x.shape[0], rng);
     try {
-      return drawLoss(this.weights, this.config, x, eps, options);
+      return drawLoss(this.weights, this.config, x, eps, { engine: this.engine, ...options });
     } finally {
       eps.dispose();
     }
@@ -474,7 +460,7 @@ export class Draw {
     }
     const eps = drawNoise(this.config, n, rng);
     try {
-      return drawGenerate(this.weights, this.config, eps, options);
+      return drawGenerate(this.weights, this.config, eps, { engine: this.engine, ...options });
     } finally {
       eps.dispose();
     }

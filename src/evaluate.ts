@@ -114,7 +114,7 @@ export async function evaluateClassifier(
     const idx = Array.from({ length: Math.min(batch, count - start) }, (_, k) => start + k);
     const [w, l] = tf.tidy(() => {
       const x = batchTensor(ds, idx), y = batchLabels(ds, idx);
-      const { logits } = classifierForward(model.weights, model.config, x);
+      const { logits } = classifierForward(model.weights, model.config, x, { engine: model.engine });
       const miss = tf.sum(tf.cast(tf.notEqual(tf.argMax(logits, 1), tf.cast(y, "int32")), "float32"));
       return [miss, tf.sum(softmaxCrossEntropy(logits, y))];
     });

@@ -24,6 +24,7 @@ import {
 import { clock, Progress } from "./progress.ts";
 import { Rng } from "./random.ts";
 import { Trainer } from "./trainer.ts";
+import { type Engine, TFJS_ENGINE } from "./engine/engine.ts";
 
 /** Hyper-parameters of a run that must stay fixed across resumes. */
 export interface RunSettings {
@@ -115,6 +116,8 @@ export interface TrainOptions extends RunSettings {
   validLimit?: number;
   /** Backend in use, recorded in config.json. */
   backend: string;
+  /** What computes the passes (default: the tfjs graph). */
+  engine?: Engine;
   signal?: AbortSignal;
   progress?: Progress;
 }
@@ -189,6 +192,7 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
     task = ckpt.kind === "classifier"
       ? classifierTask(ckpt.config as ClassifierConfig)
       : drawTask(ckpt.config as DrawConfig);
+    model.engine = o.engine ?? TFJS_ENGINE;
     trainer = new Trainer(model, { lr: settings.lr, clipNorm: settings.clipNorm });
     restoreTrainer(trainer, ckpt);
     state = { ...ckpt.state };
@@ -201,6 +205,7 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
       );
     }
     model = task.create(o.seed);
+    model.engine = o.engine ?? TFJS_ENGINE;
     checkGeometry(model.config, o.splits.train);
     trainer = new Trainer(model, { lr: o.lr, clipNorm: o.clipNorm });
     state = { iteration: 0, examples: 0, epoch: 0, batchInEpoch: 0, noiseRng: (o.seed ^ 0x9e3779b9) >>> 0, seconds: 0 };

@@ -1,0 +1,293 @@
+/**
+ * The fused engine (src/engine/) against the plain tfjs composition, values and every gradient,
+ * at the paper's layer sizes, with the wasm kernels' products and with a CBLAS library's where
+ * one is found; the threaded pool against one thread; the classifier; the engine's choice; and a
+ * script that never disposes its pool still exits. (spec/draw_test.ts checks the engine against
+ * the float64 reference and finite differences at tiny sizes; spec/kernels_test.ts each kernel.)
+ */
+import fc from "fast-check";
+import * as tf from "../src/tf.ts";
+import { selectBackend } from "../src/backend.ts";
+import { CIFAR, CLUTTERED, type DrawConfig, imageSize, MNIST, MNIST_NO_ATTENTION } from "../src/config.ts";
+import { classifierForward, classifierSpecs } from "../src/classifier.ts";
+import { drawLoss, paramSpecs, toInternal } from "../src/draw.ts";
+import { createEngine, type Engine } from "../src/engine/engine.ts";
+import { engineContext } from "../src/engine/context.ts";
+import { FusedClassifier } from "../src/engine/fused_classifier.ts";
+import { FusedDraw, type FusedWeights } from "../src/engine/fused_draw.ts";
+import { Arena, instantiate, loadKernels } from "../src/engine/kernels.ts";
+import { FusedPool, MIN_SHARE } from "../src/engine/pool.ts";
+import { checkBounds, jsGemm, openCblas } from "../src/engine/cblas.ts";
+import { Rng } from "../src/random.ts";
+import { assertClose, assertNormClose, equal, ok, throws } from "./_assert.ts";
+
+const SEED = 20151120;
+const blas = openCblas();
+const module = await loadKernels();
+/** The products each test runs with: the kernels', and a CBLAS library's where one opens. */
+const PRODUCTS = blas ? [undefined, { gemm: blas.gemm, path: blas.path }] : [undefined];
+const label = (b: unknown) => b ? "CBLAS products" : "wasm products";
+
+/** One thread's context on a fresh arena. */
+function context(b?: { gemm: typeof jsGemm; path: string }) {
+  const probe = instantiate(module, new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }));
+  return engineContext(module, new Arena(probe.heapBase()), b);
+}
+
+function problem(cfg: DrawConfig, batch: number, seed: number) {
+  const rng = new Rng(seed);
+  const w: FusedWeights = {};
+  for (const s of paramSpecs(cfg)) {
+    // kernels at the initialisation's scale, everything else (biases, initial states) non-zero
+    const scale = s.shape.length === 2 ? 1 / Math.sqrt(s.shape[0]) : 0.3;
+    w[s.name] = rng.fillNormal(new Float32Array(s.shape.reduce((a, b) => a * b, 1))).map((e) => scale * e);
+  }
+  const x = Float32Array.from({ length: batch * imageSize(cfg) }, () => rng.uniform());
+  const eps = rng.fillNormal(new Float32Array(cfg.T * batch * cfg.z));
+  const dlx = Float32Array.from({ length: batch }, () => rng.uniform());
+  const dlz = Float32Array.from({ length: batch }, () => rng.uniform());
+  return { w, x, eps, dlx, dlz };
+}
+
+Deno.test("cblas: the TypeScript reference product is exact on small integers, every transpose", () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 6 }),
+      fc.integer({ min: 1, max: 6 }),
+      fc.integer({ min: 0, max: 6 }),
+      fc.boolean(),
+      fc.boolean(),
+      fc.constantFrom(0 as const, 1 as const),
+      (M, N, K, tA, tB, beta) => {
+        const A = Float32Array.from({ length: M * K }, (_, i) => (i % 5) - 2);
+        const B = Float32Array.from({ length: K * N }, (_, i) => (i % 3) - 1);
+        const C = Float32Array.from({ length: M * N }, (_, i) => i);
+        const want = new Float32Array(M * N);
+        for (let i = 0; i < M; i++) {
+          for (let j = 0; j < N; j++) {
+            let s = beta * C[i * N + j];
+            for (let k = 0; k < K; k++) s += (tA ? A[k * M + i] : A[i * K + k]) * (tB ? B[j * K + k] : B[k * N + j]);
+            want[i * N + j] = s;
+          }
+        }
+        jsGemm(tA, tB, M, N, K, A, tA ? M : K, B, tB ? K : N, beta, C, N);
+        assertClose(C, want, { atol: 0, what: `${M}x${N}x${K} ${tA} ${tB}` });
+      },
+    ),
+    { seed: SEED, numRuns: 200 },
+  );
+});
+
+Deno.test({
+  name: "cblas: native sgemm agrees with the TypeScript reference product",
+  ignore: !blas,
+  fn: () => {
+    const rng = new Rng(1);
+    for (const [M, N, K] of [[3, 5, 7], [100, 1024, 520], [520, 1024, 64], [1, 1, 1], [4, 3, 0]]) {
+      for (const tA of [false, true]) {
+        for (const tB of [false, true]) {
+          const A = rng.fillNormal(new Float32Array(M * K)), B = rng.fillNormal(new Float32Array(K * N));
+          const C1 = rng.fillNormal(new Float32Array(M * N)), C2 = C1.slice();
+          jsGemm(tA, tB, M, N, K, A, tA ? M : K, B, tB ? K : N, 1, C1, N);
+          blas!.gemm(tA, tB, M, N, K, A, tA ? M : K, B, tB ? K : N, 1, C2, N);
+          assertClose(C2, C1, { rtol: 1e-4, atol: 1e-3, what: `${M}x${N}x${K}` });
+        }
+      }
+    }
+  },
+});
+
+Deno.test("cblas: a product that would run past A, B or C is refused before any native code runs", () => {
+  const four = new Float32Array(4), three = new Float32Array(3);
+  const products = blas ? [jsGemm, blas.gemm] : [jsGemm];
+  throws(() => checkBounds(false, false, 2, 2, 2, four, 2, four, 2, 0, three, 2), /C holds 3 values/);
+  for (const gemm of products) {
+    throws(() => gemm(false, false, 2, 2, 2, four, 2, four, 2, 0, three, 2), {
+      name: "RangeError",
+      message: /C holds 3 values/,
+    });
+    throws(() => gemm(true, false, 2, 2, 2, three, 2, four, 2, 0, four, 2), {
+      name: "RangeError",
+      message: /A holds 3 values/,
+    });
+    throws(() => gemm(false, true, 2, 2, 2, four, 2, four, 1, 0, four, 2), {
+      name: "RangeError",
+      message: /B holds 4 values/,
+    });
+    gemm(false, false, 2, 2, 2, four, 2, four, 2, 0, four, 2); // exact fit
+  }
+});
+
+Deno.test({
+  name: "cblas: OpenBLAS runs one thread per product (no server threads to race at exit)",
+  ignore: !blas,
+  fn: () => equal(blas!.threads, 1),
+});
+
+/** The MNIST and CIFAR models of Table 3 at few steps and a small batch: every layer at full size. */
+const FULL: Record<string, DrawConfig> = {
+  mnist: { ...MNIST, T: 3 },
+  cifar: { ...CIFAR, T: 2 },
+  "mnist without attention": { ...MNIST_NO_ATTENTION, T: 2 },
+};
+
+for (const [name, cfg] of Object.entries(FULL)) {
+  for (const b of PRODUCTS) {
+    Deno.test(`fused engine = tfjs composition, values and every gradient (${name} layer sizes, ${label(b)})`, async () => {
+      await selectBackend("cpu");
+      const batch = 3;
+      const { w, x, eps, dlx, dlz } = problem(cfg, batch, 7);
+      const engine = new FusedDraw(cfg, batch, context(b));
+      const got = engine.forward(w, x, eps);
+      const grads = engine.backward(dlx, dlz);
+      // the tfjs graph on the same inputs (x in [batch, H, W, C] order)
+      const specs = paramSpecs(cfg);
+      const ws = specs.map((s) => tf.tensor(w[s.name], s.shape));
+      const { height: B, width: A, channels: C } = cfg;
+      const img = tf.tidy(() =>
+        C === 1
+          ? tf.tensor4d(x, [batch, B, A, 1])
+          : tf.transpose(tf.tensor4d(x, [batch, B, C, A]), [0, 1, 3, 2]) as tf.Tensor4D
+      );
+      const roundTrip = toInternal(img);
+      assertClose(await roundTrip.data() as Float32Array, x, { atol: 0, what: "layout" });
+      roundTrip.dispose();
+      const e = tf.tensor3d(eps, [cfg.T, batch, cfg.z]);
+      const wx = tf.tensor1d(dlx), wz = tf.tensor1d(dlz);
+      const out = drawLoss(Object.fromEntries(specs.map((s, i) => [s.name, ws[i]])), cfg, img, e);
+      assertClose(await out.lx.data() as Float32Array, got.lx, { rtol: 1e-4, what: "Lx" });
+      assertClose(await out.lz.data() as Float32Array, got.lz, { rtol: 1e-4, atol: 1e-3, what: "Lz" });
+      tf.dispose(Object.values(out) as tf.Tensor[]);
+      const g = tf.grads((...v: tf.Tensor[]) => {
+        const o = drawLoss(Object.fromEntries(specs.map((s, i) => [s.name, v[i]])), cfg, img, e);
+        return tf.add(tf.sum(tf.mul(o.lx, wx)), tf.sum(tf.mul(o.lz, wz))) as tf.Scalar;
+      })(ws);
+      for (let i = 0; i < specs.length; i++) {
+        assertNormClose(grads[specs[i].name], await g[i].data() as Float32Array, {
+          rtol: 1e-4,
+          atol: 1e-6,
+          what: `∂/∂${specs[i].name}`,
+        });
+      }
+      tf.dispose([...ws, ...g, img, e, wx, wz]);
+    });
+  }
+}
+
+for (const b of PRODUCTS) {
+  Deno.test(`FusedPool: the batch split over threads on one memory = one thread (${label(b)})`, () => {
+    const cfg: DrawConfig = { ...MNIST, T: 4, hidden: 32, z: 8 };
+    const batch = 50; // not a multiple of 3 threads
+    const { w, x, eps, dlx, dlz } = problem(cfg, batch, 3);
+    const one = new FusedDraw(cfg, batch, context(b));
+    const a = one.forward(w, x, eps), ga = one.backward(dlx, dlz), sa = one.generate(w, eps);
+    for (const threads of [2, 3]) {
+      const pool = FusedPool.create(cfg, batch, threads, module, b);
+      ok(pool, `a pool of ${threads} threads starts`);
+      try {
+        const r = pool.forward(w, x, eps);
+        assertClose(r.lx, a.lx, { rtol: 1e-6, what: "Lx" });
+        assertClose(r.lz, a.lz, { rtol: 1e-6, what: "Lz" });
+        assertClose(r.logRatio, a.logRatio, { rtol: 1e-5, atol: 1e-5, what: "log ratio" });
+        const gb = pool.backward(dlx, dlz);
+        for (const name of Object.keys(ga)) assertNormClose(gb[name], ga[name], { rtol: 1e-5, what: name });
+        assertClose(pool.generate(w, eps), sa, { rtol: 1e-6, atol: 1e-6, what: "samples" });
+      } finally {
+        pool.dispose();
+      }
+    }
+    ok(FusedPool.create(cfg, 2 * MIN_SHARE - 1, 2, module, b) === undefined, "a batch too small to split: one thread");
+  });
+}
+
+Deno.test("engine choice: names are checked, auto is fused on CPU backends with or without BLAS, the graph on WebGPU", async () => {
+  await selectBackend("cpu");
+  const rejects = async (p: Promise<unknown>, re: RegExp) => {
+    try {
+      await p;
+    } catch (e) {
+      ok(re.test(String(e)), String(e));
+      return;
+    }
+    throw new Error(`expected a rejection matching ${re}`);
+  };
+  await rejects(createEngine("fast" as never), /engine as it must be one of auto, fused, tfjs: current value is fast/);
+  await rejects(createEngine("fused", { threads: 0 }), /threads must be an integer >= 1/);
+  equal((await createEngine("tfjs")).name, "tfjs");
+  const auto: Engine = await createEngine("auto", { backend: "wasm" });
+  equal(auto.name, "fused");
+  ok(auto.description.includes(blas ? blas.path : "wasm SIMD kernels (no CBLAS found)"), auto.description);
+  const wasmOnly = await createEngine("fused", { products: "wasm", threads: 1 });
+  ok(/wasm SIMD kernels/.test(wasmOnly.description), wasmOnly.description);
+  equal((await createEngine("auto", { backend: "webgpu" })).name, "tfjs");
+  auto.dispose();
+});
+
+for (const b of PRODUCTS) {
+  Deno.test(`fused classifier = tfjs composition, logits and every gradient (cluttered model's sizes, ${label(b)})`, async () => {
+    await selectBackend("cpu");
+    const cfg = { ...CLUTTERED, glimpses: 2 };
+    const batch = 3, rng = new Rng(8);
+    const specs = classifierSpecs(cfg);
+    const w: FusedWeights = {};
+    for (const s of specs) {
+      const scale = s.shape.length === 2 ? 1 / Math.sqrt(s.shape[0]) : 0.3;
+      w[s.name] = rng.fillNormal(new Float32Array(s.shape.reduce((a, b) => a * b, 1))).map((e) => scale * e);
+    }
+    const x = Float32Array.from({ length: batch * 100 * 100 }, () => rng.uniform());
+    const dL = rng.fillNormal(new Float32Array(batch * cfg.classes));
+    const engine = new FusedClassifier(cfg, batch, context(b));
+    const logits = engine.forward(w, x);
+    const grads = engine.backward(dL);
+    const ws = specs.map((s) => tf.tensor(w[s.name], s.shape));
+    const img = tf.tensor4d(x, [batch, 100, 100, 1]), td = tf.tensor2d(dL, [batch, cfg.classes]);
+    const named = (v: tf.Tensor[]) => Object.fromEntries(specs.map((s, i) => [s.name, v[i]]));
+    const ref = classifierForward(named(ws), cfg, img).logits;
+    assertClose(logits, await ref.data() as Float32Array, { rtol: 1e-4, atol: 1e-5, what: "logits" });
+    const g = tf.grads((...v: tf.Tensor[]) => tf.sum(tf.mul(classifierForward(named(v), cfg, img).logits, td)))(ws);
+    for (let i = 0; i < specs.length; i++) {
+      assertNormClose(grads[specs[i].name], await g[i].data() as Float32Array, {
+        rtol: 1e-4,
+        atol: 1e-6,
+        what: `∂/∂${specs[i].name}`,
+      });
+    }
+    tf.dispose([...ws, ...g, img, td, ref]);
+  });
+}
+
+Deno.test({
+  name: "a script that trains on the worker pool and never disposes it still exits, with status 0",
+  fn: async () => {
+    const at = (p: string) => JSON.stringify(new URL(p, import.meta.url).href);
+    const script = `
+      import * as tf from ${at("../src/tf.ts")};
+      import { selectBackend } from ${at("../src/backend.ts")};
+      import { MNIST } from ${at("../src/config.ts")};
+      import { Draw } from ${at("../src/draw.ts")};
+      import { createEngine } from ${at("../src/engine/engine.ts")};
+      import { Rng } from ${at("../src/random.ts")};
+      import { Trainer } from ${at("../src/trainer.ts")};
+      await selectBackend("cpu");
+      const model = new Draw({ ...MNIST, T: 4, hidden: 32, z: 8 }, 0);
+      model.engine = await createEngine("fused", { threads: 2 });
+      const r = await new Trainer(model).step(tf.randomUniform([100, 28, 28, 1]), new Rng(1));
+      console.log(model.engine.description, Number.isFinite(r.loss));`;
+    const file = await Deno.makeTempFile({ suffix: ".ts" });
+    try {
+      await Deno.writeTextFile(file, script);
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--config", new URL("../deno.json", import.meta.url).pathname, file],
+        env: { NO_COLOR: "1" },
+        stdout: "piped",
+        stderr: "piped",
+        signal: AbortSignal.timeout(60_000),
+      }).output();
+      const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+      equal(out.code, 0, text);
+      ok(/2 thread\(s\) true/.test(text), text);
+    } finally {
+      await Deno.remove(file);
+    }
+  },
+});

@@ -1,0 +1,178 @@
+/**
+ * Engines: what computes a model's loss, gradient and samples. An engine is a value handed to a
+ * model (`model.engine = await createEngine("auto")`, or the `engine` option of drawLoss,
+ * drawGenerate and classifierForward); the model says what (the paper's equations), the engine
+ * how fast. The choice never changes a result beyond float32 rounding (the spec checks).
+ *
+ * - {@link TFJS_ENGINE}: the tfjs graph on any backend, the readable reference composition.
+ * - the fused engine ({@link createEngine}): the forward pass and its hand-derived backward pass
+ *   on the wasm SIMD kernels (src/kernels/), the batch split over worker threads on one shared
+ *   memory, and the matrix products in a CBLAS library where the Deno adapter (cblas.ts) finds one.
+ *
+ * @module
+ */
+import type { ClassifierConfig, DrawConfig } from "../config.ts";
+import type { Blas } from "./context.ts";
+import { engineContext } from "./context.ts";
+import { FusedClassifier } from "./fused_classifier.ts";
+import { FusedDraw, type FusedRunner } from "./fused_draw.ts";
+import { Arena, instantiate, loadKernels } from "./kernels.ts";
+import { FusedPool } from "./pool.ts";
+
+/** The engine names {@link createEngine} accepts. */
+export const ENGINES = ["auto", "fused", "tfjs"] as const;
+/** An engine name. */
+export type EngineName = typeof ENGINES[number];
+
+/** What computes a model's passes. */
+export interface Engine {
+  /** "tfjs" (the graph) or "fused". */
+  readonly name: "tfjs" | "fused";
+  /** One line for the log: what runs where, and why. */
+  readonly description: string;
+  /** The runner for DRAW at `config` and `batch`, or undefined where the tfjs graph runs it. */
+  draw(config: DrawConfig, batch: number): FusedRunner | undefined;
+  /** The runner for the classifier, or undefined where the tfjs graph runs it. */
+  classifier(config: ClassifierConfig, batch: number): FusedClassifier | undefined;
+  /** Stops threads and frees buffers (the engine stays usable: they are made again on demand). */
+  dispose(): void;
+}
+
+/** The tfjs graph: every op through tfjs and its autodiff. */
+export const TFJS_ENGINE: Engine = {
+  name: "tfjs",
+  description: "tfjs graph",
+  draw: () => undefined,
+  classifier: () => undefined,
+  dispose() {},
+};
+
+/** Options of {@link createEngine}. */
+export interface EngineOptions {
+  /** Threads that split a batch (default: every core). */
+  threads?: number;
+  /**
+   * Matrix products: "auto" (default) uses a CBLAS library where the Deno adapter opens one
+   * ($DRAW_BLAS_LIB, OpenBLAS's usual places; "none" there turns it off), "wasm" always the kernels'.
+   */
+  products?: "auto" | "wasm";
+  /** The tfjs backend in use: "auto" gives the graph on WebGPU (the fused engine is for CPUs). */
+  backend?: string;
+}
+
+/** Milliseconds without use after which the fused engine's worker threads stop. */
+export const IDLE_MS = 2000;
+
+/** The fused engine: runners cached by configuration and batch (the two most recent). */
+class FusedEngine implements Engine {
+  readonly name = "fused";
+  private readonly runners = new Map<string, FusedRunner | FusedClassifier>();
+  private idle: number | undefined;
+
+  constructor(
+    private readonly module: WebAssembly.Module,
+    private readonly threads: number,
+    private readonly blas: Blas | undefined,
+    readonly description: string,
+  ) {}
+
+  private cached<R extends FusedRunner | FusedClassifier>(key: string, make: () => R): R {
+    let runner = this.runners.get(key) as R | undefined;
+    if (runner) {
+      this.runners.delete(key);
+      this.runners.set(key, runner); // most recently used last
+      return runner;
+    }
+    runner = make();
+    this.runners.set(key, runner);
+    while (this.runners.size > 2) {
+      const [oldest, r] = this.runners.entries().next().value!;
+      r.dispose();
+      this.runners.delete(oldest);
+    }
+    return runner;
+  }
+
+  /** A fresh arena and this thread's context on it. */
+  private context() {
+    const probe = instantiate(this.module, new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }));
+    return engineContext(this.module, new Arena(probe.heapBase()), this.blas);
+  }
+
+  draw(config: DrawConfig, batch: number): FusedRunner {
+    const runner = this.cached(
+      `draw/${JSON.stringify(config)}/${batch}`,
+      () =>
+        FusedPool.create(config, batch, this.threads, this.module, this.blas) ??
+          new FusedDraw(config, batch, this.context()),
+    );
+    if (runner instanceof FusedPool) this.stopWhenIdle();
+    return runner;
+  }
+
+  classifier(config: ClassifierConfig, batch: number): FusedClassifier {
+    return this.cached(
+      `classifier/${JSON.stringify(config)}/${batch}`,
+      () => new FusedClassifier(config, batch, this.context()),
+    );
+  }
+
+  /**
+   * Worker threads keep a Deno process alive, so pools stop after {@link IDLE_MS} without use: a
+   * script that trains and ends exits on its own a moment later. (The timer itself holds nothing.)
+   */
+  private stopWhenIdle(): void {
+    if (this.idle !== undefined) clearTimeout(this.idle);
+    this.idle = setTimeout(() => {
+      this.idle = undefined;
+      this.dispose();
+    }, IDLE_MS) as unknown as number;
+    (globalThis as { Deno?: { unrefTimer(id: number): void } }).Deno?.unrefTimer(this.idle);
+  }
+
+  dispose(): void {
+    if (this.idle !== undefined) clearTimeout(this.idle);
+    this.idle = undefined;
+    for (const r of this.runners.values()) r.dispose();
+    this.runners.clear();
+  }
+}
+
+/** A CBLAS library from the Deno adapter, where this runs in Deno and one opens. */
+async function findBlas(): Promise<Blas | undefined> {
+  if (!("Deno" in globalThis)) return undefined;
+  const { openCblas } = await import("./cblas.ts");
+  const lib = openCblas();
+  return lib ? { gemm: lib.gemm, path: lib.path } : undefined;
+}
+
+/**
+ * The engine called `name`: "tfjs" the graph; "fused" the fused engine; "auto" (the default) the
+ * fused engine on a CPU backend and the graph on WebGPU.
+ *
+ * @example
+ * ```ts
+ * import { createEngine, Draw, TINY, Rng } from "../../mod.ts";
+ * const model = new Draw(TINY, 0);
+ * model.engine = await createEngine("auto", { threads: 1 });
+ * console.log(model.engine.description);
+ * model.generate(4, new Rng(1)).means.print();
+ * ```
+ */
+export async function createEngine(name: EngineName = "auto", options: EngineOptions = {}): Promise<Engine> {
+  if (!ENGINES.includes(name)) {
+    throw new RangeError(`Cannot select engine as it must be one of ${ENGINES.join(", ")}: current value is ${name}`);
+  }
+  const threads = options.threads ?? Math.max(1, navigator.hardwareConcurrency || 1);
+  if (!Number.isInteger(threads) || threads < 1) {
+    throw new RangeError(`Cannot select engine as threads must be an integer >= 1: current value is ${threads}`);
+  }
+  if (name === "tfjs") return TFJS_ENGINE;
+  if (name === "auto" && options.backend === "webgpu") {
+    return { ...TFJS_ENGINE, description: "tfjs graph (the webgpu backend runs it; the fused engine is for CPUs)" };
+  }
+  const module = await loadKernels();
+  const blas = options.products === "wasm" ? undefined : await findBlas();
+  const products = blas ? `products in ${blas.path}, the rest in wasm SIMD` : "wasm SIMD kernels (no CBLAS found)";
+  return new FusedEngine(module, threads, blas, `fused: ${products}, ${threads} thread(s)`);
+}

@@ -1,0 +1,200 @@
+/**
+ * The classifier of Section 4.1 on the fused engine's kernels: glimpses through Eqs 19–27 (the
+ * image alone), an LSTM, and a linear layer to class scores, forward and backward by hand, on one
+ * arena of shared WebAssembly memory. classifierForward uses it when given the fused engine; the
+ * spec checks it against the tfjs composition.
+ *
+ * @module
+ */
+import { classifierSpecs } from "../classifier.ts";
+import type { ClassifierConfig } from "../config.ts";
+import { type EngineContext, type FusedWeights, weightOffsets } from "./fused_draw.ts";
+import { type Arena, AttentionStruct, type KernelExports, WINDOW } from "./kernels.ts";
+import type { Operand, Products } from "./products.ts";
+
+/** Buffers and code for one classifier configuration and batch size. */
+export class FusedClassifier {
+  /** The configuration. */
+  readonly config: ClassifierConfig;
+  /** The batch size the buffers are sized for. */
+  readonly batch: number;
+  private readonly k: KernelExports;
+  private readonly p: Products;
+  private readonly arena: Arena;
+  private readonly offsets: ReturnType<typeof weightOffsets>;
+  private readonly weightsPtr: number;
+  private readonly gradsPtr: number;
+  private readonly x: number; // [n, D]
+  private readonly logits: number; // [n, K]
+  private readonly dLogits: number;
+  private readonly R: number; // glimpse length N·N·C
+  private readonly sIn: number; // [glimpses, n, R + H]: glimpse, h_{t−1}
+  private readonly sG: number; // gates
+  private readonly sC: number;
+  private readonly sH: number;
+  private readonly sRaw: number; // [glimpses, n, 5]
+  private readonly sWin: number;
+  private readonly sF: number; // [glimpses, n, N(A + B)]
+  private readonly sU: number; // [glimpses, n, N·C·A]
+  private readonly h0: number; // [n, H]
+  private readonly att: AttentionStruct;
+  private readonly lstm: Operand;
+  private readonly lstmT: Operand;
+  private readonly grad: { dh: number; dc: number; dG: number; dIn: number; dRaw: number };
+  private forwards = 0;
+
+  /** Allocates the buffers from the context's arena. */
+  constructor(config: ClassifierConfig, batch: number, ctx: EngineContext) {
+    this.config = config;
+    this.batch = batch;
+    const a = this.arena = ctx.arena;
+    this.k = ctx.kernels;
+    const { glimpses: T, hidden: H, readN: N, channels: C, width: A, height: B, classes: K } = config;
+    const n = batch, G = 4 * H, D = A * B * C, R = this.R = N * N * C, E = R + H;
+    this.offsets = weightOffsets(classifierSpecs(config));
+    this.weightsPtr = a.alloc(this.offsets.total);
+    this.gradsPtr = a.alloc(this.offsets.total);
+    this.x = a.alloc(n * D);
+    this.logits = a.alloc(n * K);
+    this.dLogits = a.alloc(n * K);
+    const steps = (width: number) => a.alloc(T * n * width);
+    this.sIn = steps(E);
+    this.sG = steps(G);
+    this.sC = steps(H);
+    this.sH = steps(H);
+    this.sRaw = steps(WINDOW.size);
+    this.sWin = steps(WINDOW.size);
+    this.sF = steps(N * (A + B));
+    this.sU = steps(N * C * A);
+    this.h0 = a.alloc(n * H);
+    this.att = new AttentionStruct(a, { n, N, A, B, C });
+    const kernel = this.w("lstm.kernel"), pk = (rows: number, cols: number) => this.k.packedSize(rows, cols);
+    this.lstm = { K: E, N: G, trans: false, ptr: kernel, ld: G, packed: a.alloc(pk(E, G)) };
+    this.lstmT = { K: G, N: E, trans: true, ptr: kernel, ld: G, packed: a.alloc(pk(G, E)) };
+    this.grad = {
+      dh: a.alloc(n * H),
+      dc: a.alloc(n * H),
+      dG: a.alloc(n * G),
+      dIn: a.alloc(n * E),
+      dRaw: a.alloc(n * WINDOW.size),
+    };
+    const wide = Math.max(K, WINDOW.size);
+    const work = Math.max(pk(n, G), pk(n, wide), pk(H, wide), pk(wide, H));
+    this.p = ctx.products(a.alloc(work), work);
+  }
+
+  /** Byte offset of step t's rows in a per-step store of `width` floats per image. */
+  private at(store: number, width: number, t: number): number {
+    return store + 4 * t * this.batch * width;
+  }
+
+  private w(name: string): number {
+    return this.weightsPtr + 4 * this.offsets.at[name][0];
+  }
+
+  private g(name: string): number {
+    return this.gradsPtr + 4 * this.offsets.at[name][0];
+  }
+
+  /** Nothing to free: the arena goes with its last runner. */
+  dispose(): void {}
+
+  /** Forward passes so far (a backward pass refers to the latest). */
+  get passes(): number {
+    return this.forwards;
+  }
+
+  /** Where the products run. */
+  get products(): string {
+    return this.p.where;
+  }
+
+  /** The attention struct pointed at glimpse t's buffers. */
+  private attention(t: number): number {
+    const { readN: N, channels: C, width: A, height: B } = this.config;
+    return this.att.at(
+      this.at(this.sWin, WINDOW.size, t),
+      this.at(this.sF, N * (A + B), t),
+      this.at(this.sU, N * C * A, t),
+    );
+  }
+
+  /** Class scores [batch, classes] for images x [batch, B, C, A] (internal layout). */
+  forward(weights: FusedWeights, x: Float32Array): Float32Array {
+    const { glimpses: T, hidden: H, channels: C, width: A, height: B, classes: K } = this.config;
+    const n = this.batch, R = this.R, E = R + H, D = B * C * A, G = 4 * H;
+    if (x.length !== n * D) {
+      throw new RangeError(`Cannot classify as x must hold ${n * D} values: it holds ${x.length}`);
+    }
+    for (const [name, [o, size]] of Object.entries(this.offsets.at)) {
+      this.arena.f32(this.weightsPtr + 4 * o, size).set(weights[name]);
+    }
+    this.arena.f32(this.x, n * D).set(x);
+    this.forwards++;
+    const k = this.k, p = this.p, w = (name: string) => this.w(name);
+    p.pack(this.lstm);
+    k.copyRows(this.h0, H, w("h0"), 0, n, H);
+    for (let t = 0; t < T; t++) {
+      const hPrev = t === 0 ? this.h0 : this.at(this.sH, H, t - 1);
+      const raw = this.at(this.sRaw, WINDOW.size, t), inp = this.at(this.sIn, E, t);
+      k.copyRows(raw, WINDOW.size, w("read.bias"), 0, n, WINDOW.size);
+      p.gemm(false, false, n, WINDOW.size, H, hPrev, H, w("read.kernel"), WINDOW.size, 1, raw, WINDOW.size); // Eq 21
+      const att = this.attention(t);
+      k.windowForward(att, raw, WINDOW.size);
+      k.readForward(att, this.x, 0, inp, E); // Eq 27 on x: [n, N, C, N]
+      k.copyRows(inp + 4 * R, E, hPrev, H, n, H);
+      p.gemmWith(false, n, inp, E, this.lstm, 0, this.at(this.sG, G, t), G);
+      const cPrev = t === 0 ? 0 : this.at(this.sC, H, t - 1);
+      k.lstmForward(
+        n,
+        H,
+        this.at(this.sG, G, t),
+        w("lstm.bias"),
+        cPrev,
+        this.at(this.sC, H, t),
+        this.at(this.sH, H, t),
+      );
+    }
+    k.copyRows(this.logits, K, w("out.bias"), 0, n, K);
+    p.gemm(false, false, n, K, H, this.at(this.sH, H, T - 1), H, w("out.kernel"), K, 1, this.logits, K);
+    return this.arena.f32(this.logits, n * K).slice();
+  }
+
+  /** Gradient of Σ dLogits ⊙ logits for the latest forward pass, by weight name. */
+  backward(dLogits: Float32Array): FusedWeights {
+    const { glimpses: T, hidden: H, classes: K } = this.config;
+    const n = this.batch, R = this.R, E = R + H, G = 4 * H;
+    const k = this.k,
+      p = this.p,
+      gr = this.grad,
+      g = (name: string) => this.g(name),
+      w = (name: string) => this.w(name);
+    this.arena.f32(this.dLogits, n * K).set(dLogits);
+    this.arena.f32(this.gradsPtr, this.offsets.total).fill(0);
+    this.arena.f32(gr.dc, n * H).fill(0);
+    p.pack(this.lstmT);
+    const hLast = this.at(this.sH, H, T - 1);
+    p.gemm(false, true, n, H, K, this.dLogits, K, w("out.kernel"), K, 0, gr.dh, H);
+    p.gemm(true, false, H, K, n, hLast, H, this.dLogits, K, 0, g("out.kernel"), K);
+    k.addColumnSums(this.dLogits, n, K, g("out.bias"));
+    for (let t = T - 1; t >= 0; t--) {
+      const hPrev = t === 0 ? this.h0 : this.at(this.sH, H, t - 1), inp = this.at(this.sIn, E, t);
+      const cPrev = t === 0 ? 0 : this.at(this.sC, H, t - 1);
+      k.lstmBackward(n, H, this.at(this.sG, G, t), this.at(this.sC, H, t), cPrev, gr.dh, gr.dc, gr.dG);
+      p.gemmWith(false, n, gr.dG, G, this.lstmT, 0, gr.dIn, E); // [n, R + H]
+      p.gemm(true, false, E, G, n, inp, E, gr.dG, G, 1, g("lstm.kernel"), G);
+      k.addColumnSums(gr.dG, n, G, g("lstm.bias"));
+      k.readBackward(this.attention(t), this.x, 0, inp, gr.dIn, E, 0, gr.dRaw, WINDOW.size);
+      k.copyRows(gr.dh, H, gr.dIn + 4 * R, E, n, H);
+      p.gemm(false, true, n, H, WINDOW.size, gr.dRaw, 5, w("read.kernel"), 5, 1, gr.dh, H); // ∂h_{t−1} via Eq 21
+      p.gemm(true, false, H, WINDOW.size, n, hPrev, H, gr.dRaw, 5, 1, g("read.kernel"), 5);
+      k.addColumnSums(gr.dRaw, n, WINDOW.size, g("read.bias"));
+    }
+    k.addColumnSums(gr.dh, n, H, g("h0"));
+    const out: FusedWeights = {};
+    for (const [name, [o, size]] of Object.entries(this.offsets.at)) {
+      out[name] = this.arena.f32(this.gradsPtr + 4 * o, size).slice();
+    }
+    return out;
+  }
+}

@@ -1,0 +1,555 @@
+/**
+ * DRAW on the fused engine: Eqs 1–29 and their exact gradient (backpropagation through time,
+ * derived by hand), unrolled over the T steps here and computed by the wasm SIMD kernels of
+ * `src/kernels/` (one call per equation group per step, over the whole batch), with every buffer
+ * in one arena of a shared WebAssembly memory. The matrix products go through {@link Products}:
+ * the kernels' own, or a CBLAS library on the same memory.
+ *
+ * Layouts are draw.ts's: images are [batch, B, C, A] flattened; the decoder's head is
+ * [write window (5) | write (N·N·C, or D) | next read window (5)]; the encoder's input is
+ * [read (R) | h^dec_{t−1} (H) | h^enc_{t−1} (H)], the decoder's [z (Z) | h^dec_{t−1} (H)].
+ *
+ * @module
+ */
+import { type DrawConfig, imageSize, validateConfig } from "../config.ts";
+import { paramSpecs } from "../specs.ts";
+import { type Arena, AttentionStruct, type KernelExports, WINDOW } from "./kernels.ts";
+import type { Operand, Products } from "./products.ts";
+
+/** Weights (or gradients) by parameter name, as plain arrays (the names and shapes of paramSpecs). */
+export type FusedWeights = Record<string, Float32Array>;
+
+/** Per-image results of a forward pass. */
+export interface FusedLoss {
+  /** Eq 9 per image, nats. */
+  lx: Float32Array;
+  /** Eqs 10–11 per image, nats. */
+  lz: Float32Array;
+  /** log p(z) − log q(z | x) of the sample drawn, per image. */
+  logRatio: Float32Array;
+}
+
+/** What runs DRAW on the fused engine: one {@link FusedDraw}, or a pool of them over threads. */
+export interface FusedRunner {
+  /** Batch size. */
+  readonly batch: number;
+  /** Forward passes so far (a backward pass refers to the latest). */
+  readonly passes: number;
+  /** Where the products run, for the log. */
+  readonly products: string;
+  /** Eqs 1–12; keeps what {@link backward} needs. */
+  forward(weights: FusedWeights, x: Float32Array, eps: Float32Array): FusedLoss;
+  /** Gradient of Σ dlx·Lx + dlz·Lz for the latest forward pass. */
+  backward(dlx: Float32Array, dlz: Float32Array): FusedWeights;
+  /** Eqs 13–16: final canvases as logits [batch, D]. */
+  generate(weights: FusedWeights, eps: Float32Array): Float32Array;
+  /** Frees threads, if any. */
+  dispose(): void;
+}
+
+/** What a runner works with on one thread: the arena, this thread's kernels, the products. */
+export interface EngineContext {
+  arena: Arena;
+  kernels: KernelExports;
+  products: (work: number, workFloats: number) => Products;
+}
+
+/** Each parameter's [offset, size] in floats within a flat weight vector, and the total. */
+export function weightOffsets(specs: { name: string; shape: number[] }[]): {
+  total: number;
+  at: Record<string, [number, number]>;
+} {
+  let total = 0;
+  const at: Record<string, [number, number]> = {};
+  for (const spec of specs) {
+    const size = spec.shape.reduce((a, b) => a * b, 1);
+    at[spec.name] = [total, size];
+    total += size;
+  }
+  return { total, at };
+}
+
+/** A per-step store [T, n, k] in the arena: step t's rows start at {@link at}(t). */
+class Steps {
+  constructor(readonly ptr: number, private readonly stride: number) {}
+  /** Byte offset of step t's first row. */
+  at(t: number): number {
+    return this.ptr + 4 * t * this.stride;
+  }
+}
+
+/**
+ * The buffers and code of DRAW for one configuration and batch size. {@link forward} keeps what
+ * {@link backward} needs; a backward pass always refers to the latest forward pass. Allocation is
+ * deterministic, so another thread that builds the same runner on the same arena position finds
+ * the same buffers (fused_pool.ts relies on it).
+ */
+export class FusedDraw implements FusedRunner {
+  /** The configuration. */
+  readonly config: DrawConfig;
+  /** The batch size the buffers are sized for. */
+  readonly batch: number;
+  /** Byte offsets of the flat weights (maybe shared with other threads' runners) and this runner's gradients. */
+  readonly weightsPtr: number;
+  readonly gradsPtr: number;
+  /** Inputs and outputs, byte offsets: x [n, D], eps [T, n, z], lx, lz, logRatio, dlx, dlz [n], canvas [n, D]. */
+  readonly io: { x: number; eps: number; lx: number; lz: number; logRatio: number; dlx: number; dlz: number };
+  readonly canvas: number;
+  /** This thread's kernels. */
+  readonly k: KernelExports;
+  private readonly p: Products;
+  private readonly arena: Arena;
+  /** Each parameter's place in the weight and gradient vectors. */
+  readonly offsets: ReturnType<typeof weightOffsets>;
+  // sizes
+  private readonly D: number;
+  private readonly R: number; // read vector
+  private readonly W: number; // write output
+  private readonly S: number; // head
+  private readonly wOff: number; // write output's offset in the head
+  private readonly rOff: number; // next read window's offset in the head (−1: none)
+  private readonly E: number; // encoder input R + 2H
+  private readonly Q: number; // decoder input z + H
+  // per-step stores
+  private readonly sEncIn: Steps;
+  private readonly sEncG: Steps;
+  private readonly sEncC: Steps;
+  private readonly sEncH: Steps;
+  private readonly sQ: Steps;
+  private readonly sDecIn: Steps;
+  private readonly sDecG: Steps;
+  private readonly sDecC: Steps;
+  private readonly sDecH: Steps;
+  private readonly sHead: Steps;
+  private readonly sSig: Steps; // σ(c_{t−1})
+  private readonly read?: { att: AttentionStruct; win: Steps; F: Steps; U: Steps };
+  private readonly write?: { att: AttentionStruct; win: Steps; F: Steps; V: Steps };
+  // one-step buffers
+  private readonly head0: number; // step 1's read window raw, [n, 5]
+  private readonly h0dec: number; // [n, H]
+  private readonly headKernel: number; // [H, S]
+  private readonly headBias: number; // [S]
+  private readonly zeros: number; // [max(S, 5)]
+  private readonly operands: Record<"enc" | "dec" | "post" | "head" | "encT" | "decT" | "postT" | "headT", Operand>;
+  private readonly grad: {
+    dQ: Steps;
+    dHead: Steps;
+    dEncG: number;
+    dDecG: number;
+    dc: number;
+    dhDec: number;
+    dcDec: number;
+    dhEnc: number;
+    dcEnc: number;
+    dEncIn: number;
+    dDecIn: number;
+    dRead: [number, number];
+    headK: number;
+    headB: number;
+  };
+  private forwards = 0;
+
+  /**
+   * Allocates every buffer for `config` and `batch` images from the context's arena; the weights
+   * are read from `weightsPtr` (a flat vector in paramSpecs order), allocated here when absent.
+   */
+  constructor(config: DrawConfig, batch: number, ctx: EngineContext, weightsPtr?: number) {
+    this.config = validateConfig(config);
+    if (!Number.isInteger(batch) || batch < 1) {
+      throw new RangeError(`Cannot build fused engine as batch must be an integer >= 1: current value is ${batch}`);
+    }
+    this.batch = batch;
+    const a = this.arena = ctx.arena;
+    this.k = ctx.kernels;
+    const { T, hidden: H, z, readN: Nr, writeN: Nw, channels: C, width: A, height: B } = config;
+    const n = batch, G = 4 * H, D = this.D = imageSize(config);
+    this.R = Nr > 0 ? 2 * Nr * Nr * C : 2 * D;
+    this.W = Nw > 0 ? Nw * Nw * C : D;
+    this.wOff = Nw > 0 ? WINDOW.size : 0;
+    this.rOff = Nr > 0 ? this.wOff + this.W : -1;
+    const S = this.S = this.wOff + this.W + (Nr > 0 ? WINDOW.size : 0);
+    const E = this.E = this.R + 2 * H, Q = this.Q = z + H;
+    this.offsets = weightOffsets(paramSpecs(config));
+    this.weightsPtr = weightsPtr ?? a.alloc(this.offsets.total);
+    this.gradsPtr = a.alloc(this.offsets.total);
+    this.io = {
+      x: a.alloc(n * D),
+      eps: a.alloc(T * n * z),
+      lx: a.alloc(n),
+      lz: a.alloc(n),
+      logRatio: a.alloc(n),
+      dlx: a.alloc(n),
+      dlz: a.alloc(n),
+    };
+    this.canvas = a.alloc(n * D);
+    const steps = (k: number) => new Steps(a.alloc(T * n * k), n * k);
+    this.sEncIn = steps(E);
+    this.sEncG = steps(G);
+    this.sEncC = steps(H);
+    this.sEncH = steps(H);
+    this.sQ = steps(2 * z);
+    this.sDecIn = steps(Q);
+    this.sDecG = steps(G);
+    this.sDecC = steps(H);
+    this.sDecH = steps(H);
+    this.sHead = steps(S);
+    this.sSig = steps(D);
+    if (Nr > 0) {
+      const att = new AttentionStruct(a, { n, N: Nr, A, B, C });
+      this.read = { att, win: steps(WINDOW.size), F: steps(att.bank), U: steps(Nr * 2 * C * A) };
+    }
+    if (Nw > 0) {
+      const att = new AttentionStruct(a, { n, N: Nw, A, B, C });
+      this.write = { att, win: steps(WINDOW.size), F: steps(att.bank), V: steps(Nw * C * A) };
+    }
+    this.head0 = a.alloc(n * WINDOW.size);
+    this.h0dec = a.alloc(n * H);
+    this.headKernel = a.alloc(H * S);
+    this.headBias = a.alloc(S);
+    this.zeros = a.alloc(Math.max(S, WINDOW.size));
+    const w = (name: string) => this.w(name);
+    const operand = (K: number, N: number, trans: boolean, ptr: number, ld: number): Operand => ({
+      K,
+      N,
+      trans,
+      ptr,
+      ld,
+      packed: a.alloc(this.k.packedSize(K, N)),
+    });
+    this.operands = {
+      enc: operand(E, G, false, w("encoder.kernel"), G),
+      dec: operand(Q, G, false, w("decoder.kernel"), G),
+      post: operand(H, 2 * z, false, w("posterior.kernel"), 2 * z),
+      head: operand(H, S, false, this.headKernel, S),
+      encT: operand(G, E, true, w("encoder.kernel"), G),
+      decT: operand(G, Q, true, w("decoder.kernel"), G),
+      postT: operand(2 * z, H, true, w("posterior.kernel"), 2 * z),
+      headT: operand(S, H, true, this.headKernel, S),
+    };
+    this.grad = {
+      dQ: steps(2 * z),
+      dHead: steps(S),
+      dEncG: a.alloc(n * G),
+      dDecG: a.alloc(n * G),
+      dc: a.alloc(n * D),
+      dhDec: a.alloc(n * H),
+      dcDec: a.alloc(n * H),
+      dhEnc: a.alloc(n * H),
+      dcEnc: a.alloc(n * H),
+      dEncIn: a.alloc(n * E),
+      dDecIn: a.alloc(n * Q),
+      dRead: [a.alloc(n * WINDOW.size), a.alloc(n * WINDOW.size)],
+      headK: a.alloc(H * S),
+      headB: a.alloc(S),
+    };
+    // the one-off products pack op(B) here: a step's gate gradients, or all steps' rows at the end
+    const pk = (K: number, N: number) => this.k.packedSize(K, N);
+    const work = Math.max(pk(n, G), pk(T * n, Math.max(2 * z, S)), pk(H, WINDOW.size), pk(WINDOW.size, H));
+    this.p = ctx.products(a.alloc(work), work);
+  }
+
+  /** Where the products run. */
+  get products(): string {
+    return this.p.where;
+  }
+
+  /** Byte offset of the named weight. */
+  private w(name: string): number {
+    return this.weightsPtr + 4 * this.offsets.at[name][0];
+  }
+
+  /** Byte offset of the named weight's gradient. */
+  private g(name: string): number {
+    return this.gradsPtr + 4 * this.offsets.at[name][0];
+  }
+
+  /** Copies named weights into the weight vector (absent ones become zeros: generation needs no encoder). */
+  loadWeights(weights: FusedWeights): void {
+    for (const [name, [o, size]] of Object.entries(this.offsets.at)) {
+      const view = this.arena.f32(this.weightsPtr + 4 * o, size);
+      if (weights[name]) view.set(weights[name]);
+      else view.fill(0);
+    }
+  }
+
+  /** Copies x [n, D] and eps [T, n, z] in. */
+  setInputs(x: Float32Array, eps: Float32Array): void {
+    const n = this.batch;
+    if (x.length !== n * this.D) {
+      throw new RangeError(`Cannot run fused DRAW as x must hold ${n * this.D} values: it holds ${x.length}`);
+    }
+    this.arena.f32(this.io.x, n * this.D).set(x);
+    this.setNoise(eps);
+  }
+
+  /** Copies eps [T, n, z] in. */
+  setNoise(eps: Float32Array): void {
+    const { T, z } = this.config, n = this.batch;
+    if (eps.length !== T * n * z) {
+      throw new RangeError(`Cannot run fused DRAW as eps must hold ${T * n * z} values: it holds ${eps.length}`);
+    }
+    this.arena.f32(this.io.eps, T * n * z).set(eps);
+  }
+
+  /** Eqs 1–12 on `x` [batch, D] (internal layout) with noise `eps` [T, batch, z]. */
+  forward(weights: FusedWeights, x: Float32Array, eps: Float32Array): FusedLoss {
+    this.loadWeights(weights);
+    this.setInputs(x, eps);
+    this.runForward();
+    return this.losses();
+  }
+
+  /** The per-image results of the latest forward pass (copies). */
+  losses(): FusedLoss {
+    const n = this.batch, f = (p: number) => this.arena.f32(p, n).slice();
+    return { lx: f(this.io.lx), lz: f(this.io.lz), logRatio: f(this.io.logRatio) };
+  }
+
+  /** Copies the loss gradients dlx, dlz [n] in, for {@link runBackward}. */
+  setLossGradients(dlx: Float32Array, dlz: Float32Array): void {
+    this.arena.f32(this.io.dlx, this.batch).set(dlx);
+    this.arena.f32(this.io.dlz, this.batch).set(dlz);
+  }
+
+  /** The concatenated decoder head (kernel [H, S], bias [S]); the read part zero for generation. */
+  private buildHead(withRead: boolean) {
+    const { hidden: H, readN, writeN } = this.config, k = this.k, S = this.S;
+    const parts: [string, number, number][] = [];
+    if (writeN > 0) parts.push(["write.window", 0, WINDOW.size]);
+    parts.push(["write", this.wOff, this.W]);
+    if (readN > 0) parts.push(["read", this.rOff, WINDOW.size]);
+    for (const [name, col, width] of parts) {
+      const zero = name === "read" && !withRead;
+      k.copyRows(
+        this.headKernel + 4 * col,
+        S,
+        zero ? this.zeros : this.w(`${name}.kernel`),
+        zero ? 0 : width,
+        H,
+        width,
+      );
+      k.copyRows(this.headBias + 4 * col, S, zero ? this.zeros : this.w(`${name}.bias`), 0, 1, width);
+    }
+  }
+
+  /** Eq 8 with Eq 18 or Eq 29: adds every image's write to the canvas; windows go to step t's stores. */
+  private writeStep(head: number, t: number) {
+    const n = this.batch, S = this.S;
+    if (!this.write) {
+      this.k.addRows(this.canvas, this.D, head, S, n, this.D); // Eq 18
+      return;
+    }
+    const { att, win, F, V } = this.write;
+    const ptr = att.at(win.at(t), F.at(t), V.at(t));
+    this.k.windowForward(ptr, head, S); // the write window's raw values open the head
+    this.k.writeForward(ptr, head + 4 * this.wOff, S, this.canvas);
+  }
+
+  /** Eqs 1–12 on the loaded weights, x and eps; keeps what the backward pass needs. */
+  runForward(): void {
+    const { T, hidden: H, z } = this.config;
+    const n = this.batch, D = this.D, R = this.R, E = this.E, Q = this.Q, S = this.S, G = 4 * H;
+    const k = this.k, p = this.p, ops = this.operands, w = (name: string) => this.w(name);
+    this.forwards++;
+    this.buildHead(true);
+    for (const o of [ops.enc, ops.dec, ops.post, ops.head]) p.pack(o); // the weights, once for T steps
+    k.copyRows(this.canvas, D, w("canvas0"), 0, n, D);
+    k.copyRows(this.h0dec, H, w("decoder.h0"), 0, n, H);
+    if (this.read) {
+      k.copyRows(this.head0, WINDOW.size, w("read.bias"), 0, n, WINDOW.size);
+      p.gemm(false, false, n, WINDOW.size, H, this.h0dec, H, w("read.kernel"), WINDOW.size, 1, this.head0, 5);
+    }
+    this.arena.f32(this.io.lz, n).fill(0);
+    this.arena.f32(this.io.logRatio, n).fill(0);
+    for (let t = 0; t < T; t++) {
+      const sig = this.sSig.at(t), encIn = this.sEncIn.at(t);
+      const hDecPrev = t === 0 ? this.h0dec : this.sDecH.at(t - 1);
+      k.sigmoidInto(this.canvas, sig, n * D);
+      // Eqs 3–4 with Eq 17 or 27: the read vector
+      if (this.read) {
+        const { att, win, F, U } = this.read;
+        const ptr = att.at(win.at(t), F.at(t), U.at(t));
+        if (t === 0) k.windowForward(ptr, this.head0, WINDOW.size);
+        else k.windowForward(ptr, this.sHead.at(t - 1) + 4 * this.rOff, S);
+        k.readForward(ptr, this.io.x, sig, encIn, E); // [n, N, 2C, N] at the row's start
+      } else {
+        k.readWholeForward(n, D, this.io.x, sig, encIn, E);
+      }
+      k.copyRows(encIn + 4 * R, E, hDecPrev, H, n, H);
+      if (t === 0) k.copyRows(encIn + 4 * (R + H), E, w("encoder.h0"), 0, n, H);
+      else k.copyRows(encIn + 4 * (R + H), E, this.sEncH.at(t - 1), H, n, H);
+      // Eq 5: the encoder
+      p.gemmWith(false, n, encIn, E, ops.enc, 0, this.sEncG.at(t), G); // [n, 4H]
+      const cEncPrev = t === 0 ? 0 : this.sEncC.at(t - 1);
+      k.lstmForward(n, H, this.sEncG.at(t), w("encoder.bias"), cEncPrev, this.sEncC.at(t), this.sEncH.at(t));
+      // Eqs 1–2, 6, 10–11: the posterior, its sample and its KL
+      const q = this.sQ.at(t), decIn = this.sDecIn.at(t);
+      k.copyRows(q, 2 * z, w("posterior.bias"), 0, n, 2 * z);
+      p.gemmWith(false, n, this.sEncH.at(t), H, ops.post, 1, q, 2 * z); // [n, 2z]
+      k.posteriorForward(n, z, q, this.io.eps + 4 * t * n * z, decIn, Q, this.io.lz, this.io.logRatio);
+      k.copyRows(decIn + 4 * z, Q, hDecPrev, H, n, H);
+      // Eq 7: the decoder
+      p.gemmWith(false, n, decIn, Q, ops.dec, 0, this.sDecG.at(t), G);
+      const cDecPrev = t === 0 ? 0 : this.sDecC.at(t - 1);
+      k.lstmForward(n, H, this.sDecG.at(t), w("decoder.bias"), cDecPrev, this.sDecC.at(t), this.sDecH.at(t));
+      // the head: write window, write, next read window; then Eq 8
+      const head = this.sHead.at(t);
+      k.copyRows(head, S, this.headBias, 0, n, S);
+      p.gemmWith(false, n, this.sDecH.at(t), H, ops.head, 1, head, S); // [n, S]
+      this.writeStep(head, t);
+    }
+    k.bernoulliForward(n, D, this.canvas, this.io.x, this.io.lx); // Eq 9
+  }
+
+  /** The final canvas c_T of the latest pass, as logits [batch, D] (a copy). */
+  get finalCanvas(): Float32Array {
+    return this.arena.f32(this.canvas, this.batch * this.D).slice();
+  }
+
+  /**
+   * The gradient of Σ_b (dlx[b]·Lx[b] + dlz[b]·Lz[b]) for the latest {@link forward}, with
+   * respect to every weight, by name.
+   */
+  backward(dlx: Float32Array, dlz: Float32Array): FusedWeights {
+    this.setLossGradients(dlx, dlz);
+    this.runBackward();
+    return this.gradients();
+  }
+
+  /** The gradients of the latest backward pass, by name (copies). */
+  gradients(): FusedWeights {
+    const out: FusedWeights = {};
+    for (const [name, [o, size]] of Object.entries(this.offsets.at)) {
+      out[name] = this.arena.f32(this.gradsPtr + 4 * o, size).slice();
+    }
+    return out;
+  }
+
+  /** The backward pass on the loaded dlx, dlz: every weight's gradient into the gradient vector. */
+  runBackward(): void {
+    const { T, hidden: H, z } = this.config;
+    const n = this.batch, D = this.D, R = this.R, E = this.E, Q = this.Q, S = this.S, G = 4 * H;
+    const k = this.k, p = this.p, ops = this.operands, gr = this.grad, g = (name: string) => this.g(name);
+    for (const o of [ops.encT, ops.decT, ops.postT, ops.headT]) p.pack(o);
+    this.arena.f32(this.gradsPtr, this.offsets.total).fill(0);
+    for (const b of [gr.dhDec, gr.dcDec, gr.dhEnc, gr.dcEnc]) this.arena.f32(b, n * H).fill(0);
+    k.bernoulliBackward(n, D, this.canvas, this.io.x, this.io.dlx, gr.dc); // ∂c_T
+    let dReadNext = 0; // ∂ of step t+1's read window raw, [n, 5]; 0 at t = T − 1
+    let [dRead, dSpare] = gr.dRead;
+    for (let t = T - 1; t >= 0; t--) {
+      const head = this.sHead.at(t), dh = gr.dHead.at(t);
+      // Eq 8 with Eq 29 (or 18) backward: ∂write and ∂write window from ∂c_t
+      if (this.write) {
+        const { att, win, F, V } = this.write;
+        const ptr = att.at(win.at(t), F.at(t), V.at(t));
+        k.writeBackward(ptr, head + 4 * this.wOff, S, gr.dc, dh + 4 * this.wOff, S, dh, S);
+      } else {
+        k.copyRows(dh, S, gr.dc, D, n, D);
+      }
+      if (this.read) k.copyRows(dh + 4 * this.rOff, S, dReadNext || this.zeros, dReadNext ? 5 : 0, n, 5);
+      // the head: ∂h^dec_t += ∂head·Kᵀ
+      p.gemmWith(false, n, dh, S, ops.headT, 1, gr.dhDec, H);
+      // Eq 7 backward
+      const cDecPrev = t === 0 ? 0 : this.sDecC.at(t - 1);
+      k.lstmBackward(n, H, this.sDecG.at(t), this.sDecC.at(t), cDecPrev, gr.dhDec, gr.dcDec, gr.dDecG);
+      p.gemmWith(false, n, gr.dDecG, G, ops.decT, 0, gr.dDecIn, Q); // [n, z + H]
+      p.gemm(true, false, Q, G, n, this.sDecIn.at(t), Q, gr.dDecG, G, 1, g("decoder.kernel"), G);
+      k.addColumnSums(gr.dDecG, n, G, g("decoder.bias"));
+      // Eqs 6, 10–11 backward
+      const dq = gr.dQ.at(t);
+      k.posteriorBackward(n, z, this.sQ.at(t), this.io.eps + 4 * t * n * z, gr.dDecIn, Q, this.io.dlz, dq);
+      p.gemmWith(false, n, dq, 2 * z, ops.postT, 1, gr.dhEnc, H);
+      // Eq 5 backward
+      const cEncPrev = t === 0 ? 0 : this.sEncC.at(t - 1);
+      k.lstmBackward(n, H, this.sEncG.at(t), this.sEncC.at(t), cEncPrev, gr.dhEnc, gr.dcEnc, gr.dEncG);
+      p.gemmWith(false, n, gr.dEncG, G, ops.encT, 0, gr.dEncIn, E); // [n, R + 2H]
+      p.gemm(true, false, E, G, n, this.sEncIn.at(t), E, gr.dEncG, G, 1, g("encoder.kernel"), G);
+      k.addColumnSums(gr.dEncG, n, G, g("encoder.bias"));
+      // ∂h^dec_{t−1} (through both LSTMs' inputs) and ∂h^enc_{t−1}
+      k.copyRows(gr.dhDec, H, gr.dDecIn + 4 * z, Q, n, H);
+      k.addRows(gr.dhDec, H, gr.dEncIn + 4 * R, E, n, H);
+      k.copyRows(gr.dhEnc, H, gr.dEncIn + 4 * (R + H), E, n, H);
+      // Eq 27 (or 17) backward, into ∂c_{t−1} through x̂ = x − σ(c_{t−1})
+      const sig = this.sSig.at(t);
+      if (this.read) {
+        const { att, win, F, U } = this.read;
+        const ptr = att.at(win.at(t), F.at(t), U.at(t));
+        k.readBackward(ptr, this.io.x, sig, this.sEncIn.at(t), gr.dEncIn, E, gr.dc, dRead, WINDOW.size);
+        [dReadNext, dRead, dSpare] = [dRead, dSpare, dRead];
+      } else {
+        k.readWholeBackward(n, D, sig, gr.dEncIn, E, gr.dc);
+      }
+    }
+    // the other weights' gradients: each one product over all T·n rows
+    const rows = T * n;
+    p.gemm(true, false, H, 2 * z, rows, this.sEncH.at(0), H, gr.dQ.at(0), 2 * z, 0, g("posterior.kernel"), 2 * z);
+    k.addColumnSums(gr.dQ.at(0), rows, 2 * z, g("posterior.bias"));
+    p.gemm(true, false, H, S, rows, this.sDecH.at(0), H, gr.dHead.at(0), S, 0, gr.headK, S); // [H, S]
+    this.arena.f32(gr.headB, S).fill(0);
+    k.addColumnSums(gr.dHead.at(0), rows, S, gr.headB);
+    const parts: [string, number, number][] = [];
+    if (this.write) parts.push(["write.window", 0, WINDOW.size]);
+    parts.push(["write", this.wOff, this.W]);
+    if (this.read) parts.push(["read", this.rOff, WINDOW.size]);
+    for (const [name, off, width] of parts) {
+      k.copyRows(g(`${name}.kernel`), width, gr.headK + 4 * off, S, H, width);
+      k.copyRows(g(`${name}.bias`), width, gr.headB + 4 * off, 0, 1, width);
+    }
+    // h^dec_0 feeds step 1's read window (through the read weights) and both LSTMs' first inputs
+    k.addColumnSums(gr.dhDec, n, H, g("decoder.h0"));
+    if (this.read && dReadNext) {
+      p.gemm(true, false, H, 5, n, this.h0dec, H, dReadNext, 5, 1, g("read.kernel"), 5);
+      k.addColumnSums(dReadNext, n, 5, g("read.bias"));
+      p.gemm(false, true, n, H, 5, dReadNext, 5, this.w("read.kernel"), 5, 0, gr.dcDec, H); // [n, H]
+      k.addColumnSums(gr.dcDec, n, H, g("decoder.h0"));
+    }
+    k.addColumnSums(gr.dhEnc, n, H, g("encoder.h0"));
+    k.addColumnSums(gr.dc, n, D, g("canvas0"));
+  }
+
+  /**
+   * Eqs 13–16: the final canvases (logits, [batch, D]) generated from prior noise `eps`
+   * [T, batch, z]. Needs only the decoder's weights.
+   */
+  generate(weights: FusedWeights, eps: Float32Array): Float32Array {
+    this.loadWeights(weights);
+    this.setNoise(eps);
+    this.runGenerate();
+    return this.finalCanvas;
+  }
+
+  /** Eqs 13–16 on the loaded weights and noise, into the canvas buffer. */
+  runGenerate(): void {
+    const { T, hidden: H, z } = this.config;
+    const n = this.batch, D = this.D, Q = this.Q, S = this.S, G = 4 * H;
+    const k = this.k, p = this.p, ops = this.operands, w = (name: string) => this.w(name);
+    this.forwards++; // the stores no longer hold a forward pass
+    this.buildHead(false);
+    p.pack(ops.dec);
+    p.pack(ops.head);
+    k.copyRows(this.canvas, D, w("canvas0"), 0, n, D);
+    k.copyRows(this.h0dec, H, w("decoder.h0"), 0, n, H);
+    // two alternating slots of the step stores are enough without a backward pass
+    for (let t = 0; t < T; t++) {
+      const now = t % 2, before = 1 - now;
+      const hPrev = t === 0 ? this.h0dec : this.sDecH.at(before), decIn = this.sDecIn.at(now);
+      k.copyRows(decIn, Q, this.io.eps + 4 * t * n * z, z, n, z);
+      k.copyRows(decIn + 4 * z, Q, hPrev, H, n, H);
+      p.gemmWith(false, n, decIn, Q, ops.dec, 0, this.sDecG.at(now), G);
+      const cPrev = t === 0 ? 0 : this.sDecC.at(before);
+      k.lstmForward(n, H, this.sDecG.at(now), w("decoder.bias"), cPrev, this.sDecC.at(now), this.sDecH.at(now));
+      const head = this.sHead.at(now);
+      k.copyRows(head, S, this.headBias, 0, n, S);
+      p.gemmWith(false, n, this.sDecH.at(now), H, ops.head, 1, head, S);
+      this.writeStep(head, 0);
+    }
+  }
+
+  /** Number of forward passes so far (a backward pass refers to the latest). */
+  get passes(): number {
+    return this.forwards;
+  }
+
+  /** Nothing to free: the arena goes with its last runner. */
+  dispose(): void {}
+}

@@ -1,0 +1,78 @@
+// AssemblyScript. Vectorised e^x, σ(x) and tanh(x) on four lanes, for the LSTM cells and the
+// filterbanks. About 1e-7 relative error for e^x (Cephes' single-precision polynomial), 2e-7
+// absolute for σ and tanh; the spec checks the bounds against Math.exp and Math.tanh.
+
+/** e^x for each lane: 2^n·e^r with n = round(x·log₂e), |r| ≤ ln2/2, e^r by a degree-6 polynomial. */
+export function vexp(x: v128): v128 {
+  x = f32x4.min(f32x4.max(x, f32x4.splat(-87.3)), f32x4.splat(88.3)); // e^x stays a normal float
+  const n = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.44269504)));
+  // r = x − n·ln2, with ln2 split in two so that n·ln2_hi is exact
+  let r = f32x4.relaxed_nmadd(n, f32x4.splat(0.693359375), x);
+  r = f32x4.relaxed_nmadd(n, f32x4.splat(-2.12194440e-4), r);
+  let p = f32x4.splat(1.9875691500e-4);
+  p = f32x4.relaxed_madd(p, r, f32x4.splat(1.3981999507e-3));
+  p = f32x4.relaxed_madd(p, r, f32x4.splat(8.3334519073e-3));
+  p = f32x4.relaxed_madd(p, r, f32x4.splat(4.1665795894e-2));
+  p = f32x4.relaxed_madd(p, r, f32x4.splat(1.6666665459e-1));
+  p = f32x4.relaxed_madd(p, r, f32x4.splat(5.0000001201e-1));
+  p = f32x4.relaxed_madd(f32x4.mul(p, r), r, f32x4.add(r, f32x4.splat(1)));
+  // 2^n from the exponent bits
+  const pow2 = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  return f32x4.mul(p, pow2);
+}
+
+/** σ(x) = 1 / (1 + e^{−x}) for each lane. */
+export function vsigmoid(x: v128): v128 {
+  const one = f32x4.splat(1);
+  return f32x4.div(one, f32x4.add(one, vexp(f32x4.neg(x))));
+}
+
+/** tanh(x) = sign(x)·(1 − e^{−2|x|}) / (1 + e^{−2|x|}) for each lane. */
+export function vtanh(x: v128): v128 {
+  const one = f32x4.splat(1);
+  const e = vexp(f32x4.mul(f32x4.abs(x), f32x4.splat(-2)));
+  const t = f32x4.div(f32x4.sub(one, e), f32x4.add(one, e));
+  return v128.or(t, v128.and(x, i32x4.splat(0x80000000))); // the sign of x
+}
+
+/** Σ of the four lanes. */
+export function hsum(v: v128): f32 {
+  const s = f32x4.add(v, i32x4.shuffle(v, v, 2, 3, 0, 1));
+  return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1);
+}
+
+/** e^x for one value, through the vector routine (the same rounding as the vector lanes). */
+export function expf(x: f32): f32 {
+  return f32x4.extract_lane(vexp(f32x4.splat(x)), 0);
+}
+
+/** σ(x) for one value. */
+export function sigmoidf(x: f32): f32 {
+  return f32x4.extract_lane(vsigmoid(f32x4.splat(x)), 0);
+}
+
+/** tanh(x) for one value. */
+export function tanhf(x: f32): f32 {
+  return f32x4.extract_lane(vtanh(f32x4.splat(x)), 0);
+}
+
+/** dst[k] = σ(src[k]) for k < len (dst may be src). */
+export function sigmoidInto(src: usize, dst: usize, len: i32): void {
+  let k = 0;
+  for (; k + 4 <= len; k += 4) v128.store(dst + (<usize> k << 2), vsigmoid(v128.load(src + (<usize> k << 2))));
+  for (; k < len; k++) store<f32>(dst + (<usize> k << 2), sigmoidf(load<f32>(src + (<usize> k << 2))));
+}
+
+/** dst[k] = e^{src[k]} for k < len (for the spec). */
+export function expInto(src: usize, dst: usize, len: i32): void {
+  let k = 0;
+  for (; k + 4 <= len; k += 4) v128.store(dst + (<usize> k << 2), vexp(v128.load(src + (<usize> k << 2))));
+  for (; k < len; k++) store<f32>(dst + (<usize> k << 2), expf(load<f32>(src + (<usize> k << 2))));
+}
+
+/** dst[k] = tanh(src[k]) for k < len (for the spec). */
+export function tanhInto(src: usize, dst: usize, len: i32): void {
+  let k = 0;
+  for (; k + 4 <= len; k += 4) v128.store(dst + (<usize> k << 2), vtanh(v128.load(src + (<usize> k << 2))));
+  for (; k < len; k++) store<f32>(dst + (<usize> k << 2), tanhf(load<f32>(src + (<usize> k << 2))));
+}
