@@ -13,6 +13,7 @@ import { DATASETS } from "./src/data/registry.ts";
 import type { Splits } from "./src/data/mnist.ts";
 import { DataError, isFile, writeAtomic } from "./src/data/files.ts";
 import { loadCheckpoint, modelFromCheckpoint, SafetensorsError } from "./src/checkpoint.ts";
+import { shippedModel, shippedModels } from "./src/models.ts";
 import { evaluate, evaluateClassifier } from "./src/evaluate.ts";
 import { Classifier, validateClassifierConfig } from "./src/classifier.ts";
 import { classifierTask, drawTask, RunError, type Task, train } from "./src/train.ts";
@@ -36,8 +37,9 @@ const USAGE = `draw.ts — DRAW (Gregor et al. 2015) on TensorFlow.js
 
 Usage:
   deno run -A cli.ts train <dataset> [options]     train a model, checkpointing to --out
-  deno run -A cli.ts eval <run-dir|checkpoint>      test-set NLL bound in nats (Table 2), or test error (Table 1)
-  deno run -A cli.ts sample <run-dir|checkpoint>    pictures: samples, generation GIF, nearest images, glimpses, loss curve
+  deno run -A cli.ts eval <run-dir|checkpoint|model>    test-set NLL bound in nats (Table 2), or test error (Table 1)
+  deno run -A cli.ts sample <run-dir|checkpoint|model>  pictures: samples, generation GIF, nearest images, glimpses, loss curve
+  (a model is the name of one shipped in models/, e.g. mnist: sample mnist draws digits at once)
   deno run -A cli.ts help [command]
 
 Datasets:
@@ -324,16 +326,23 @@ async function cmdTrain(pos: string[], v: Values): Promise<number> {
   }
 }
 
-async function checkpointPath(pos: string[], cmd: string): Promise<string> {
-  if (pos.length !== 1) throw new UsageError(`${cmd} takes one run directory or checkpoint file`);
+/** The checkpoint a run directory, checkpoint file or shipped model name (models/) points to. */
+async function checkpointPath(pos: string[], cmd: string): Promise<{ path: string; shipped?: string }> {
+  if (pos.length !== 1) throw new UsageError(`${cmd} takes one run directory, checkpoint file or model name`);
   const p = pos[0];
-  if (await isFile(p)) return p;
-  if (await isFile(`${p}/checkpoint.safetensors`)) return `${p}/checkpoint.safetensors`;
-  throw new DataError(`Cannot find a checkpoint at ${p} or ${p}/checkpoint.safetensors: train one with "cli.ts train"`);
+  if (await isFile(p)) return { path: p };
+  if (await isFile(`${p}/checkpoint.safetensors`)) return { path: `${p}/checkpoint.safetensors` };
+  const shipped = await shippedModel(p);
+  if (shipped) return { path: shipped, shipped: p };
+  const names = await shippedModels();
+  throw new DataError(
+    `Cannot find a checkpoint at ${p} or ${p}/checkpoint.safetensors, nor a shipped model by that name ` +
+      `(${names.length ? `shipped: ${names.join(", ")}` : "none shipped"}): train one with "cli.ts train"`,
+  );
 }
 
 async function cmdEval(pos: string[], v: Values): Promise<number> {
-  const path = await checkpointPath(pos, "eval");
+  const { path } = await checkpointPath(pos, "eval");
   const split = v.split ?? "test";
   if (split !== "test" && split !== "valid") throw new UsageError(`--split must be test or valid: got ${split}`);
   const K = num(v, "samples", 1, { int: true, min: 1 });
@@ -402,9 +411,9 @@ async function cmdEval(pos: string[], v: Values): Promise<number> {
 }
 
 async function cmdSample(pos: string[], v: Values): Promise<number> {
-  const path = await checkpointPath(pos, "sample");
+  const { path, shipped } = await checkpointPath(pos, "sample");
   const runDir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : ".";
-  const outDir = v.out ?? runDir;
+  const outDir = v.out ?? (shipped ? `runs/${shipped}-samples` : runDir); // shipped models stay as shipped
   const n = num(v, "n", 64, { int: true, min: 1 });
   const rng = new Rng(num(v, "seed", 0, { int: true, min: 0 }));
   const ckpt = await loadCheckpoint(path);

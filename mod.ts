@@ -50,6 +50,9 @@ export {
   ENGINES,
   TFJS_ENGINE,
 } from "./src/engine/engine.ts";
+/** What an engine hands a model: the runners' types, for writing another engine. */
+export type { FusedLoss, FusedRunner, FusedWeights } from "./src/engine/fused_draw.ts";
+export type { FusedClassifier } from "./src/engine/fused_classifier.ts";
 export { bernoulliNll, klStandardNormal } from "./src/loss.ts";
 export {
   Draw,
@@ -97,6 +100,7 @@ export {
   saveCheckpoint,
   type TrainState,
 } from "./src/checkpoint.ts";
+export { loadModel, shippedModels } from "./src/models.ts";
 export { batchTensor, type Dataset } from "./src/data/dataset.ts";
 export { loadBinarizedMnist, loadMnistIdx, type LoadOptions, type Splits } from "./src/data/mnist.ts";
 export { loadCifar10 } from "./src/data/cifar.ts";

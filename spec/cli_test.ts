@@ -205,6 +205,25 @@ Deno.test("cli: the tiny preset trains and samples on colour CIFAR-10, both SVHN
   }
 });
 
+Deno.test("cli: sample and eval take the name of a shipped model (models/<name>/), and an unknown name lists them", async () => {
+  const run = await Deno.makeTempDir(), models = await Deno.makeTempDir(), pics = await Deno.makeTempDir();
+  equal((await cli(["train", "mnist", ...TINY, "--epochs", "1", "--out", run])).code, 0);
+  await Deno.mkdir(`${models}/tiny-mnist`);
+  await Deno.copyFile(`${run}/checkpoint.safetensors`, `${models}/tiny-mnist/checkpoint.safetensors`);
+  await Deno.copyFile(`${run}/metrics.jsonl`, `${models}/tiny-mnist/metrics.jsonl`);
+  const env = { DRAW_MODELS_DIR: models };
+  const s = await cli(["sample", "tiny-mnist", "--n", "4", "--no-nearest", "--out", pics], env);
+  equal(s.code, 0, s.stderr);
+  for (const f of ["samples.png", "generation.gif", "loss.svg"]) ok((await Deno.stat(`${pics}/${f}`)).isFile, f);
+  const e = await cli(["eval", "tiny-mnist", "--json", "--limit", "8"], env);
+  equal(e.code, 0, e.stderr);
+  equal(JSON.parse(e.stdout).count, 8);
+  const bad = await cli(["sample", "no-such-model"], env);
+  equal(bad.code, 1);
+  match(bad.stderr, /nor a shipped model by that name \(shipped: tiny-mnist\)/);
+  for (const d of [run, models, pics]) await Deno.remove(d, { recursive: true });
+});
+
 Deno.test("cli: with no CBLAS library (a fresh machine) train runs on the fused engine's wasm kernels", async () => {
   const out = await Deno.makeTempDir();
   const t = await cli(["train", "mnist", "--preset", "tiny", "--epochs", "1", "--batch", "10", "--out", out], {

@@ -45,7 +45,9 @@ if (check) {
   const [a, b] = await Promise.all([Deno.readFile(committed), Deno.readFile(out)]);
   await Deno.remove(out);
   if (a.length !== b.length || a.some((v, i) => v !== b[i])) {
-    console.error(`error: ${committed} differs from a fresh build of src/kernels/: run "deno task kernels" and commit it`);
+    console.error(
+      `error: ${committed} differs from a fresh build of src/kernels/: run "deno task kernels" and commit it`,
+    );
     Deno.exit(1);
   }
   console.log(`kernels: src/kernels/kernels.wasm matches its source (${a.length} bytes)`);

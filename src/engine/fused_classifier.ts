@@ -88,10 +88,12 @@ export class FusedClassifier {
     return store + 4 * t * this.batch * width;
   }
 
+  /** Byte offset of the named weight. */
   private w(name: string): number {
     return this.weightsPtr + 4 * this.offsets.at[name][0];
   }
 
+  /** Byte offset of the named weight's gradient. */
   private g(name: string): number {
     return this.gradsPtr + 4 * this.offsets.at[name][0];
   }

@@ -1,0 +1,72 @@
+/**
+ * The trained models that ship with draw.ts: `models/<name>/` holds a run's checkpoint
+ * (checkpoint.safetensors: weights, and the optimizer state so that training can continue with
+ * `--resume`), its metrics.jsonl and config.json, and README.md, the model's card (data, command,
+ * training time, examples seen, test figure, date). `sample`, `eval` and {@link loadModel} take
+ * such a name where they take a run directory.
+ *
+ * @module
+ */
+import { loadCheckpoint, type Model, modelFromCheckpoint } from "./checkpoint.ts";
+
+/** Where the shipped models are: `$DRAW_MODELS_DIR`, else the repository's models/ folder. */
+export function modelsDir(): string {
+  let env: string | undefined;
+  try {
+    env = Deno.env.get("DRAW_MODELS_DIR");
+  } catch {
+    env = undefined; // no --allow-env
+  }
+  return env ?? new URL("../models", import.meta.url).pathname;
+}
+
+/** The checkpoint of shipped model `name`, or undefined when there is none by that name. */
+export async function shippedModel(name: string): Promise<string | undefined> {
+  if (!/^[a-z0-9][a-z0-9._-]*$/i.test(name)) return undefined;
+  const path = `${modelsDir()}/${name}/checkpoint.safetensors`;
+  try {
+    return (await Deno.stat(path)).isFile ? path : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The names of the shipped models. */
+export async function shippedModels(): Promise<string[]> {
+  const names: string[] = [];
+  try {
+    for await (const e of Deno.readDir(modelsDir())) {
+      if (e.isDirectory && await shippedModel(e.name)) names.push(e.name);
+    }
+  } catch {
+    // no models folder
+  }
+  return names.sort();
+}
+
+/**
+ * A model by shipped name ("mnist"), run directory or checkpoint file, with its weights loaded.
+ *
+ * @example
+ * ```ts
+ * import { loadModel, Rng } from "../mod.ts";
+ * const names = await (await import("./models.ts")).shippedModels();
+ * if (names.includes("mnist")) {
+ *   const model = await loadModel("mnist");
+ *   if (model.kind === "draw") model.generate(4, new Rng(1)).means.print();
+ * }
+ * ```
+ */
+export async function loadModel(nameOrPath: string): Promise<Model> {
+  const shipped = await shippedModel(nameOrPath);
+  const isFile = async (p: string) => {
+    try {
+      return (await Deno.stat(p)).isFile;
+    } catch {
+      return false;
+    }
+  };
+  const path = shipped ??
+    ((await isFile(nameOrPath)) ? nameOrPath : `${nameOrPath}/checkpoint.safetensors`);
+  return modelFromCheckpoint(await loadCheckpoint(path));
+}
