@@ -86,6 +86,7 @@ Common options:
                         (Deno FFI; needs libopenblas or DRAW_BLAS_LIB)
   --seed N              noise seed
   --json                print the result as JSON
+  --debug               on an unexpected error, print the stack trace too (or set DRAW_DEBUG=1)
   -h, --help            this help
 `;
 
@@ -97,6 +98,7 @@ class UsageError extends Error {
 const OPTIONS = {
   help: { type: "boolean", short: "h" },
   json: { type: "boolean" },
+  debug: { type: "boolean" },
   preset: { type: "string" },
   "no-attention": { type: "boolean" },
   T: { type: "string" },
@@ -470,6 +472,28 @@ async function cmdSample(pos: string[], v: Values): Promise<number> {
   return 0;
 }
 
+/** Whether an environment variable is set to something other than "" or "0" (false without --allow-env). */
+function envFlag(name: string): boolean {
+  try {
+    const v = Deno.env.get(name);
+    return v !== undefined && v !== "" && v !== "0";
+  } catch {
+    return false;
+  }
+}
+
+/** An unexpected error in one line: what happened, and for file system errors, what to check. */
+function describe(e: unknown): string {
+  const message = (e instanceof Error ? e.message : String(e)).split("\n")[0];
+  if (e instanceof Deno.errors.PermissionDenied) return `${message}: check that the path is writable by you`;
+  if (e instanceof Deno.errors.NotFound) return `${message}: check that the path exists`;
+  if (e instanceof Deno.errors.NotADirectory || e instanceof Deno.errors.IsADirectory) {
+    return `${message}: a file stands where a directory is needed, or the other way round`;
+  }
+  if (e instanceof Error && /ENOSPC|No space left/i.test(message)) return `${message}: the disk is full`;
+  return message;
+}
+
 /** Runs the CLI on `args` and returns the exit code. */
 export async function main(args: string[]): Promise<number> {
   let parsed;
@@ -494,7 +518,13 @@ export async function main(args: string[]): Promise<number> {
       console.error(`error: ${e.message}`);
       return 1;
     }
-    throw e;
+    // Anything else (a file that cannot be written, a full disk, a missing adapter, a bug): one
+    // line that says what happened; the stack trace only when asked for, for bug reports.
+    const debug = args.includes("--debug") || envFlag("DRAW_DEBUG");
+    console.error(`error: ${describe(e)}`);
+    if (debug) console.error(e instanceof Error ? e.stack : String(e));
+    else console.error("(set DRAW_DEBUG=1 for the stack trace, to include in a bug report)");
+    return 1;
   } finally {
     engine.dispose(); // stop the fused engine's worker threads
   }

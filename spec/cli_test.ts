@@ -224,6 +224,23 @@ Deno.test("cli: sample and eval take the name of a shipped model (models/<name>/
   for (const d of [run, models, pics]) await Deno.remove(d, { recursive: true });
 });
 
+Deno.test("cli: an output that cannot be written ends in one line and exit 1, the stack trace only with DRAW_DEBUG", async () => {
+  const run = await Deno.makeTempDir();
+  equal((await cli(["train", "mnist", ...TINY, "--epochs", "1", "--out", run])).code, 0);
+  const blocker = `${run}/a-file`;
+  await Deno.writeTextFile(blocker, "");
+  const s = await cli(["sample", run, "--no-nearest", "--out", `${blocker}/pictures`, "--backend", "cpu"]);
+  equal(s.code, 1, s.stderr);
+  match(s.stderr, /error: Not a directory.*a-file\/pictures.*: a file stands where a directory is needed/);
+  ok(!/\n\s+at /.test(s.stderr), `no stack trace: ${s.stderr}`);
+  const d = await cli(["sample", run, "--no-nearest", "--out", `${blocker}/pictures`, "--backend", "cpu"], {
+    DRAW_DEBUG: "1",
+  });
+  equal(d.code, 1);
+  match(d.stderr, /\n\s+at /, "DRAW_DEBUG shows the trace");
+  await Deno.remove(run, { recursive: true });
+});
+
 Deno.test("cli: with no CBLAS library (a fresh machine) train runs on the fused engine's wasm kernels", async () => {
   const out = await Deno.makeTempDir();
   const t = await cli(["train", "mnist", "--preset", "tiny", "--epochs", "1", "--batch", "10", "--out", out], {

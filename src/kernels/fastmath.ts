@@ -2,10 +2,16 @@
 // filterbanks. About 1e-7 relative error for e^x (Cephes' single-precision polynomial), 2e-7
 // absolute for σ and tanh; the spec checks the bounds against Math.exp and Math.tanh.
 
-/** e^x for each lane: 2^n·e^r with n = round(x·log₂e), |r| ≤ ln2/2, e^r by a degree-6 polynomial. */
+/**
+ * e^x for each lane: 2^n·e^r with n = round(x·log₂e), |r| ≤ ln2/2, e^r by a degree-6 polynomial.
+ * n is rounded by adding 1.5·2²³ (the float's low bits then hold n), and the clamps are pmin/pmax
+ * (one instruction each; a NaN in x stays NaN), so no lane conversions are needed.
+ */
 export function vexp(x: v128): v128 {
-  x = f32x4.min(f32x4.max(x, f32x4.splat(-87.3)), f32x4.splat(88.3)); // e^x stays a normal float
-  const n = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.44269504)));
+  x = f32x4.pmin(f32x4.pmax(x, f32x4.splat(-87.3)), f32x4.splat(88.3)); // e^x stays a normal float
+  const magic = f32x4.splat(12582912.0); // 1.5·2²³
+  const t = f32x4.relaxed_madd(x, f32x4.splat(1.44269504), magic);
+  const n = f32x4.sub(t, magic); // round(x·log₂e), exactly
   // r = x − n·ln2, with ln2 split in two so that n·ln2_hi is exact
   let r = f32x4.relaxed_nmadd(n, f32x4.splat(0.693359375), x);
   r = f32x4.relaxed_nmadd(n, f32x4.splat(-2.12194440e-4), r);
@@ -16,8 +22,8 @@ export function vexp(x: v128): v128 {
   p = f32x4.relaxed_madd(p, r, f32x4.splat(1.6666665459e-1));
   p = f32x4.relaxed_madd(p, r, f32x4.splat(5.0000001201e-1));
   p = f32x4.relaxed_madd(f32x4.mul(p, r), r, f32x4.add(r, f32x4.splat(1)));
-  // 2^n from the exponent bits
-  const pow2 = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  // 2^n from the exponent bits: t's low bits hold n + 0x400000 (two's complement)
+  const pow2 = i32x4.shl(i32x4.sub(t, i32x4.splat(0x4b400000 - 127)), 23);
   return f32x4.mul(p, pow2);
 }
 
