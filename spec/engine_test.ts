@@ -5,7 +5,8 @@
  * script that never disposes its pool still exits. (spec/draw_test.ts checks the engine against
  * the float64 reference and finite differences at tiny sizes; spec/kernels_test.ts each kernel.)
  */
-import fc from "fast-check";
+// deno-lint-ignore no-import-prefix -- tests only: kept out of deno.json, whose every entry a first run installs
+import fc from "npm:fast-check@3.23.2";
 import * as tf from "../src/tf.ts";
 import { selectBackend } from "../src/backend.ts";
 import { CIFAR, CLUTTERED, type DrawConfig, imageSize, MNIST, MNIST_NO_ATTENTION } from "../src/config.ts";

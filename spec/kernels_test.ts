@@ -6,7 +6,8 @@
  * attention.ts at every Table 3 size (values and gradients). The products also run through a
  * CBLAS library on the same memory where one is found.
  */
-import fc from "fast-check";
+// deno-lint-ignore no-import-prefix -- tests only: kept out of deno.json, whose every entry a first run installs
+import fc from "npm:fast-check@3.23.2";
 import * as tf from "../src/tf.ts";
 import { selectBackend } from "../src/backend.ts";
 import { attentionWindow, filterbank, readPatch, writePatch } from "../src/attention.ts";

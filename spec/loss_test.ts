@@ -1,4 +1,5 @@
-import fc from "fast-check";
+// deno-lint-ignore no-import-prefix -- tests only: kept out of deno.json, whose every entry a first run installs
+import fc from "npm:fast-check@3.23.2";
 import * as tf from "../src/tf.ts";
 import { bernoulliNll, klStandardNormal } from "../src/loss.ts";
 import { Rng } from "../src/random.ts";

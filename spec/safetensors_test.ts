@@ -1,4 +1,5 @@
-import fc from "fast-check";
+// deno-lint-ignore no-import-prefix -- tests only: kept out of deno.json, whose every entry a first run installs
+import fc from "npm:fast-check@3.23.2";
 import { decodeSafetensors, encodeSafetensors, MAX_HEADER_BYTES, type NamedTensor } from "../src/safetensors.ts";
 import { deepEqual, equal, throws } from "./_assert.ts";
 

@@ -82,7 +82,7 @@ export function nearestTraining(samples: Float32Array, n: number, train: Dataset
       // |s − x|² = |s|² − 2 s·x + |x|², [n, chunk]
       return tf.add(
         tf.sub(tf.sum(tf.square(s), 1, true), tf.mul(tf.matMul(s, x, false, true), 2)),
-        tf.sum(tf.square(x), 1).reshape([1, -1]),
+        tf.reshape(tf.sum(tf.square(x), 1), [1, -1]),
       );
     });
     const v = d.dataSync();

@@ -1,6 +1,6 @@
 /**
  * Builds src/kernels/kernels.wasm from its AssemblyScript source (src/kernels/*.ts) with the
- * compiler pinned in deno.json, from the npm registry alone. With --check it builds to a temporary
+ * compiler pinned here, from the npm registry alone. With --check it builds to a temporary
  * file instead and exits 1 when the committed .wasm differs from that fresh build (CI runs it).
  *
  * Run: deno task kernels [--check]
@@ -30,7 +30,9 @@ const committed = new URL("src/kernels/kernels.wasm", root).pathname;
 const check = Deno.args.includes("--check");
 const out = check ? await Deno.makeTempFile({ suffix: ".wasm" }) : committed;
 const run = await new Deno.Command(Deno.execPath(), {
-  args: ["run", "-A", ASC, source, ...FLAGS, "-o", out],
+  // the compiler comes from the global npm cache, pinned by version above: not in deno.json, so a
+  // user's first run does not install it (nor binaryen, its optimiser)
+  args: ["run", "-A", "--no-lock", "--node-modules-dir=none", ASC, source, ...FLAGS, "-o", out],
   cwd: root.pathname,
   stdout: "inherit",
   stderr: "piped",

@@ -1,0 +1,61 @@
+/**
+ * What a fresh clone installs: the lock file (which a first run installs from) holds the packages
+ * DRAW uses and those they declare, none of the tfjs union package's, and no build tool; and the
+ * CLI's first lines carry no message about a package DRAW does not use.
+ */
+import { equal, ok } from "./_assert.ts";
+
+const ROOT = new URL("..", import.meta.url);
+
+Deno.test("deno.lock: at most 22 npm packages, none of the tfjs union package's tree, no build tool", async () => {
+  const lock = JSON.parse(await Deno.readTextFile(new URL("deno.lock", ROOT)));
+  const names = Object.keys(lock.npm ?? {}).map((k) => k.replace(/@[^@]+$/, "").replace(/@[\d.]+$/, ""));
+  ok(names.length <= 22, `${names.length} packages: ${names.join(", ")}`);
+  for (
+    const unused of [
+      "@tensorflow/tfjs",
+      "@tensorflow/tfjs-layers",
+      "@tensorflow/tfjs-converter",
+      "@tensorflow/tfjs-data",
+      "@tensorflow/tfjs-backend-webgl",
+      "core-js",
+      "yargs",
+      "chalk",
+      "assemblyscript",
+      "binaryen",
+    ]
+  ) {
+    ok(!names.includes(unused), `${unused} is not installed`);
+  }
+  const imports = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT))).imports;
+  equal(imports["@tensorflow/tfjs"], undefined, "the union package is not in the import map");
+  equal(imports["fast-check"], undefined, "test-only packages are not in the import map (a first run installs it all)");
+});
+
+Deno.test("cli: no line about tfjs-node or another package DRAW does not use", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("cli.ts", ROOT).pathname,
+      "train",
+      "mnist",
+      "--preset",
+      "tiny",
+      "--epochs",
+      "1",
+      "--batch",
+      "16",
+      "--backend",
+      "cpu",
+      "--out",
+      await Deno.makeTempDir(),
+    ],
+    env: { DRAW_DATA_DIR: new URL("fixtures", ROOT).pathname, NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  equal(out.code, 0, text);
+  ok(!/tfjs-node|Hi, looks like|Initialize|build script/i.test(text), text);
+});
