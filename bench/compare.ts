@@ -121,29 +121,42 @@ async function ours(): Promise<{ train: number; generate: number }> {
   return { train, generate };
 }
 
-async function peer(): Promise<{ train: number; generate: number } | string> {
+async function peer(): Promise<{ train: number; generate: number; rss?: number } | string> {
   if (preset !== MNIST || batch !== 100) return "the peer runs the MNIST model at batch 100 only";
   try {
     const check = await new Deno.Command("/usr/bin/python3", { args: ["-c", "import torch"], stderr: "null" }).output();
     if (!check.success) return "python3-torch is not installed (../shared/peer/run.sh installs it)";
-    const out = await new Deno.Command(peerScript, {
-      args: ["bench", "--steps", String(steps)],
+    // under /usr/bin/time where it exists, for the peer's peak memory (its own process, as ours is)
+    let timed = false;
+    try {
+      timed = (await Deno.stat("/usr/bin/time")).isFile;
+    } catch {
+      timed = false;
+    }
+    const out = await new Deno.Command(timed ? "/usr/bin/time" : peerScript, {
+      args: [...(timed ? ["-f", "peak_rss_kb=%M", peerScript] : []), "bench", "--steps", String(steps)],
       stdout: "piped",
       stderr: "piped",
     }).output();
     if (!out.success) return `the peer failed: ${new TextDecoder().decode(out.stderr).slice(-300)}`;
     const last = new TextDecoder().decode(out.stdout).trim().split("\n").pop()!;
     const r = JSON.parse(last);
-    return { train: r.train_examples_per_s, generate: r.generate_samples_per_s };
+    const kb = new TextDecoder().decode(out.stderr).match(/peak_rss_kb=(\d+)/);
+    return {
+      train: r.train_examples_per_s,
+      generate: r.generate_samples_per_s,
+      rss: kb ? Number(kb[1]) / 1024 : undefined,
+    };
   } catch (e) {
     return `the peer could not run (${(e as Error).message})`;
   }
 }
 
 const rows: { round: number; who: string; train: number; generate: number }[] = [];
-let skipped = "";
+let skipped = "", oursRss = NaN, peerRss = NaN;
 for (let r = 1; r <= rounds; r++) {
   const a = await ours();
+  if (r === 1) oursRss = peakRssMb(); // one bench's worth, as the peer's process runs one
   rows.push({ round: r, who: `draw.ts (${engine.description}; ${backend}${blas ? " + --blas" : ""})`, ...a });
   console.error(
     `round ${r}: draw.ts ${a.train.toFixed(1)} ex/s training, ${a.generate.toFixed(1)} samples/s generating`,
@@ -153,7 +166,8 @@ for (let r = 1; r <= rounds; r++) {
     skipped = b;
     console.error(`round ${r}: peer skipped: ${b}`);
   } else {
-    rows.push({ round: r, who: "PyTorch peer", ...b });
+    rows.push({ round: r, who: "PyTorch peer", train: b.train, generate: b.generate });
+    if (b.rss !== undefined) peerRss = Math.max(Number.isNaN(peerRss) ? 0 : peerRss, b.rss);
     console.error(
       `round ${r}: peer ${b.train.toFixed(1)} ex/s training, ${b.generate.toFixed(1)} samples/s generating`,
     );
@@ -176,7 +190,8 @@ const result = {
   sgemm_peak_where: peak.where,
   training_gflop_per_example: flops / 1e9,
   training_fraction_of_peak: (mean("draw.ts", "train") * flops / 1e9) / (peak.gflops * threads),
-  ours_peak_rss_mb: peakRssMb(),
+  ours_peak_rss_mb: oursRss,
+  peer_peak_rss_mb: peerRss,
   ours_train_examples_per_s: mean("draw.ts", "train"),
   ours_generate_samples_per_s: mean("draw.ts", "generate"),
   peer_train_examples_per_s: mean("PyTorch", "train"),

@@ -201,6 +201,28 @@ for (const b of PRODUCTS) {
   });
 }
 
+Deno.test("a forward-only runner (evaluation, generation) gives the same losses and samples in less memory", () => {
+  const cfg: DrawConfig = { ...MNIST, T: 5, hidden: 32, z: 8 };
+  const batch = 40;
+  const { w, x, eps } = problem(cfg, batch, 4);
+  const full = context(), lean = context();
+  const a = new FusedDraw(cfg, batch, full), b = new FusedDraw(cfg, batch, lean, { training: false });
+  const la = a.forward(w, x, eps), lb = b.forward(w, x, eps);
+  assertClose(lb.lx, la.lx, { atol: 0, what: "Lx" });
+  assertClose(lb.lz, la.lz, { atol: 0, what: "Lz" });
+  assertClose(lb.logRatio, la.logRatio, { atol: 0, what: "log ratio" });
+  assertClose(b.generate(w, eps), a.generate(w, eps), { atol: 0, what: "samples" });
+  ok(lean.arena.used < 0.5 * full.arena.used, `${lean.arena.used} bytes against ${full.arena.used}`);
+  throws(() => b.backward(new Float32Array(batch), new Float32Array(batch)), /forward-only/);
+  const pool = FusedPool.create(cfg, batch, 2, module, undefined, false);
+  ok(pool, "a forward-only pool starts");
+  try {
+    assertClose(pool.forward(w, x, eps).lx, la.lx, { rtol: 1e-6, what: "pooled Lx" });
+  } finally {
+    pool.dispose();
+  }
+});
+
 Deno.test("engine choice: names are checked, auto is fused on CPU backends with or without BLAS, the graph on WebGPU", async () => {
   await selectBackend("cpu");
   const rejects = async (p: Promise<unknown>, re: RegExp) => {

@@ -194,6 +194,8 @@ export interface TraceOptions {
   logWeights?: boolean;
   /** What computes it (default: the tfjs graph, the reference); `trace` always runs the graph. */
   engine?: Engine;
+  /** No gradient will be taken (evaluation): the engine may keep less for a backward pass. */
+  inference?: boolean;
 }
 
 /**
@@ -224,7 +226,8 @@ export function drawLoss(
   checkImages(x, config);
   const batch = x.shape[0];
   checkNoise(eps, config, batch);
-  const runner = options.trace ? undefined : (options.engine ?? TFJS_ENGINE).draw(config, batch);
+  const engine = options.engine ?? TFJS_ENGINE;
+  const runner = options.trace ? undefined : engine.draw(config, batch, { training: !options.inference });
   if (runner) return fusedLoss(runner, weights, config, x, eps, options);
   return tf.tidy(() => {
     const H = config.hidden;
@@ -366,7 +369,7 @@ export function drawGenerate(
       throw new TypeError(`Cannot generate as weight ${spec.name} must be [${spec.shape}]`);
     }
   }
-  const runner = options.trace ? undefined : (options.engine ?? TFJS_ENGINE).draw(config, n);
+  const runner = options.trace ? undefined : (options.engine ?? TFJS_ENGINE).draw(config, n, { training: false });
   if (runner) {
     const fw: Record<string, Float32Array> = {};
     for (const spec of paramSpecs(config)) if (weights[spec.name]) fw[spec.name] = values32(weights[spec.name]);

@@ -30,8 +30,11 @@ export interface Engine {
   readonly name: "tfjs" | "fused";
   /** One line for the log: what runs where, and why. */
   readonly description: string;
-  /** The runner for DRAW at `config` and `batch`, or undefined where the tfjs graph runs it. */
-  draw(config: DrawConfig, batch: number): FusedRunner | undefined;
+  /**
+   * The runner for DRAW at `config` and `batch`, or undefined where the tfjs graph runs it;
+   * `training: false` asks for one without backward passes (evaluation, generation: less memory).
+   */
+  draw(config: DrawConfig, batch: number, options?: { training?: boolean }): FusedRunner | undefined;
   /** The runner for the classifier, or undefined where the tfjs graph runs it. */
   classifier(config: ClassifierConfig, batch: number): FusedClassifier | undefined;
   /** Stops threads and frees buffers (the engine stays usable: they are made again on demand). */
@@ -63,7 +66,10 @@ export interface EngineOptions {
 /** Milliseconds without use after which the fused engine's worker threads stop. */
 export const IDLE_MS = 2000;
 
-/** The fused engine: runners cached by configuration and batch (the two most recent). */
+/** How many runners the fused engine keeps (training, validation, generation, a last partial batch). */
+const KEEP = 4;
+
+/** The fused engine: runners cached by configuration, batch and purpose (the {@link KEEP} most recent). */
 class FusedEngine implements Engine {
   readonly name = "fused";
   private readonly runners = new Map<string, FusedRunner | FusedClassifier>();
@@ -85,7 +91,7 @@ class FusedEngine implements Engine {
     }
     runner = make();
     this.runners.set(key, runner);
-    while (this.runners.size > 2) {
+    while (this.runners.size > KEEP) {
       const [oldest, r] = this.runners.entries().next().value!;
       r.dispose();
       this.runners.delete(oldest);

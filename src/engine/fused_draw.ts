@@ -69,13 +69,28 @@ export function weightOffsets(specs: { name: string; shape: number[] }[]): {
   return { total, at };
 }
 
-/** A per-step store [T, n, k] in the arena: step t's rows start at {@link at}(t). */
+/**
+ * A per-step store [slots, n, k] in the arena: step t's rows start at {@link at}(t). A training
+ * runner keeps every step (slots = T, for the backward pass); a forward-only one two, taking turns
+ * (step t reads only step t − 1).
+ */
 class Steps {
-  constructor(readonly ptr: number, private readonly stride: number) {}
+  constructor(readonly ptr: number, private readonly stride: number, private readonly slots: number) {}
   /** Byte offset of step t's first row. */
   at(t: number): number {
-    return this.ptr + 4 * t * this.stride;
+    return this.ptr + 4 * (t % this.slots) * this.stride;
   }
+}
+
+/** Options of a {@link FusedDraw}. */
+export interface FusedDrawOptions {
+  /** The flat weights (a vector in paramSpecs order, maybe shared with other threads); allocated when absent. */
+  weightsPtr?: number;
+  /**
+   * Whether backward passes will run (default true). A forward-only runner (evaluation,
+   * generation) keeps two steps' stores instead of T and no gradient buffers.
+   */
+  training?: boolean;
 }
 
 /**
@@ -149,16 +164,18 @@ export class FusedDraw implements FusedRunner {
   };
   private forwards = 0;
 
-  /**
-   * Allocates every buffer for `config` and `batch` images from the context's arena; the weights
-   * are read from `weightsPtr` (a flat vector in paramSpecs order), allocated here when absent.
-   */
-  constructor(config: DrawConfig, batch: number, ctx: EngineContext, weightsPtr?: number) {
+  /** Whether this runner keeps what a backward pass needs. */
+  readonly training: boolean;
+
+  /** Allocates every buffer for `config` and `batch` images from the context's arena. */
+  constructor(config: DrawConfig, batch: number, ctx: EngineContext, options: FusedDrawOptions = {}) {
+    const { weightsPtr, training = true } = options;
     this.config = validateConfig(config);
     if (!Number.isInteger(batch) || batch < 1) {
       throw new RangeError(`Cannot build fused engine as batch must be an integer >= 1: current value is ${batch}`);
     }
     this.batch = batch;
+    this.training = training;
     const a = this.arena = ctx.arena;
     this.k = ctx.kernels;
     const { T, hidden: H, z, readN: Nr, writeN: Nw, channels: C, width: A, height: B } = config;
@@ -171,7 +188,7 @@ export class FusedDraw implements FusedRunner {
     const E = this.E = this.R + 2 * H, Q = this.Q = z + H;
     this.offsets = weightOffsets(paramSpecs(config));
     this.weightsPtr = weightsPtr ?? a.alloc(this.offsets.total);
-    this.gradsPtr = a.alloc(this.offsets.total);
+    this.gradsPtr = training ? a.alloc(this.offsets.total) : 0;
     this.io = {
       x: a.alloc(n * D),
       eps: a.alloc(T * n * z),
@@ -182,7 +199,8 @@ export class FusedDraw implements FusedRunner {
       dlz: a.alloc(n),
     };
     this.canvas = a.alloc(n * D);
-    const steps = (k: number) => new Steps(a.alloc(T * n * k), n * k);
+    const slots = training ? T : Math.min(T, 2);
+    const steps = (k: number, count = slots) => new Steps(a.alloc(count * n * k), n * k, count);
     this.sEncIn = steps(E);
     this.sEncG = steps(G);
     this.sEncC = steps(H);
@@ -216,35 +234,41 @@ export class FusedDraw implements FusedRunner {
       ld,
       packed: a.alloc(this.k.packedSize(K, N)),
     });
+    // the transposed weights, and every gradient buffer, only where backward passes run
+    const backward = (K: number, N: number, trans: boolean, ptr: number, ld: number) =>
+      training ? operand(K, N, trans, ptr, ld) : { K, N, trans, ptr, ld, packed: 0 };
+    const buffer = (floats: number) => training ? a.alloc(floats) : 0;
     this.operands = {
       enc: operand(E, G, false, w("encoder.kernel"), G),
       dec: operand(Q, G, false, w("decoder.kernel"), G),
       post: operand(H, 2 * z, false, w("posterior.kernel"), 2 * z),
       head: operand(H, S, false, this.headKernel, S),
-      encT: operand(G, E, true, w("encoder.kernel"), G),
-      decT: operand(G, Q, true, w("decoder.kernel"), G),
-      postT: operand(2 * z, H, true, w("posterior.kernel"), 2 * z),
-      headT: operand(S, H, true, this.headKernel, S),
+      encT: backward(G, E, true, w("encoder.kernel"), G),
+      decT: backward(G, Q, true, w("decoder.kernel"), G),
+      postT: backward(2 * z, H, true, w("posterior.kernel"), 2 * z),
+      headT: backward(S, H, true, this.headKernel, S),
     };
     this.grad = {
-      dQ: steps(2 * z),
-      dHead: steps(S),
-      dEncG: a.alloc(n * G),
-      dDecG: a.alloc(n * G),
-      dc: a.alloc(n * D),
-      dhDec: a.alloc(n * H),
-      dcDec: a.alloc(n * H),
-      dhEnc: a.alloc(n * H),
-      dcEnc: a.alloc(n * H),
-      dEncIn: a.alloc(n * E),
-      dDecIn: a.alloc(n * Q),
-      dRead: [a.alloc(n * WINDOW.size), a.alloc(n * WINDOW.size)],
-      headK: a.alloc(H * S),
-      headB: a.alloc(S),
+      dQ: steps(2 * z, training ? T : 0),
+      dHead: steps(S, training ? T : 0),
+      dEncG: buffer(n * G),
+      dDecG: buffer(n * G),
+      dc: buffer(n * D),
+      dhDec: buffer(n * H),
+      dcDec: buffer(n * H),
+      dhEnc: buffer(n * H),
+      dcEnc: buffer(n * H),
+      dEncIn: buffer(n * E),
+      dDecIn: buffer(n * Q),
+      dRead: [buffer(n * WINDOW.size), buffer(n * WINDOW.size)],
+      headK: buffer(H * S),
+      headB: buffer(S),
     };
     // the one-off products pack op(B) here: a step's gate gradients, or all steps' rows at the end
     const pk = (K: number, N: number) => this.k.packedSize(K, N);
-    const work = Math.max(pk(n, G), pk(T * n, Math.max(2 * z, S)), pk(H, WINDOW.size), pk(WINDOW.size, H));
+    const work = training
+      ? Math.max(pk(n, G), pk(T * n, Math.max(2 * z, S)), pk(H, WINDOW.size), pk(WINDOW.size, H))
+      : pk(H, WINDOW.size);
     this.p = ctx.products(a.alloc(work), work);
   }
 
@@ -427,6 +451,9 @@ export class FusedDraw implements FusedRunner {
 
   /** The backward pass on the loaded dlx, dlz: every weight's gradient into the gradient vector. */
   runBackward(): void {
+    if (!this.training) {
+      throw new Error("Cannot run a backward pass on a forward-only fused runner (made with training: false)");
+    }
     const { T, hidden: H, z } = this.config;
     const n = this.batch, D = this.D, R = this.R, E = this.E, Q = this.Q, S = this.S, G = 4 * H;
     const k = this.k, p = this.p, ops = this.operands, gr = this.grad, g = (name: string) => this.g(name);

@@ -37,6 +37,8 @@ export interface WorkerInit {
   ctrl: number;
   /** Open a CBLAS library for the products (the worker does it through the Deno adapter). */
   blas: boolean;
+  /** Whether backward passes run (else the share keeps two steps' stores). */
+  training: boolean;
 }
 
 interface Share {
@@ -70,19 +72,23 @@ export class FusedPool implements FusedRunner {
     threads: number,
     module: WebAssembly.Module,
     blas?: Blas,
+    training = true,
     timeoutMs = 60_000,
   ): FusedPool | undefined {
     if (threads < 2 || batch < MIN_SHARE * threads) return undefined;
     const probe = instantiate(module, new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }));
     const arena = new Arena(probe.heapBase());
     const per = Math.floor(batch / threads), mainN = batch - per * (threads - 1);
-    const main = new FusedDraw(config, mainN, engineContext(module, arena, blas));
+    const main = new FusedDraw(config, mainN, engineContext(module, arena, blas), { training });
     const shares: Share[] = [];
     let first = mainN;
     for (let k = 1; k < threads; k++) {
       const ctrlPtr = arena.alloc(CONTROL.size);
       const start = arena.used;
-      const draw = new FusedDraw(config, per, engineContext(module, arena, blas), main.weightsPtr);
+      const draw = new FusedDraw(config, per, engineContext(module, arena, blas), {
+        weightsPtr: main.weightsPtr,
+        training,
+      });
       const init: WorkerInit = {
         module,
         memory: arena.memory,
@@ -93,6 +99,7 @@ export class FusedPool implements FusedRunner {
         weightsPtr: main.weightsPtr,
         ctrl: ctrlPtr,
         blas: blas !== undefined,
+        training,
       };
       const worker = new Worker(new URL("./worker.ts", import.meta.url).href, { type: "module" });
       worker.postMessage(init);

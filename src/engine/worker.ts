@@ -18,7 +18,10 @@ self.onmessage = async (event: MessageEvent<WorkerInit>) => {
   try {
     const blas = init.blas ? (await import("./cblas.ts")).openCblas() : undefined;
     if (init.blas && !blas) throw new Error("the CBLAS library the main thread opened did not open here");
-    draw = new FusedDraw(init.config, init.n, engineContext(init.module, arena, blas), init.weightsPtr);
+    draw = new FusedDraw(init.config, init.n, engineContext(init.module, arena, blas), {
+      weightsPtr: init.weightsPtr,
+      training: init.training,
+    });
     if (arena.used !== init.end) throw new Error(`share laid out to ${arena.used}, expected ${init.end}`);
   } catch (e) {
     console.error(`fused worker: ${e instanceof Error ? e.message : e}`);
