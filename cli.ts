@@ -7,17 +7,24 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { CLASSIFIER_PRESETS, type ClassifierConfig, type DrawConfig, PRESETS, validateConfig } from "./src/config.ts";
+import {
+  type ClassifierConfig,
+  type ConfigRequest,
+  type DrawConfig,
+  presetName,
+  PRESETS,
+  resolveConfig,
+} from "./src/config.ts";
 import { type BackendName, BACKENDS, selectBackend } from "./src/backend.ts";
 import { DATASETS } from "./src/data/registry.ts";
-import type { Splits } from "./src/data/mnist.ts";
+import type { Splits } from "./src/data/dataset.ts";
 import { DataError, isFile, writeAtomic } from "./src/data/files.ts";
 import { loadCheckpoint, modelFromCheckpoint, SafetensorsError } from "./src/checkpoint.ts";
 import { shippedModel, shippedModels } from "./src/models.ts";
 import { evaluate, evaluateClassifier } from "./src/evaluate.ts";
-import { Classifier, validateClassifierConfig } from "./src/classifier.ts";
-import { classifierTask, drawTask, RunError, type Task, train } from "./src/train.ts";
-import { BLAS_CANDIDATES, enableBlas } from "./src/blas.ts";
+import { Classifier } from "./src/classifier.ts";
+import { classifierTask, drawTask, RunError, type RunSettings, train, type TrainSummary } from "./src/train.ts";
+import { BLAS_CANDIDATES, enableBlas } from "./src/tfjs_wasm_blas.ts";
 import { createEngine, type Engine, type EngineName, ENGINES, TFJS_ENGINE } from "./src/engine/engine.ts";
 import { Progress } from "./src/progress.ts";
 import { Rng } from "./src/random.ts";
@@ -200,29 +207,40 @@ async function loadData(name: string, v: Values): Promise<Splits> {
   return splits;
 }
 
-async function cmdTrain(pos: string[], v: Values): Promise<number> {
-  if (pos.length !== 1) throw new UsageError(`train takes one dataset (${Object.keys(DATASETS).join(", ")})`);
-  const dataset = pos[0];
-  if (!DATASETS[dataset]) {
-    throw new UsageError(`unknown dataset "${dataset}": choose one of ${Object.keys(DATASETS).join(", ")}`);
+/** The model `train` is asked for, from the flags: a request config.ts resolves (usage errors as such). */
+function configRequest(dataset: string, v: Values): ConfigRequest {
+  const optional = (key: "T" | "hidden" | "z" | "read" | "write" | "glimpses", min: number) =>
+    v[key] !== undefined ? num(v, key, 0, { int: true, min }) : undefined;
+  const request: ConfigRequest = {
+    classify: DATASETS[dataset].task === "classify",
+    preset: v.preset,
+    dataDefault: DATASETS[dataset].preset,
+    noAttention: v["no-attention"],
+    overrides: {
+      T: optional("T", 1),
+      hidden: optional("hidden", 1),
+      z: optional("z", 1),
+      readN: optional("read", 0), // 1, or under 2 for the classifier, is refused by config.ts
+      writeN: optional("write", 0),
+      glimpses: optional("glimpses", 1),
+    },
+  };
+  usage(() => presetName(request));
+  return request;
+}
+
+/** Runs `f`, turning a RangeError or TypeError (a bad option value) into a usage error. */
+function usage<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof RangeError || e instanceof TypeError) throw new UsageError(e.message);
+    throw e;
   }
-  const classify = DATASETS[dataset].task === "classify";
-  const presets: Record<string, unknown> = classify ? CLASSIFIER_PRESETS : PRESETS;
-  const presetName = v.preset ??
-    (classify ? "cluttered" : v["no-attention"] ? "mnist-no-attention" : DATASETS[dataset].preset ?? "mnist");
-  if (!presets[presetName]) {
-    throw new UsageError(
-      `unknown ${classify ? "classifier " : ""}preset "${presetName}": choose one of ${
-        Object.keys(presets).join(", ")
-      }`,
-    );
-  }
-  const minutes = v.minutes !== undefined ? num(v, "minutes", 0, { min: 0 }) : undefined;
-  const epochs = v.epochs !== undefined
-    ? num(v, "epochs", 0, { int: true, min: 1 })
-    : minutes === undefined
-    ? 100
-    : undefined;
+}
+
+/** The hyper-parameters a run keeps across resumes, from the flags. */
+function runSettings(v: Values): RunSettings {
   const settings = {
     batch: num(v, "batch", 100, { int: true, min: 1 }),
     lr: num(v, "lr", 1e-3, { min: 0 }),
@@ -230,52 +248,24 @@ async function cmdTrain(pos: string[], v: Values): Promise<number> {
     seed: num(v, "seed", 0, { int: true, min: 0 }),
   };
   if (!(settings.lr > 0)) throw new UsageError(`--lr must be > 0: got ${v.lr}`);
-  const out = v.out ?? `runs/${dataset}-${presetName}`;
-  if (v.resume) {
-    const ckptPath = `${out}/checkpoint.safetensors`;
-    if (await isFile(ckptPath)) {
-      const ckpt = await loadCheckpoint(ckptPath);
-      if (ckpt.info.dataset !== undefined && ckpt.info.dataset !== dataset) {
-        throw new UsageError(`the run in ${out} trained on ${ckpt.info.dataset}, not ${dataset}`);
-      }
-    }
-  }
-  const be = await backend(v);
-  const splits = await loadData(dataset, v);
-  const geometry = { width: splits.train.width, height: splits.train.height, channels: splits.train.channels };
-  let task: Task;
+  return settings;
+}
+
+/** Refuses to resume a run on another data set (read from the run's config.json). */
+async function checkResumeDataset(out: string, dataset: string): Promise<void> {
+  let trained: unknown;
   try {
-    if (classify) {
-      const preset = CLASSIFIER_PRESETS[presetName];
-      const config: ClassifierConfig = {
-        ...preset,
-        ...geometry,
-        glimpses: num(v, "glimpses", preset.glimpses, { int: true, min: 1 }),
-        hidden: num(v, "hidden", preset.hidden, { int: true, min: 1 }),
-        readN: num(v, "read", preset.readN, { int: true, min: 2 }),
-      };
-      task = classifierTask(validateClassifierConfig(config));
-    } else {
-      const preset = PRESETS[presetName];
-      let config: DrawConfig = { ...preset, ...geometry };
-      if (v["no-attention"]) config = { ...config, readN: 0, writeN: 0 };
-      config = {
-        ...config,
-        T: num(v, "T", config.T, { int: true, min: 1 }),
-        hidden: num(v, "hidden", config.hidden, { int: true, min: 1 }),
-        z: num(v, "z", config.z, { int: true, min: 1 }),
-        readN: num(v, "read", config.readN, { int: true, min: 0 }),
-        writeN: num(v, "write", config.writeN, { int: true, min: 0 }),
-      };
-      task = drawTask(validateConfig(config));
-    }
-  } catch (e) {
-    if (e instanceof UsageError) throw e;
-    throw new UsageError((e as Error).message);
+    trained = JSON.parse(await Deno.readTextFile(`${out}/config.json`)).dataset;
+  } catch {
+    return; // no config.json (or not readable): train() reports what is missing
   }
-  if (!splits.comparable) {
-    log("NOTE: this data is not the paper's binarized MNIST; NLL figures are not comparable with Table 2");
+  if (trained !== undefined && trained !== dataset) {
+    throw new UsageError(`the run in ${out} trained on ${trained}, not ${dataset}`);
   }
+}
+
+/** Ctrl-C once: finish the step and save; twice: quit at once. Returns the signal and a remover. */
+function interruptible(): { signal: AbortSignal; remove: () => void } {
   const controller = new AbortController();
   let interrupts = 0;
   const onSigint = () => {
@@ -285,6 +275,56 @@ async function cmdTrain(pos: string[], v: Values): Promise<number> {
     controller.abort();
   };
   Deno.addSignalListener("SIGINT", onSigint);
+  return { signal: controller.signal, remove: () => Deno.removeSignalListener("SIGINT", onSigint) };
+}
+
+/** The run's result line (or JSON), and its exit code. */
+function reportTrain(summary: TrainSummary, splits: Splits, v: Values): number {
+  const r = summary.valid;
+  if (v.json) {
+    stdout(JSON.stringify({
+      stopped: summary.stopped,
+      examples: summary.state.examples,
+      steps: summary.state.iteration,
+      epochs: summary.state.examples / splits.train.count,
+      seconds: summary.state.seconds,
+      valid: r?.figures,
+      valid_count: r?.count,
+      checkpoint: summary.checkpoint,
+      comparable_with_paper: splits.comparable,
+    }));
+  } else if (r) {
+    stdout(`${r.text} on ${r.count} images after ${summary.state.examples} examples; checkpoint ${summary.checkpoint}`);
+  } else {
+    stdout(summary.message);
+  }
+  return summary.stopped === "nan" ? 1 : summary.stopped === "interrupted" ? 130 : 0;
+}
+
+async function cmdTrain(pos: string[], v: Values): Promise<number> {
+  if (pos.length !== 1) throw new UsageError(`train takes one dataset (${Object.keys(DATASETS).join(", ")})`);
+  const dataset = pos[0];
+  if (!DATASETS[dataset]) {
+    throw new UsageError(`unknown dataset "${dataset}": choose one of ${Object.keys(DATASETS).join(", ")}`);
+  }
+  const request = configRequest(dataset, v);
+  const minutes = v.minutes !== undefined ? num(v, "minutes", 0, { min: 0 }) : undefined;
+  const epochs = v.epochs !== undefined
+    ? num(v, "epochs", 0, { int: true, min: 1 })
+    : minutes === undefined
+    ? 100
+    : undefined;
+  const settings = runSettings(v);
+  const out = v.out ?? `runs/${dataset}-${presetName(request)}`;
+  if (v.resume) await checkResumeDataset(out, dataset);
+  const be = await backend(v);
+  const splits = await loadData(dataset, v);
+  const config = usage(() => resolveConfig(request, splits.train));
+  const task = request.classify ? classifierTask(config as ClassifierConfig) : drawTask(config as DrawConfig);
+  if (!splits.comparable) {
+    log("NOTE: this data is not the paper's binarized MNIST; NLL figures are not comparable with Table 2");
+  }
+  const stop = interruptible();
   try {
     const summary = await train({
       ...settings,
@@ -299,32 +339,12 @@ async function cmdTrain(pos: string[], v: Values): Promise<number> {
       validLimit: v["valid-limit"] !== undefined ? num(v, "valid-limit", 0, { int: true, min: 1 }) : undefined,
       backend: be,
       engine,
-      signal: controller.signal,
+      signal: stop.signal,
       progress,
     });
-    const r = summary.valid;
-    if (v.json) {
-      stdout(JSON.stringify({
-        stopped: summary.stopped,
-        examples: summary.state.examples,
-        steps: summary.state.iteration,
-        epochs: summary.state.examples / splits.train.count,
-        seconds: summary.state.seconds,
-        valid: r?.figures,
-        valid_count: r?.count,
-        checkpoint: summary.checkpoint,
-        comparable_with_paper: splits.comparable,
-      }));
-    } else if (r) {
-      stdout(
-        `${r.text} on ${r.count} images after ${summary.state.examples} examples; checkpoint ${summary.checkpoint}`,
-      );
-    } else {
-      stdout(summary.message);
-    }
-    return summary.stopped === "nan" ? 1 : summary.stopped === "interrupted" ? 130 : 0;
+    return reportTrain(summary, splits, v);
   } finally {
-    Deno.removeSignalListener("SIGINT", onSigint);
+    stop.remove();
   }
 }
 

@@ -101,8 +101,8 @@ export {
   type TrainState,
 } from "./src/checkpoint.ts";
 export { loadModel, shippedModels } from "./src/models.ts";
-export { batchTensor, type Dataset } from "./src/data/dataset.ts";
-export { loadBinarizedMnist, loadMnistIdx, type LoadOptions, type Splits } from "./src/data/mnist.ts";
+export { batchTensor, type Dataset, type LoadOptions, type Splits } from "./src/data/dataset.ts";
+export { loadBinarizedMnist, loadMnistIdx } from "./src/data/mnist.ts";
 export { loadCifar10 } from "./src/data/cifar.ts";
 export { loadSvhn, readSvhnMat } from "./src/data/svhn.ts";
 export { type MatArray, readMat, writeMat } from "./src/data/mat.ts";

@@ -16,14 +16,14 @@
 import { parseArgs } from "node:util";
 import * as tf from "../src/tf.ts";
 import { selectBackend } from "../src/backend.ts";
-import { enableBlas } from "../src/blas.ts";
+import { enableBlas } from "../src/tfjs_wasm_blas.ts";
 import { type DrawConfig, MNIST, PRESETS } from "../src/config.ts";
 import { Draw } from "../src/draw.ts";
 import { createEngine, type EngineName } from "../src/engine/engine.ts";
 import { openCblas } from "../src/engine/cblas.ts";
 import { Arena, instantiate, loadKernels } from "../src/engine/kernels.ts";
 import { cblasProducts, wasmProducts } from "../src/engine/products.ts";
-import { readSize, writeSize } from "../src/specs.ts";
+import { readSize, writeSize } from "../src/params.ts";
 import { Rng } from "../src/random.ts";
 import { Trainer } from "../src/trainer.ts";
 

@@ -1,5 +1,6 @@
 import { encodeCifar, loadCifar10, parseCifar } from "../src/data/cifar.ts";
-import { DataError, untar, writeTar } from "../src/data/files.ts";
+import { DataError } from "../src/data/files.ts";
+import { untar, writeTar } from "../src/data/tar.ts";
 import { deepEqual, equal, ok, throws } from "./_assert.ts";
 
 const FIXTURES = new URL("../fixtures", import.meta.url).pathname;

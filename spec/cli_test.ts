@@ -3,7 +3,7 @@
  */
 import { loadCheckpoint } from "../src/checkpoint.ts";
 import { encodeAmat } from "../src/data/amat.ts";
-import { sha256 } from "../src/data/files.ts";
+import { sha256 } from "../src/data/download.ts";
 import { deepEqual, equal, match, ok } from "./_assert.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -140,6 +140,8 @@ Deno.test("cli: a corrupt checkpoint and a bad data file fail with exit 1 and a 
   equal((await cli(["train", "mnist", ...TINY, "--epochs", "1", "--out", out])).code, 0);
   const path = `${out}/checkpoint.safetensors`;
   const bytes = await Deno.readFile(path);
+  const config = (await loadCheckpoint(path)).config as unknown as Record<string, unknown>;
+  deepEqual(Object.keys(config).sort(), ["T", "channels", "height", "hidden", "readN", "width", "writeN", "z"]);
   await Deno.writeFile(path, bytes.subarray(0, bytes.length >> 1));
   const e = await cli(["eval", out, "--backend", "cpu"]);
   equal(e.code, 1);

@@ -1,6 +1,7 @@
 import { encodeAmat, parseAmat } from "../src/data/amat.ts";
 import { batchTensor, type Dataset } from "../src/data/dataset.ts";
-import { DataError, gunzip, isGzip, parseSums, readMaybeGzip, sha256, writeAtomic } from "../src/data/files.ts";
+import { DataError, gunzip, isGzip, readMaybeGzip, writeAtomic } from "../src/data/files.ts";
+import { parseSums, sha256 } from "../src/data/download.ts";
 import { encodeIdx, parseIdx } from "../src/data/idx.ts";
 import { loadBinarizedMnist, loadMnistIdx } from "../src/data/mnist.ts";
 import { deepEqual, equal, ok, rejects, throws } from "./_assert.ts";

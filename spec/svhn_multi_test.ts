@@ -3,7 +3,8 @@
  * preprocessing, the 54×54 crops, and the loader on the fixture archives.
  */
 import { batchTensor, type Dataset, head, imageBytes } from "../src/data/dataset.ts";
-import { DataError, gunzip, gzip, untar, writeTar } from "../src/data/files.ts";
+import { DataError, gunzip, gzip } from "../src/data/files.ts";
+import { untar, writeTar } from "../src/data/tar.ts";
 import {
   cropDigits,
   decodePng,

@@ -17,21 +17,8 @@ import { type Engine, TFJS_ENGINE } from "./engine/engine.ts";
 import { engineOp, values32 } from "./engine/bridge.ts";
 import type { FusedClassifier } from "./engine/fused_classifier.ts";
 
-function checkInt(what: string, v: unknown, min: number): void {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min) {
-    throw new RangeError(
-      `Cannot use classifier config as ${what} must be an integer >= ${min}: current value is ${String(v)}`,
-    );
-  }
-}
-
-/** Checks a classifier configuration and returns it unchanged. */
-export function validateClassifierConfig(config: ClassifierConfig): ClassifierConfig {
-  for (const k of ["width", "height", "channels", "glimpses", "hidden"] as const) checkInt(k, config[k], 1);
-  checkInt("readN", config.readN, 2);
-  checkInt("classes", config.classes, 2);
-  return config;
-}
+import { validateClassifierConfig } from "./config.ts";
+export { validateClassifierConfig };
 
 /** Every parameter of the classifier, in checkpoint order. */
 export function classifierSpecs(config: ClassifierConfig): ParamSpec[] {

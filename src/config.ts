@@ -178,6 +178,93 @@ export function validateConfig(config: DrawConfig): DrawConfig {
   return config;
 }
 
+/** Checks a classifier configuration and returns it unchanged. */
+export function validateClassifierConfig(config: ClassifierConfig): ClassifierConfig {
+  const check = (what: string, v: unknown, min: number) => {
+    if (typeof v !== "number" || !Number.isInteger(v) || v < min) {
+      throw new RangeError(
+        `Cannot use classifier config as ${what} must be an integer >= ${min}: current value is ${String(v)}`,
+      );
+    }
+  };
+  for (const k of ["width", "height", "channels", "glimpses", "hidden"] as const) check(k, config[k], 1);
+  check("readN", config.readN, 2);
+  check("classes", config.classes, 2);
+  return config;
+}
+
+/** What a training run asks for: a preset (or the data set's default) and per-field overrides. */
+export interface ConfigRequest {
+  /** A classifier (Section 4.1) rather than DRAW. */
+  classify: boolean;
+  /** The preset asked for (`--preset`); when absent, `dataDefault`, else mnist (cluttered to classify). */
+  preset?: string;
+  /** The data set's own preset (see data/registry.ts). */
+  dataDefault?: string;
+  /** Read and write whole images (Eqs 17–18): the mnist-no-attention preset when none is named. */
+  noAttention?: boolean;
+  /** Per-field overrides (`--T`, `--hidden`, …), already parsed as numbers. */
+  overrides?: Partial<Record<"T" | "hidden" | "z" | "readN" | "writeN" | "glimpses", number>>;
+}
+
+/**
+ * The preset a request names, checked: a RangeError that lists the presets when it names none.
+ *
+ * @example
+ * ```ts
+ * import { presetName } from "./config.ts";
+ * presetName({ classify: false, noAttention: true }); // "mnist-no-attention"
+ * ```
+ */
+export function presetName(r: ConfigRequest): string {
+  const presets: Record<string, unknown> = r.classify ? CLASSIFIER_PRESETS : PRESETS;
+  const name = r.preset ?? (r.classify ? "cluttered" : r.noAttention ? "mnist-no-attention" : r.dataDefault ?? "mnist");
+  if (!presets[name]) {
+    throw new RangeError(
+      `unknown ${r.classify ? "classifier " : ""}preset "${name}": choose one of ${Object.keys(presets).join(", ")}`,
+    );
+  }
+  return name;
+}
+
+/**
+ * The checked configuration a request resolves to on images of the given geometry: the preset,
+ * the image size of the data, then the overrides.
+ *
+ * @example
+ * ```ts
+ * import { resolveConfig } from "./config.ts";
+ * resolveConfig({ classify: false, overrides: { T: 8 } }, { width: 28, height: 28, channels: 1 });
+ * ```
+ */
+export function resolveConfig(
+  r: ConfigRequest,
+  geometry: { width: number; height: number; channels: number },
+): DrawConfig | ClassifierConfig {
+  const name = presetName(r), o = r.overrides ?? {};
+  const { width, height, channels } = geometry; // only these (a Dataset may be passed as the geometry)
+  geometry = { width, height, channels };
+  if (r.classify) {
+    const p = CLASSIFIER_PRESETS[name];
+    return validateClassifierConfig({
+      ...p,
+      ...geometry,
+      glimpses: o.glimpses ?? p.glimpses,
+      hidden: o.hidden ?? p.hidden,
+      readN: o.readN ?? p.readN,
+    });
+  }
+  const p: DrawConfig = { ...PRESETS[name], ...geometry, ...(r.noAttention ? { readN: 0, writeN: 0 } : {}) };
+  return validateConfig({
+    ...p,
+    T: o.T ?? p.T,
+    hidden: o.hidden ?? p.hidden,
+    z: o.z ?? p.z,
+    readN: o.readN ?? p.readN,
+    writeN: o.writeN ?? p.writeN,
+  });
+}
+
 /** Number of values in one image: height × width × channels. */
 export function imageSize(config: DrawConfig): number {
   return config.height * config.width * config.channels;

@@ -17,7 +17,7 @@ import { Rng } from "./random.ts";
 import { type Engine, TFJS_ENGINE } from "./engine/engine.ts";
 import { engineOp, values32 } from "./engine/bridge.ts";
 import type { FusedRunner } from "./engine/fused_draw.ts";
-import { initValues, type ParamSpec, paramSpecs, readSize, writeSize } from "./specs.ts";
+import { initValues, type ParamSpec, paramSpecs, readSize, writeSize } from "./params.ts";
 
 export { initValues, type ParamSpec, paramSpecs, readSize, writeSize };
 

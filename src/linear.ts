@@ -10,7 +10,7 @@
  * @module
  */
 import * as tf from "./tf.ts";
-import { blasLibrary } from "./blas.ts";
+import { blasLibrary } from "./tfjs_wasm_blas.ts";
 
 /** True when the active backend multiplies transposed operands as fast as plain ones. */
 function flagsAreFast(): boolean {

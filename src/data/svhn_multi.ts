@@ -14,8 +14,10 @@
 import pngjs from "pngjs";
 import { Buffer } from "node:buffer";
 import type { Dataset } from "./dataset.ts";
-import { cacheDir, concatBytes, DataError, download, gunzip, isFile, untar, writeAtomic } from "./files.ts";
-import type { LoadOptions, Splits } from "./mnist.ts";
+import { cacheDir, download } from "./download.ts";
+import { concatBytes, DataError, gunzip, isFile, writeAtomic } from "./files.ts";
+import { untar } from "./tar.ts";
+import type { LoadOptions, Splits } from "./dataset.ts";
 
 /** Where SVHN's multi-digit archives live online, with the SHA-256 of each file as served. */
 export const SVHN_MULTI_FILES: Readonly<Record<"train" | "test", { url: string; file: string; sha256: string }>> = {

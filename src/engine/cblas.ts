@@ -2,7 +2,7 @@
  * Single-precision matrix products on plain Float32Arrays: native CBLAS (OpenBLAS) through Deno's
  * FFI where a library can be opened, and a plain TypeScript loop everywhere else.
  *
- * Used by the fused DRAW engine (fused.ts) and by the `--blas` kernels for tfjs-wasm (blas.ts).
+ * Used by the fused engine (products.ts) and by the `--blas` kernels for tfjs-wasm (tfjs_wasm_blas.ts).
  *
  * @module
  */

@@ -12,7 +12,7 @@
  * @module
  */
 import { type DrawConfig, imageSize, validateConfig } from "../config.ts";
-import { paramSpecs } from "../specs.ts";
+import { paramSpecs } from "../params.ts";
 import { type Arena, AttentionStruct, type KernelExports, WINDOW } from "./kernels.ts";
 import type { Operand, Products } from "./products.ts";
 

@@ -35,7 +35,7 @@ export function writeSize(config: DrawConfig): number {
  * @example
  * ```ts
  * import { MNIST } from "./config.ts";
- * import { paramSpecs } from "./specs.ts";
+ * import { paramSpecs } from "./params.ts";
  * console.log(paramSpecs(MNIST).map((p) => p.name));
  * ```
  */

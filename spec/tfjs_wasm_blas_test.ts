@@ -1,5 +1,5 @@
 import * as tf from "../src/tf.ts";
-import { blasLibrary, disableBlas, enableBlas } from "../src/blas.ts";
+import { blasLibrary, disableBlas, enableBlas } from "../src/tfjs_wasm_blas.ts";
 import { selectBackend } from "../src/backend.ts";
 import { TINY } from "../src/config.ts";
 import { drawLoss, drawNoise, initWeights } from "../src/draw.ts";
