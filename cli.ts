@@ -15,7 +15,7 @@ import {
   PRESETS,
   resolveConfig,
 } from "./src/config.ts";
-import { type BackendName, BACKENDS, selectBackend } from "./src/backend.ts";
+import { BackendError, type BackendName, BACKENDS, selectBackend } from "./src/backend.ts";
 import { DATASETS } from "./src/data/registry.ts";
 import type { Splits } from "./src/data/dataset.ts";
 import { DataError, isFile, writeAtomic } from "./src/data/files.ts";
@@ -534,7 +534,10 @@ export async function main(args: string[]): Promise<number> {
       console.error(`error: ${e.message}\nRun "deno run -A cli.ts --help" for usage.`);
       return 2;
     }
-    if (e instanceof DataError || e instanceof SafetensorsError || e instanceof RunError || e instanceof RangeError) {
+    if (
+      e instanceof DataError || e instanceof SafetensorsError || e instanceof RunError || e instanceof RangeError ||
+      e instanceof BackendError
+    ) {
       console.error(`error: ${e.message}`);
       return 1;
     }

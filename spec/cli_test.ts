@@ -243,6 +243,30 @@ Deno.test("cli: an output that cannot be written ends in one line and exit 1, th
   await Deno.remove(run, { recursive: true });
 });
 
+Deno.test("cli: --backend webgpu with no adapter ends in one line naming the fix, exit 1", async () => {
+  // wgpu offers no DirectX 12 adapter on Linux (or Vulkan on macOS): Deno sees no adapter at all
+  const backend = Deno.build.os === "windows" ? "metal" : "dx12";
+  const out = await Deno.makeTempDir();
+  const r = await cli([
+    "train",
+    "mnist",
+    ...TINY.filter((a) => a !== "cpu" && a !== "--backend"),
+    "--backend",
+    "webgpu",
+    "--out",
+    out,
+  ], {
+    DENO_WEBGPU_BACKEND: backend,
+  });
+  equal(r.code, 1, r.stderr);
+  match(
+    r.stderr,
+    /error: Cannot start the webgpu backend as no WebGPU adapter is available: choose another with --backend/,
+  );
+  ok(!/\n\s+at |DRAW_DEBUG/.test(r.stderr), r.stderr);
+  await Deno.remove(out, { recursive: true });
+});
+
 Deno.test("cli: with no CBLAS library (a fresh machine) train runs on the fused engine's wasm kernels", async () => {
   const out = await Deno.makeTempDir();
   const t = await cli(["train", "mnist", "--preset", "tiny", "--epochs", "1", "--batch", "10", "--out", out], {

@@ -6,6 +6,11 @@
  */
 import * as tf from "./tf.ts";
 
+/** A backend that cannot start here (no WebGPU adapter, say): the message says what to choose instead. */
+export class BackendError extends Error {
+  override name = "BackendError";
+}
+
 /** The tfjs backends draw.ts runs on. */
 export type BackendName = "webgpu" | "wasm" | "cpu";
 
@@ -72,7 +77,7 @@ export async function selectBackend(
     if (await register(requested)) {
       return { name: requested, reason: "requested" };
     }
-    throw new Error(
+    throw new BackendError(
       `Cannot start the ${requested} backend${
         requested === "webgpu" ? " as no WebGPU adapter is available" : ""
       }: choose another with --backend`,
@@ -85,5 +90,5 @@ export async function selectBackend(
   const why = adapter ? `the WebGPU adapter (${adapter.description}) is a software fallback` : "no WebGPU adapter";
   if (await register("wasm")) return { name: "wasm", reason: `${why}; wasm is the fastest CPU path` };
   if (await register("cpu")) return { name: "cpu", reason: `${why} and wasm failed to start` };
-  throw new Error("Cannot start any tfjs backend (webgpu, wasm, cpu)");
+  throw new BackendError("Cannot start any tfjs backend (webgpu, wasm, cpu)");
 }

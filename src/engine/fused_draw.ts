@@ -93,6 +93,92 @@ export interface FusedDrawOptions {
   training?: boolean;
 }
 
+/** Sizes a runner's buffers are made of (floats per image unless said). */
+interface Sizes {
+  E: number; // encoder input
+  G: number; // gates, 4H
+  H: number;
+  z: number;
+  Q: number; // decoder input
+  S: number; // head
+  D: number; // image
+}
+
+/** The per-step stores of the forward pass, each [slots, n, width]. */
+interface Stores {
+  encIn: Steps; // [read | h^dec_{t−1} | h^enc_{t−1}]
+  encG: Steps; // activated gates
+  encC: Steps;
+  encH: Steps;
+  q: Steps; // μ, log σ
+  decIn: Steps; // [z | h^dec_{t−1}]
+  decG: Steps;
+  decC: Steps;
+  decH: Steps;
+  head: Steps; // [write window | write | next read window]
+  sig: Steps; // σ(c_{t−1})
+}
+
+/** Allocates the forward pass's stores, in a fixed order (other threads repeat it to find them). */
+function allocateStores(steps: (width: number) => Steps, z: Sizes): Stores {
+  return {
+    encIn: steps(z.E),
+    encG: steps(z.G),
+    encC: steps(z.H),
+    encH: steps(z.H),
+    q: steps(2 * z.z),
+    decIn: steps(z.Q),
+    decG: steps(z.G),
+    decC: steps(z.H),
+    decH: steps(z.H),
+    head: steps(z.S),
+    sig: steps(z.D),
+  };
+}
+
+/** The backward pass's buffers: per-step gradient stores [T, n, ·] and one step's [n, ·]. */
+interface Gradients {
+  dQ: Steps;
+  dHead: Steps;
+  dEncG: number;
+  dDecG: number;
+  dc: number;
+  dhDec: number;
+  dcDec: number;
+  dhEnc: number;
+  dcEnc: number;
+  dEncIn: number;
+  dDecIn: number;
+  dRead: [number, number];
+  headK: number;
+  headB: number;
+}
+
+/** Allocates the backward pass's buffers (a training runner only). */
+function allocateGradients(
+  a: Arena,
+  steps: (width: number, count?: number) => Steps,
+  z: Sizes & { n: number; T: number },
+): Gradients {
+  const { n, T, G, H, S } = z, row = (w: number) => a.alloc(n * w);
+  return {
+    dQ: steps(2 * z.z, T),
+    dHead: steps(S, T),
+    dEncG: row(G),
+    dDecG: row(G),
+    dc: row(z.D),
+    dhDec: row(H),
+    dcDec: row(H),
+    dhEnc: row(H),
+    dcEnc: row(H),
+    dEncIn: row(z.E),
+    dDecIn: row(z.Q),
+    dRead: [row(WINDOW.size), row(WINDOW.size)],
+    headK: a.alloc(H * S),
+    headB: a.alloc(S),
+  };
+}
+
 /**
  * The buffers and code of DRAW for one configuration and batch size. {@link forward} keeps what
  * {@link backward} needs; a backward pass always refers to the latest forward pass. Allocation is
@@ -125,18 +211,8 @@ export class FusedDraw implements FusedRunner {
   private readonly rOff: number; // next read window's offset in the head (−1: none)
   private readonly E: number; // encoder input R + 2H
   private readonly Q: number; // decoder input z + H
-  // per-step stores
-  private readonly sEncIn: Steps;
-  private readonly sEncG: Steps;
-  private readonly sEncC: Steps;
-  private readonly sEncH: Steps;
-  private readonly sQ: Steps;
-  private readonly sDecIn: Steps;
-  private readonly sDecG: Steps;
-  private readonly sDecC: Steps;
-  private readonly sDecH: Steps;
-  private readonly sHead: Steps;
-  private readonly sSig: Steps; // σ(c_{t−1})
+  /** The per-step stores (see {@link allocateStores}). */
+  private readonly s: Stores;
   private readonly read?: { att: AttentionStruct; win: Steps; F: Steps; U: Steps };
   private readonly write?: { att: AttentionStruct; win: Steps; F: Steps; V: Steps };
   // one-step buffers
@@ -146,22 +222,7 @@ export class FusedDraw implements FusedRunner {
   private readonly headBias: number; // [S]
   private readonly zeros: number; // [max(S, 5)]
   private readonly operands: Record<"enc" | "dec" | "post" | "head" | "encT" | "decT" | "postT" | "headT", Operand>;
-  private readonly grad: {
-    dQ: Steps;
-    dHead: Steps;
-    dEncG: number;
-    dDecG: number;
-    dc: number;
-    dhDec: number;
-    dcDec: number;
-    dhEnc: number;
-    dcEnc: number;
-    dEncIn: number;
-    dDecIn: number;
-    dRead: [number, number];
-    headK: number;
-    headB: number;
-  };
+  private readonly grad?: Gradients;
   private forwards = 0;
 
   /** Whether this runner keeps what a backward pass needs. */
@@ -201,17 +262,7 @@ export class FusedDraw implements FusedRunner {
     this.canvas = a.alloc(n * D);
     const slots = training ? T : Math.min(T, 2);
     const steps = (k: number, count = slots) => new Steps(a.alloc(count * n * k), n * k, count);
-    this.sEncIn = steps(E);
-    this.sEncG = steps(G);
-    this.sEncC = steps(H);
-    this.sEncH = steps(H);
-    this.sQ = steps(2 * z);
-    this.sDecIn = steps(Q);
-    this.sDecG = steps(G);
-    this.sDecC = steps(H);
-    this.sDecH = steps(H);
-    this.sHead = steps(S);
-    this.sSig = steps(D);
+    this.s = allocateStores(steps, { E, G, H, z, Q, S, D });
     if (Nr > 0) {
       const att = new AttentionStruct(a, { n, N: Nr, A, B, C });
       this.read = { att, win: steps(WINDOW.size), F: steps(att.bank), U: steps(Nr * 2 * C * A) };
@@ -237,7 +288,6 @@ export class FusedDraw implements FusedRunner {
     // the transposed weights, and every gradient buffer, only where backward passes run
     const backward = (K: number, N: number, trans: boolean, ptr: number, ld: number) =>
       training ? operand(K, N, trans, ptr, ld) : { K, N, trans, ptr, ld, packed: 0 };
-    const buffer = (floats: number) => training ? a.alloc(floats) : 0;
     this.operands = {
       enc: operand(E, G, false, w("encoder.kernel"), G),
       dec: operand(Q, G, false, w("decoder.kernel"), G),
@@ -248,22 +298,7 @@ export class FusedDraw implements FusedRunner {
       postT: backward(2 * z, H, true, w("posterior.kernel"), 2 * z),
       headT: backward(S, H, true, this.headKernel, S),
     };
-    this.grad = {
-      dQ: steps(2 * z, training ? T : 0),
-      dHead: steps(S, training ? T : 0),
-      dEncG: buffer(n * G),
-      dDecG: buffer(n * G),
-      dc: buffer(n * D),
-      dhDec: buffer(n * H),
-      dcDec: buffer(n * H),
-      dhEnc: buffer(n * H),
-      dcEnc: buffer(n * H),
-      dEncIn: buffer(n * E),
-      dDecIn: buffer(n * Q),
-      dRead: [buffer(n * WINDOW.size), buffer(n * WINDOW.size)],
-      headK: buffer(H * S),
-      headB: buffer(S),
-    };
+    this.grad = training ? allocateGradients(a, steps, { n, T, E, G, H, z, Q, S, D }) : undefined;
     // the one-off products pack op(B) here: a step's gate gradients, or all steps' rows at the end
     const pk = (K: number, N: number) => this.k.packedSize(K, N);
     const work = training
@@ -386,40 +421,40 @@ export class FusedDraw implements FusedRunner {
     this.arena.f32(this.io.lz, n).fill(0);
     this.arena.f32(this.io.logRatio, n).fill(0);
     for (let t = 0; t < T; t++) {
-      const sig = this.sSig.at(t), encIn = this.sEncIn.at(t);
-      const hDecPrev = t === 0 ? this.h0dec : this.sDecH.at(t - 1);
+      const sig = this.s.sig.at(t), encIn = this.s.encIn.at(t);
+      const hDecPrev = t === 0 ? this.h0dec : this.s.decH.at(t - 1);
       k.sigmoidInto(this.canvas, sig, n * D);
       // Eqs 3–4 with Eq 17 or 27: the read vector
       if (this.read) {
         const { att, win, F, U } = this.read;
         const ptr = att.at(win.at(t), F.at(t), U.at(t));
         if (t === 0) k.windowForward(ptr, this.head0, WINDOW.size);
-        else k.windowForward(ptr, this.sHead.at(t - 1) + 4 * this.rOff, S);
+        else k.windowForward(ptr, this.s.head.at(t - 1) + 4 * this.rOff, S);
         k.readForward(ptr, this.io.x, sig, encIn, E); // [n, N, 2C, N] at the row's start
       } else {
         k.readWholeForward(n, D, this.io.x, sig, encIn, E);
       }
       k.copyRows(encIn + 4 * R, E, hDecPrev, H, n, H);
       if (t === 0) k.copyRows(encIn + 4 * (R + H), E, w("encoder.h0"), 0, n, H);
-      else k.copyRows(encIn + 4 * (R + H), E, this.sEncH.at(t - 1), H, n, H);
+      else k.copyRows(encIn + 4 * (R + H), E, this.s.encH.at(t - 1), H, n, H);
       // Eq 5: the encoder
-      p.gemmWith(false, n, encIn, E, ops.enc, 0, this.sEncG.at(t), G); // [n, 4H]
-      const cEncPrev = t === 0 ? 0 : this.sEncC.at(t - 1);
-      k.lstmForward(n, H, this.sEncG.at(t), w("encoder.bias"), cEncPrev, this.sEncC.at(t), this.sEncH.at(t));
+      p.gemmWith(false, n, encIn, E, ops.enc, 0, this.s.encG.at(t), G); // [n, 4H]
+      const cEncPrev = t === 0 ? 0 : this.s.encC.at(t - 1);
+      k.lstmForward(n, H, this.s.encG.at(t), w("encoder.bias"), cEncPrev, this.s.encC.at(t), this.s.encH.at(t));
       // Eqs 1–2, 6, 10–11: the posterior, its sample and its KL
-      const q = this.sQ.at(t), decIn = this.sDecIn.at(t);
+      const q = this.s.q.at(t), decIn = this.s.decIn.at(t);
       k.copyRows(q, 2 * z, w("posterior.bias"), 0, n, 2 * z);
-      p.gemmWith(false, n, this.sEncH.at(t), H, ops.post, 1, q, 2 * z); // [n, 2z]
+      p.gemmWith(false, n, this.s.encH.at(t), H, ops.post, 1, q, 2 * z); // [n, 2z]
       k.posteriorForward(n, z, q, this.io.eps + 4 * t * n * z, decIn, Q, this.io.lz, this.io.logRatio);
       k.copyRows(decIn + 4 * z, Q, hDecPrev, H, n, H);
       // Eq 7: the decoder
-      p.gemmWith(false, n, decIn, Q, ops.dec, 0, this.sDecG.at(t), G);
-      const cDecPrev = t === 0 ? 0 : this.sDecC.at(t - 1);
-      k.lstmForward(n, H, this.sDecG.at(t), w("decoder.bias"), cDecPrev, this.sDecC.at(t), this.sDecH.at(t));
+      p.gemmWith(false, n, decIn, Q, ops.dec, 0, this.s.decG.at(t), G);
+      const cDecPrev = t === 0 ? 0 : this.s.decC.at(t - 1);
+      k.lstmForward(n, H, this.s.decG.at(t), w("decoder.bias"), cDecPrev, this.s.decC.at(t), this.s.decH.at(t));
       // the head: write window, write, next read window; then Eq 8
-      const head = this.sHead.at(t);
+      const head = this.s.head.at(t);
       k.copyRows(head, S, this.headBias, 0, n, S);
-      p.gemmWith(false, n, this.sDecH.at(t), H, ops.head, 1, head, S); // [n, S]
+      p.gemmWith(false, n, this.s.decH.at(t), H, ops.head, 1, head, S); // [n, S]
       this.writeStep(head, t);
     }
     k.bernoulliForward(n, D, this.canvas, this.io.x, this.io.lx); // Eq 9
@@ -456,7 +491,7 @@ export class FusedDraw implements FusedRunner {
     }
     const { T, hidden: H, z } = this.config;
     const n = this.batch, D = this.D, R = this.R, E = this.E, Q = this.Q, S = this.S, G = 4 * H;
-    const k = this.k, p = this.p, ops = this.operands, gr = this.grad, g = (name: string) => this.g(name);
+    const k = this.k, p = this.p, ops = this.operands, gr = this.grad!, g = (name: string) => this.g(name);
     for (const o of [ops.encT, ops.decT, ops.postT, ops.headT]) p.pack(o);
     this.arena.f32(this.gradsPtr, this.offsets.total).fill(0);
     for (const b of [gr.dhDec, gr.dcDec, gr.dhEnc, gr.dcEnc]) this.arena.f32(b, n * H).fill(0);
@@ -464,7 +499,7 @@ export class FusedDraw implements FusedRunner {
     let dReadNext = 0; // ∂ of step t+1's read window raw, [n, 5]; 0 at t = T − 1
     let [dRead, dSpare] = gr.dRead;
     for (let t = T - 1; t >= 0; t--) {
-      const head = this.sHead.at(t), dh = gr.dHead.at(t);
+      const head = this.s.head.at(t), dh = gr.dHead.at(t);
       // Eq 8 with Eq 29 (or 18) backward: ∂write and ∂write window from ∂c_t
       if (this.write) {
         const { att, win, F, V } = this.write;
@@ -477,31 +512,31 @@ export class FusedDraw implements FusedRunner {
       // the head: ∂h^dec_t += ∂head·Kᵀ
       p.gemmWith(false, n, dh, S, ops.headT, 1, gr.dhDec, H);
       // Eq 7 backward
-      const cDecPrev = t === 0 ? 0 : this.sDecC.at(t - 1);
-      k.lstmBackward(n, H, this.sDecG.at(t), this.sDecC.at(t), cDecPrev, gr.dhDec, gr.dcDec, gr.dDecG);
+      const cDecPrev = t === 0 ? 0 : this.s.decC.at(t - 1);
+      k.lstmBackward(n, H, this.s.decG.at(t), this.s.decC.at(t), cDecPrev, gr.dhDec, gr.dcDec, gr.dDecG);
       p.gemmWith(false, n, gr.dDecG, G, ops.decT, 0, gr.dDecIn, Q); // [n, z + H]
-      p.gemm(true, false, Q, G, n, this.sDecIn.at(t), Q, gr.dDecG, G, 1, g("decoder.kernel"), G);
+      p.gemm(true, false, Q, G, n, this.s.decIn.at(t), Q, gr.dDecG, G, 1, g("decoder.kernel"), G);
       k.addColumnSums(gr.dDecG, n, G, g("decoder.bias"));
       // Eqs 6, 10–11 backward
       const dq = gr.dQ.at(t);
-      k.posteriorBackward(n, z, this.sQ.at(t), this.io.eps + 4 * t * n * z, gr.dDecIn, Q, this.io.dlz, dq);
+      k.posteriorBackward(n, z, this.s.q.at(t), this.io.eps + 4 * t * n * z, gr.dDecIn, Q, this.io.dlz, dq);
       p.gemmWith(false, n, dq, 2 * z, ops.postT, 1, gr.dhEnc, H);
       // Eq 5 backward
-      const cEncPrev = t === 0 ? 0 : this.sEncC.at(t - 1);
-      k.lstmBackward(n, H, this.sEncG.at(t), this.sEncC.at(t), cEncPrev, gr.dhEnc, gr.dcEnc, gr.dEncG);
+      const cEncPrev = t === 0 ? 0 : this.s.encC.at(t - 1);
+      k.lstmBackward(n, H, this.s.encG.at(t), this.s.encC.at(t), cEncPrev, gr.dhEnc, gr.dcEnc, gr.dEncG);
       p.gemmWith(false, n, gr.dEncG, G, ops.encT, 0, gr.dEncIn, E); // [n, R + 2H]
-      p.gemm(true, false, E, G, n, this.sEncIn.at(t), E, gr.dEncG, G, 1, g("encoder.kernel"), G);
+      p.gemm(true, false, E, G, n, this.s.encIn.at(t), E, gr.dEncG, G, 1, g("encoder.kernel"), G);
       k.addColumnSums(gr.dEncG, n, G, g("encoder.bias"));
       // ∂h^dec_{t−1} (through both LSTMs' inputs) and ∂h^enc_{t−1}
       k.copyRows(gr.dhDec, H, gr.dDecIn + 4 * z, Q, n, H);
       k.addRows(gr.dhDec, H, gr.dEncIn + 4 * R, E, n, H);
       k.copyRows(gr.dhEnc, H, gr.dEncIn + 4 * (R + H), E, n, H);
       // Eq 27 (or 17) backward, into ∂c_{t−1} through x̂ = x − σ(c_{t−1})
-      const sig = this.sSig.at(t);
+      const sig = this.s.sig.at(t);
       if (this.read) {
         const { att, win, F, U } = this.read;
         const ptr = att.at(win.at(t), F.at(t), U.at(t));
-        k.readBackward(ptr, this.io.x, sig, this.sEncIn.at(t), gr.dEncIn, E, gr.dc, dRead, WINDOW.size);
+        k.readBackward(ptr, this.io.x, sig, this.s.encIn.at(t), gr.dEncIn, E, gr.dc, dRead, WINDOW.size);
         [dReadNext, dRead, dSpare] = [dRead, dSpare, dRead];
       } else {
         k.readWholeBackward(n, D, sig, gr.dEncIn, E, gr.dc);
@@ -509,9 +544,9 @@ export class FusedDraw implements FusedRunner {
     }
     // the other weights' gradients: each one product over all T·n rows
     const rows = T * n;
-    p.gemm(true, false, H, 2 * z, rows, this.sEncH.at(0), H, gr.dQ.at(0), 2 * z, 0, g("posterior.kernel"), 2 * z);
+    p.gemm(true, false, H, 2 * z, rows, this.s.encH.at(0), H, gr.dQ.at(0), 2 * z, 0, g("posterior.kernel"), 2 * z);
     k.addColumnSums(gr.dQ.at(0), rows, 2 * z, g("posterior.bias"));
-    p.gemm(true, false, H, S, rows, this.sDecH.at(0), H, gr.dHead.at(0), S, 0, gr.headK, S); // [H, S]
+    p.gemm(true, false, H, S, rows, this.s.decH.at(0), H, gr.dHead.at(0), S, 0, gr.headK, S); // [H, S]
     this.arena.f32(gr.headB, S).fill(0);
     k.addColumnSums(gr.dHead.at(0), rows, S, gr.headB);
     const parts: [string, number, number][] = [];
@@ -559,15 +594,15 @@ export class FusedDraw implements FusedRunner {
     // two alternating slots of the step stores are enough without a backward pass
     for (let t = 0; t < T; t++) {
       const now = t % 2, before = 1 - now;
-      const hPrev = t === 0 ? this.h0dec : this.sDecH.at(before), decIn = this.sDecIn.at(now);
+      const hPrev = t === 0 ? this.h0dec : this.s.decH.at(before), decIn = this.s.decIn.at(now);
       k.copyRows(decIn, Q, this.io.eps + 4 * t * n * z, z, n, z);
       k.copyRows(decIn + 4 * z, Q, hPrev, H, n, H);
-      p.gemmWith(false, n, decIn, Q, ops.dec, 0, this.sDecG.at(now), G);
-      const cPrev = t === 0 ? 0 : this.sDecC.at(before);
-      k.lstmForward(n, H, this.sDecG.at(now), w("decoder.bias"), cPrev, this.sDecC.at(now), this.sDecH.at(now));
-      const head = this.sHead.at(now);
+      p.gemmWith(false, n, decIn, Q, ops.dec, 0, this.s.decG.at(now), G);
+      const cPrev = t === 0 ? 0 : this.s.decC.at(before);
+      k.lstmForward(n, H, this.s.decG.at(now), w("decoder.bias"), cPrev, this.s.decC.at(now), this.s.decH.at(now));
+      const head = this.s.head.at(now);
       k.copyRows(head, S, this.headBias, 0, n, S);
-      p.gemmWith(false, n, this.sDecH.at(now), H, ops.head, 1, head, S);
+      p.gemmWith(false, n, this.s.decH.at(now), H, ops.head, 1, head, S);
       this.writeStep(head, 0);
     }
   }
