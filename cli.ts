@@ -63,6 +63,7 @@ train options:
   --minutes M           time budget for this session, validation and checkpoint included
   --batch N             minibatch size (default 100)
   --lr X                Adam step size (default 1e-3)
+  --lr-final X          decay the step size exponentially from --lr to X over --epochs (kept on --resume)
   --clip X              clip the gradient's global norm at X; 0 turns clipping off (default 10)
   --seed N              seed for weights, data order and noise (default 0)
   --out DIR             run directory (default runs/<dataset>-<preset>)
@@ -118,6 +119,7 @@ const OPTIONS = {
   minutes: { type: "string" },
   batch: { type: "string" },
   lr: { type: "string" },
+  "lr-final": { type: "string" },
   clip: { type: "string" },
   seed: { type: "string" },
   out: { type: "string" },
@@ -248,7 +250,11 @@ function runSettings(v: Values): RunSettings {
     seed: num(v, "seed", 0, { int: true, min: 0 }),
   };
   if (!(settings.lr > 0)) throw new UsageError(`--lr must be > 0: got ${v.lr}`);
-  return settings;
+  if (v["lr-final"] === undefined) return settings;
+  const lrFinal = num(v, "lr-final", 0, { min: 0 });
+  if (!(lrFinal > 0)) throw new UsageError(`--lr-final must be > 0: got ${v["lr-final"]}`);
+  if (v.epochs === undefined) throw new UsageError("--lr-final decays over --epochs: give --epochs too");
+  return { ...settings, lrFinal };
 }
 
 /** Refuses to resume a run on another data set (read from the run's config.json). */

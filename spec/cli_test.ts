@@ -33,6 +33,7 @@ Deno.test("cli: --help exits 0; no command, unknown flags, presets, datasets and
   for (
     const [args, message] of [
       [["train", "mnist", "--bogus"], /Unknown option '--bogus'/],
+      [["train", "mnist", "--lr-final", "1e-4"], /--lr-final decays over --epochs: give --epochs too/],
       [
         ["train", "mnist", "--preset", "huge"],
         /unknown preset "huge": choose one of mnist, mnist-no-attention, svhn, cifar, tiny/,

@@ -1,10 +1,12 @@
 import { TINY } from "../src/config.ts";
 import { loadBinarizedMnist } from "../src/data/mnist.ts";
 import { selectBackend } from "../src/backend.ts";
-import { drawTask, epochOrder, train } from "../src/train.ts";
+import { drawTask, epochOrder, RUN_SEEDS, scheduledLr, train } from "../src/train.ts";
+import { type Dataset, imageBytes } from "../src/data/dataset.ts";
+import { Rng } from "../src/random.ts";
 import { Progress } from "../src/progress.ts";
 import { loadCheckpoint } from "../src/checkpoint.ts";
-import { deepEqual, equal, match, ok } from "./_assert.ts";
+import { assertClose, deepEqual, equal, match, ok } from "./_assert.ts";
 
 const FIXTURES = new URL("../fixtures", import.meta.url).pathname;
 const quiet = new Progress({ write: () => {}, tty: false });
@@ -71,5 +73,57 @@ Deno.test("train() on resume drops metrics written after the last checkpoint and
   const lines = (await Deno.readTextFile(path)).trim().split("\n").map((l) => JSON.parse(l));
   ok(lines.every((m) => m.step <= 8), `steps: ${lines.map((m) => m.step)}`);
   equal(lines.filter((m) => m.kind === "valid").length, 2);
+  await Deno.remove(out, { recursive: true });
+});
+
+Deno.test("train() draws augmented images (crops, fresh clutter) from each batch's own seeded generator", async () => {
+  await selectBackend("cpu");
+  const splits = await loadBinarizedMnist({ dataDir: FIXTURES, download: false, fallback: false });
+  const calls: { index: number; first: number }[] = [];
+  const spy: Dataset = {
+    ...splits.train,
+    draw: (index: number, rng: Rng) => {
+      calls.push({ index, first: rng.uniform() }); // the generator's first draw identifies its seed
+      return imageBytes(splits.train, index);
+    },
+  };
+  const out = await Deno.makeTempDir();
+  await train({ ...base, splits: { ...splits, train: spy }, outDir: out, epochs: 1 });
+  const perEpoch = Math.floor(spy.count / base.batch);
+  equal(calls.length, perEpoch * base.batch, "every training image is drawn");
+  const order = epochOrder(spy.count, base.seed, 0);
+  for (let b = 0; b < perEpoch; b++) {
+    const rng = new Rng(RUN_SEEDS.crops(base.seed, 0, b));
+    for (let k = 0; k < base.batch; k++) {
+      const call = calls[b * base.batch + k];
+      equal(call.index, order[b * base.batch + k]);
+      equal(call.first, rng.uniform(), `batch ${b}, image ${k}: drawn from batch ${b}'s generator`);
+    }
+  }
+  await Deno.remove(out, { recursive: true });
+});
+
+Deno.test("scheduledLr(): constant without lrFinal; exponential from lr to lrFinal over decayEpochs, then held", () => {
+  const s = { batch: 100, lr: 1e-3, clipNorm: 10, seed: 0 };
+  equal(scheduledLr(s, 7), 1e-3);
+  const d = { ...s, lrFinal: 1e-4, decayEpochs: 10 };
+  assertClose([scheduledLr(d, 0), scheduledLr(d, 5), scheduledLr(d, 10), scheduledLr(d, 30)], [
+    1e-3,
+    1e-3 * Math.sqrt(0.1),
+    1e-4,
+    1e-4,
+  ], { rtol: 1e-12, what: "lr" });
+});
+
+Deno.test("train() with lrFinal steps with the scheduled size and keeps the decay in its settings for --resume", async () => {
+  await selectBackend("cpu");
+  const splits = await loadBinarizedMnist({ dataDir: FIXTURES, download: false, fallback: false });
+  const out = await Deno.makeTempDir();
+  await train({ ...base, splits, outDir: out, epochs: 2, lrFinal: 1e-3 });
+  const ckpt = await loadCheckpoint(`${out}/checkpoint.safetensors`);
+  deepEqual(ckpt.info.settings, { batch: 16, lr: 1e-2, clipNorm: 10, seed: 3, lrFinal: 1e-3, decayEpochs: 2 });
+  // the last update of the second epoch (batch 3 of 4) used lr·(lrFinal/lr)^(1.75/2)
+  const settings = ckpt.info.settings as Parameters<typeof scheduledLr>[0];
+  assertClose([ckpt.state!.lr!], [scheduledLr(settings, 1.75)], { rtol: 1e-12, what: "step size" });
   await Deno.remove(out, { recursive: true });
 });

@@ -50,6 +50,8 @@ export interface TrainState {
   noiseRng: number;
   /** Training seconds so far, over all sessions of the run. */
   seconds: number;
+  /** Adam's step size at the latest update (it changes where the run decays it). */
+  lr?: number;
 }
 
 /** The model kinds a checkpoint can hold. */

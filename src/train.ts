@@ -29,9 +29,29 @@ import { type Engine, TFJS_ENGINE } from "./engine/engine.ts";
 /** Hyper-parameters of a run that must stay fixed across resumes. */
 export interface RunSettings {
   batch: number;
+  /** Adam's step size (at the start, when it decays). */
   lr: number;
   clipNorm: number;
   seed: number;
+  /** Where the step size decays to, exponentially, by the end of `decayEpochs` (absent: constant). */
+  lrFinal?: number;
+  /** The epochs of the decay (the run's --epochs when it started). */
+  decayEpochs?: number;
+}
+
+/**
+ * Adam's step size after `epochs` (fractional) of a run: `lr`, or with a decay
+ * lr·(lrFinal/lr)^(epochs/decayEpochs), held at lrFinal after the decay's end.
+ *
+ * @example
+ * ```ts
+ * import { scheduledLr } from "./train.ts";
+ * scheduledLr({ batch: 100, lr: 1e-3, clipNorm: 10, seed: 0, lrFinal: 1e-4, decayEpochs: 10 }, 5); // ≈ 3.16e-4
+ * ```
+ */
+export function scheduledLr(s: RunSettings, epochs: number): number {
+  if (s.lrFinal === undefined || !s.decayEpochs) return s.lr;
+  return s.lr * (s.lrFinal / s.lr) ** Math.min(1, Math.max(0, epochs / s.decayEpochs));
 }
 
 /** Validation figures and the line that reports them. */
@@ -171,7 +191,7 @@ async function trimMetrics(outDir: string, step: number): Promise<void> {
 export const RUN_SEEDS = {
   /** The order of the training set in `epoch`. */
   epochOrder: (seed: number, epoch: number): number => (seed * 1_000_003 + epoch * 7919 + 1) >>> 0,
-  /** Batch `batch`'s random crops (SVHN's 54×54 of 64×64). */
+  /** Batch `batch`'s random crops (SVHN's 54×54 of 64×64) or fresh clutter (cluttered MNIST). */
   crops: (seed: number, epoch: number, batch: number): number =>
     (seed * 7_919 + epoch * 104_729 + batch * 31 + 17) >>> 0,
   /** The posterior noise ε of every step (its state is saved in checkpoints). */
@@ -228,6 +248,7 @@ async function openRun(o: TrainOptions): Promise<Run> {
     );
   }
   const settings: RunSettings = { batch: o.batch, lr: o.lr, clipNorm: o.clipNorm, seed: o.seed };
+  if (o.lrFinal !== undefined) Object.assign(settings, { lrFinal: o.lrFinal, decayEpochs: o.epochs });
   const model = o.task.create(o.seed);
   model.engine = o.engine ?? TFJS_ENGINE;
   checkGeometry(model.config, o.splits.train);
@@ -387,9 +408,13 @@ async function trainEpoch(run: Run, s: Session): Promise<"interrupted" | "budget
     if (o.signal?.aborted) return "interrupted";
     if (s.budget.spent()) return "budget";
     const idx = order.subarray(b * batch, (b + 1) * batch);
-    const crops = trainSet.stored ? new Rng(RUN_SEEDS.crops(settings.seed, state.epoch, b)) : undefined;
-    const x = batchTensor(trainSet, idx, crops);
+    // random crops (SVHN) or fresh clutter (cluttered MNIST) from this batch's own generator
+    const fresh = trainSet.stored || trainSet.draw
+      ? new Rng(RUN_SEEDS.crops(settings.seed, state.epoch, b))
+      : undefined;
+    const x = batchTensor(trainSet, idx, fresh);
     const labels = task.labelled ? batchLabels(trainSet, idx) : undefined;
+    run.trainer.options.lr = scheduledLr(settings, state.epoch + b / perEpoch);
     const r = await run.trainer.step({ x, labels }, s.noise);
     tf.dispose([x, labels].filter(Boolean) as tf.Tensor[]);
     if (!Number.isFinite(r.loss) || !Number.isFinite(r.gradNorm)) {
@@ -401,6 +426,7 @@ async function trainEpoch(run: Run, s: Session): Promise<"interrupted" | "budget
       return "nan";
     }
     state.iteration = run.trainer.iteration;
+    state.lr = run.trainer.options.lr;
     state.examples += batch;
     state.batchInEpoch = b + 1;
     s.metrics.add(r.loss, r.gradNorm, r.figures);

@@ -5,6 +5,7 @@
  * @module
  */
 import * as tf from "../tf.ts";
+import type { Rng } from "../random.ts";
 
 /** Images stored as bytes, [count, height, width, channels] row-major; value = byte × scale. */
 export interface Dataset {
@@ -30,6 +31,12 @@ export interface Dataset {
    * given (training) and the centre crop otherwise (validation, test, pictures).
    */
   readonly stored?: { readonly height: number; readonly width: number };
+  /**
+   * Set where training draws each image afresh (cluttered MNIST: image `index`'s digit at a new
+   * place among new clutter, as the reference generator does): the image's bytes from `rng`.
+   * Batches use it where an Rng is given (training); validation, test and pictures use `images`.
+   */
+  readonly draw?: (index: number, rng: Rng) => Uint8Array;
 }
 
 /** Values per stored image. */
@@ -82,10 +89,15 @@ export function imageBytes(ds: Dataset, index: number): Uint8Array {
  * Images `indices` of `ds` as a [batch, H, W, C] float tensor in [0, 1]; with `rng`, each image
  * of a data set stored larger is a random crop (the training-time augmentation of SVHN).
  */
-export function batchTensor(ds: Dataset, indices: ArrayLike<number>, rng?: { uniform(): number }): tf.Tensor4D {
+export function batchTensor(ds: Dataset, indices: ArrayLike<number>, rng?: Rng): tf.Tensor4D {
   const size = ds.height * ds.width * ds.channels;
   const out = new Float32Array(indices.length * size);
   for (let k = 0; k < indices.length; k++) {
+    if (rng && ds.draw) {
+      const src = ds.draw(indices[k], rng);
+      for (let p = 0; p < size; p++) out[k * size + p] = src[p] * ds.scale;
+      continue;
+    }
     const [top, left] = cropOrigin(ds, rng);
     const src = crop(ds, indices[k], top, left);
     for (let p = 0; p < size; p++) out[k * size + p] = src[p] * ds.scale;

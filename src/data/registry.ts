@@ -79,11 +79,15 @@ export const DATASETS: Readonly<Record<string, DatasetEntry>> = {
   },
 };
 
-/** Cluttered MNIST: train and valid from MNIST's training split, test from its test split. */
+/**
+ * Cluttered MNIST: train and valid from MNIST's training split, test from its test split. Training
+ * draws every example afresh (the digit at a new place, new clutter), as the reference generator
+ * (google-deepmind/mnist-cluttered) does; validation and test are fixed by their seeds.
+ */
 async function clutteredSplits(options: LoadOptions, o: ClutterOptions): Promise<Splits> {
   const m = await loadMnistIdx(options);
   return {
-    train: makeCluttered(m.train, m.train.count, 11, o),
+    train: makeCluttered(m.train, m.train.count, 11, o, { fresh: true }), // new clutter for every example
     valid: makeCluttered(m.valid, m.valid.count, 12, o),
     test: makeCluttered(m.test, m.test.count, 13, o),
     source: `cluttered ${o.size}×${o.size} images generated from ${m.source}`,
