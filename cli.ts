@@ -21,6 +21,7 @@ import type { Splits } from "./src/data/dataset.ts";
 import { DataError, isFile, writeAtomic } from "./src/data/files.ts";
 import { loadCheckpoint, modelFromCheckpoint, SafetensorsError } from "./src/checkpoint.ts";
 import { shippedModel, shippedModels } from "./src/models.ts";
+import { servePage } from "./src/serve.ts";
 import { evaluate, evaluateClassifier } from "./src/evaluate.ts";
 import { Classifier } from "./src/classifier.ts";
 import { classifierTask, drawTask, RunError, type RunSettings, train, type TrainSummary } from "./src/train.ts";
@@ -46,6 +47,7 @@ Usage:
   deno run -A cli.ts train <dataset> [options]     train a model, checkpointing to --out
   deno run -A cli.ts eval <run-dir|checkpoint|model>    test-set NLL bound in nats (Table 2), or test error (Table 1)
   deno run -A cli.ts sample <run-dir|checkpoint|model>  pictures: samples, generation GIF, nearest images, glimpses, loss curve
+  deno run -A cli.ts serve [model|run-dir]              a local page: watch DRAW generate, draw a digit for it to read
   (a model is the name of one shipped in models/, e.g. mnist: sample mnist draws digits at once)
   deno run -A cli.ts help [command]
 
@@ -78,6 +80,9 @@ eval options:
   --limit N             only the first N images
   --batch N             images per pass (default 250)
 
+serve options:
+  --port N              port on 127.0.0.1 (default 8417; 0 picks a free one)
+
 sample options:
   --n N                 samples in the grid (default 64)
   --out DIR             where to write the pictures (default: the run directory)
@@ -107,6 +112,7 @@ const OPTIONS = {
   help: { type: "boolean", short: "h" },
   json: { type: "boolean" },
   debug: { type: "boolean" },
+  port: { type: "string" },
   preset: { type: "string" },
   "no-attention": { type: "boolean" },
   T: { type: "string" },
@@ -271,13 +277,15 @@ async function checkResumeDataset(out: string, dataset: string): Promise<void> {
 }
 
 /** Ctrl-C once: finish the step and save; twice: quit at once. Returns the signal and a remover. */
-function interruptible(): { signal: AbortSignal; remove: () => void } {
+function interruptible(
+  note = "interrupt: finishing the step, saving a checkpoint (press Ctrl-C again to quit without saving)",
+): { signal: AbortSignal; remove: () => void } {
   const controller = new AbortController();
   let interrupts = 0;
   const onSigint = () => {
     interrupts++;
     if (interrupts > 1) Deno.exit(130);
-    log("interrupt: finishing the step, saving a checkpoint (press Ctrl-C again to quit without saving)");
+    log(note);
     controller.abort();
   };
   Deno.addSignalListener("SIGINT", onSigint);
@@ -520,6 +528,54 @@ function describe(e: unknown): string {
   return message;
 }
 
+/** The newest run under runs/ (by its checkpoint's time), for `serve` without an argument. */
+async function newestRun(): Promise<string | undefined> {
+  let best: [number, string] | undefined;
+  try {
+    for await (const e of Deno.readDir("runs")) {
+      const path = `runs/${e.name}/checkpoint.safetensors`;
+      const t = (await Deno.stat(path).catch(() => undefined))?.mtime?.getTime();
+      if (t !== undefined && (!best || t > best[0])) best = [t, `runs/${e.name}`];
+    }
+  } catch {
+    // no runs/
+  }
+  return best?.[1];
+}
+
+async function cmdServe(pos: string[], v: Values): Promise<number> {
+  const which = pos.length ? pos : [(await shippedModel("mnist")) ? "mnist" : (await newestRun()) ?? "mnist"];
+  const { path } = await checkpointPath(which, "serve");
+  const ckpt = await loadCheckpoint(path); // checked here, so a bad file fails before the page
+  const runDir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : ".";
+  const dataset = String(ckpt.info.dataset ?? "mnist");
+  const examples = ckpt.kind === "classifier"
+    ? async () => {
+      const test = (await loadData(dataset, v)).test, size = test.height * test.width, n = Math.min(8, test.count);
+      const out = new Uint8Array(n * (size + 1));
+      out.set(test.images.subarray(0, n * size));
+      out.set(test.labels!.subarray(0, n), n * size);
+      return out;
+    }
+    : undefined;
+  log(`bundling the page for the browser…`);
+  const server = await servePage({
+    checkpoint: path,
+    metrics: `${runDir}/metrics.jsonl`,
+    examples,
+    port: num(v, "port", 8417, { int: true, min: 0 }),
+    onListen: (url) => stdout(`DRAW's page for ${which[0]}: ${url} (Ctrl-C to stop)`),
+  });
+  const stop = interruptible("stopping the page's server");
+  try {
+    await new Promise<void>((resolve) => stop.signal.addEventListener("abort", () => resolve()));
+    await server.shutdown();
+    return 0;
+  } finally {
+    stop.remove();
+  }
+}
+
 /** Runs the CLI on `args` and returns the exit code. */
 export async function main(args: string[]): Promise<number> {
   let parsed;
@@ -534,7 +590,8 @@ export async function main(args: string[]): Promise<number> {
     if (cmd === "train") return await cmdTrain(pos, v);
     if (cmd === "eval") return await cmdEval(pos, v);
     if (cmd === "sample") return await cmdSample(pos, v);
-    throw new UsageError(`unknown command "${cmd}": use train, eval or sample`);
+    if (cmd === "serve") return await cmdServe(pos, v);
+    throw new UsageError(`unknown command "${cmd}": use train, eval, sample or serve`);
   } catch (e) {
     if (e instanceof UsageError) {
       console.error(`error: ${e.message}\nRun "deno run -A cli.ts --help" for usage.`);

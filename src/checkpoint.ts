@@ -128,6 +128,15 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
   } catch (e) {
     throw new SafetensorsError(`Cannot read checkpoint ${path} (${(e as Error).message})`);
   }
+  return parseCheckpoint(bytes, path);
+}
+
+/**
+ * A checkpoint from its bytes (`what` names it in errors), checked as {@link loadCheckpoint}
+ * checks a file; no file system needed (the page in the browser uses it).
+ */
+export function parseCheckpoint(bytes: Uint8Array, what: string): Checkpoint {
+  const path = what;
   const { tensors, metadata } = decodeSafetensors(bytes, path);
   const fail = (why: string) => new SafetensorsError(`Cannot use ${path} as a draw.ts checkpoint: ${why}`);
   if (metadata.format !== FORMAT) throw fail(`its format tag is ${metadata.format ?? "missing"}, not ${FORMAT}`);

@@ -122,10 +122,11 @@ export async function readingFrames(
   ds: Dataset,
   index: number,
   rng: Rng,
-): Promise<{ frames: Raster[]; delays: number[] }> {
+): Promise<{ frames: Raster[]; delays: number[]; lx: number; lz: number }> {
   const { T, height: H, width: W, channels: C, readN, writeN } = model.config;
   const x = batchTensor(ds, [index]);
   const out = model.loss(x, rng, { trace: true });
+  const [lx, lz] = [(await out.lx.data())[0], (await out.lz.data())[0]]; // Eq 9, Eqs 10–11
   const img = (await x.data()) as Float32Array;
   const canv = (await tf.tidy(() => tf.sigmoid(out.canvases!)).data()) as Float32Array; // [T, 1, H, W, C]
   const rw = out.readWindows ? ((await out.readWindows.data()) as Float32Array) : undefined;
@@ -144,7 +145,7 @@ export async function readingFrames(
     if (ww) r.window(ww.subarray(t * 5, t * 5 + 5), writeN, bx, by, W, H, s, RED);
     frames.push(r);
   }
-  return { frames, delays: frames.map((_, t) => (t === T - 1 ? 2000 : Math.max(40, Math.round(3000 / T)))) };
+  return { frames, delays: frames.map((_, t) => (t === T - 1 ? 2000 : Math.max(40, Math.round(3000 / T)))), lx, lz };
 }
 
 /**
