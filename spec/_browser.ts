@@ -53,13 +53,18 @@ export async function servePage(target: string, env: Record<string, string> = {}
   };
 }
 
-/** Opens the page and waits until it has loaded its model. */
-export async function openPage(browser: Browser, url: string): Promise<Page> {
-  const page = await browser.newPage({ viewport: { width: 1000, height: 1500 } });
+/** Opens `url` in `page` and waits until the page has loaded its model. */
+export async function waitReady(page: Page, url: string): Promise<void> {
   await page.goto(url);
   await page.waitForSelector("body[data-ready=true]", { timeout: 120_000 });
-  return page;
 }
+
+/** A new page of the README's size. */
+export function newPage(browser: Browser): Promise<Page> {
+  return browser.newPage({ viewport: { width: 1000, height: 1500 } });
+}
+
+export type { Page };
 
 /** Presses Generate and waits for the step slider to reach T; returns T. */
 export async function generate(page: Page): Promise<number> {

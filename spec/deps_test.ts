@@ -4,6 +4,7 @@
  * CLI's first lines carry no message about a package DRAW does not use.
  */
 import { equal, ok } from "./_assert.ts";
+import { runCli } from "./_cli.ts";
 
 const ROOT = new URL("..", import.meta.url);
 
@@ -36,29 +37,21 @@ Deno.test("deno.lock (what a first run installs): at most 20 npm packages, no un
 });
 
 Deno.test("cli: no line about tfjs-node or another package DRAW does not use", async () => {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      new URL("cli.ts", ROOT).pathname,
-      "train",
-      "mnist",
-      "--preset",
-      "tiny",
-      "--epochs",
-      "1",
-      "--batch",
-      "16",
-      "--backend",
-      "cpu",
-      "--out",
-      await Deno.makeTempDir(),
-    ],
-    env: { DRAW_DATA_DIR: new URL("fixtures", ROOT).pathname, NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-  equal(out.code, 0, text);
+  const r = await runCli([
+    "train",
+    "mnist",
+    "--preset",
+    "tiny",
+    "--epochs",
+    "1",
+    "--batch",
+    "16",
+    "--backend",
+    "cpu",
+    "--out",
+    await Deno.makeTempDir(),
+  ]);
+  const text = r.stdout + r.stderr;
+  equal(r.code, 0, text);
   ok(!/tfjs-node|Hi, looks like|Initialize|build script/i.test(text), text);
 });

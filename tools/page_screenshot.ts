@@ -7,13 +7,14 @@
  *
  * @module
  */
-import { drawAndRead, generate, launch, openPage, servePage } from "../spec/_browser.ts";
+import { drawAndRead, generate, launch, newPage, servePage, waitReady } from "../spec/_browser.ts";
 
 const [target = "mnist", out = "docs/page.png"] = Deno.args;
 const server = await servePage(target);
 const browser = await launch();
 try {
-  const page = await openPage(browser, server.url);
+  const page = await newPage(browser);
+  await waitReady(page, server.url);
   await generate(page);
   await drawAndRead(page);
   await page.waitForTimeout(4000); // both step sliders play to the last step

@@ -48,7 +48,9 @@ if (model.kind === "draw") {
 }
 const out = `models/${name}`;
 await Deno.mkdir(out, { recursive: true });
-for (const f of ["checkpoint.safetensors", "metrics.jsonl", "config.json"]) await Deno.copyFile(`${run}/${f}`, `${out}/${f}`);
+for (const f of ["checkpoint.safetensors", "metrics.jsonl", "config.json"]) {
+  await Deno.copyFile(`${run}/${f}`, `${out}/${f}`);
+}
 const card = `# ${name}
 
 ${
@@ -62,7 +64,9 @@ ${
 | data | ${dataset}: ${splits.source}${splits.comparable ? "" : " (not the paper's data: figures not comparable)"} |
 | command | \`${values.command}\` |
 | settings | ${JSON.stringify(ckpt.info.settings)} |
-| training | ${state.examples.toLocaleString("en")} examples (${(state.examples / splits.train.count).toFixed(1)} epochs), ${clock(state.seconds)} of training |
+| training | ${state.examples.toLocaleString("en")} examples (${
+  (state.examples / splits.train.count).toFixed(1)
+} epochs), ${clock(state.seconds)} of training |
 | test | ${figure} |
 | date | ${new Date().toISOString().slice(0, 10)}, draw.ts on a 2-core CPU machine |
 

@@ -1,0 +1,38 @@
+/** cli.ts run as a user runs it, in a subprocess, on the fixtures: for the tests that need a run. */
+
+/** The repository's root folder, with a final slash. */
+export const ROOT: string = new URL("..", import.meta.url).pathname;
+
+/** Runs `cli.ts args` with the fixtures as the data folder; its exit code and output. */
+export async function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}cli.ts`, ...args],
+    env: { DRAW_DATA_DIR: `${ROOT}fixtures`, NO_COLOR: "1", ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** A one-epoch run of the tiny preset on `dataset`'s fixtures, in a new folder; returns the folder. */
+export async function tinyRun(dataset = "mnist", batch = 16): Promise<string> {
+  const out = await Deno.makeTempDir();
+  const r = await runCli([
+    "train",
+    dataset,
+    "--preset",
+    "tiny",
+    "--epochs",
+    "1",
+    "--batch",
+    String(batch),
+    "--out",
+    out,
+  ]);
+  if (r.code !== 0) throw new Error(`the tiny run failed: ${r.stderr}`);
+  return out;
+}
