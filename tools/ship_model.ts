@@ -40,7 +40,7 @@ if (model.kind === "draw") {
   const K = Number(values.samples ?? 1);
   const r = await evaluate(model as Draw, splits.test, { samples: K });
   figure = `test NLL ≤ **${r.elbo.toFixed(2)} nats** (Eq 12 bound: Lx ${r.lx.toFixed(2)}, Lz ${r.lz.toFixed(2)}; ` +
-    `${r.count} test images, one sample of z each)` +
+    `${r.count} test images, ${K > 1 ? `averaged over ${K} samples of z` : "one sample of z"} each)` +
     (r.iwBound !== undefined ? `; importance-weighted bound with K = ${K}: **${r.iwBound.toFixed(2)} nats**` : "");
 } else {
   const r = await evaluateClassifier(model as Classifier, splits.test);
