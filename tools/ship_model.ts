@@ -79,5 +79,6 @@ The checkpoint keeps the optimizer's state: \`deno run -A cli.ts train ${dataset
 the run.
 `;
 await Deno.writeTextFile(`${out}/README.md`, card);
+await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", `${out}/README.md`] }).output(); // as deno fmt lays it out
 console.log(`shipped ${run} as ${out}: ${figure}`);
 model.engine.dispose();
