@@ -21,7 +21,7 @@ import { type DrawConfig, MNIST, PRESETS } from "../src/config.ts";
 import { Draw } from "../src/draw.ts";
 import { createEngine, type EngineName } from "../src/engine/engine.ts";
 import { openCblas } from "../src/engine/cblas.ts";
-import { Arena, instantiate, loadKernels } from "../src/engine/kernels.ts";
+import { instantiate, loadKernels, newArena } from "../src/engine/kernels.ts";
 import { cblasProducts, wasmProducts } from "../src/engine/products.ts";
 import { readSize, writeSize } from "../src/params.ts";
 import { Rng } from "../src/random.ts";
@@ -63,8 +63,7 @@ function trainingFlops(c: DrawConfig): number {
 /** GFLOP/s of one thread's sgemm (the engine's products: CBLAS where it opens, else wasm) on 512×1024×512. */
 async function sgemmPeak(): Promise<{ gflops: number; where: string }> {
   const module = await loadKernels();
-  const probe = instantiate(module, new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }));
-  const arena = new Arena(probe.heapBase()), k = instantiate(module, arena.memory);
+  const arena = newArena(module), k = instantiate(module, arena.memory);
   const [M, N, K] = [512, 1024, 512];
   const a = arena.alloc(M * K), b = arena.alloc(K * N), c = arena.alloc(M * N), work = arena.alloc(K * N);
   arena.f32(a, M * K).fill(0.5);

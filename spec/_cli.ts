@@ -3,17 +3,22 @@
 /** The repository's root folder, with a final slash. */
 export const ROOT: string = new URL("..", import.meta.url).pathname;
 
-/** Runs `cli.ts args` with the fixtures as the data folder; its exit code and output. */
+/** `cli.ts args` as a command, with the fixtures as the data folder and the tests' own cache (spawn or run it). */
+export function cliCommand(args: string[], env: Record<string, string> = {}): Deno.Command {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}cli.ts`, ...args],
+    env: { DRAW_DATA_DIR: `${ROOT}fixtures`, DRAW_CACHE_DIR: `${ROOT}.cache/test`, NO_COLOR: "1", ...env },
+    stdout: "piped",
+    stderr: "piped",
+  });
+}
+
+/** Runs `cli.ts args` (see {@link cliCommand}); its exit code and output. */
 export async function runCli(
   args: string[],
   env: Record<string, string> = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}cli.ts`, ...args],
-    env: { DRAW_DATA_DIR: `${ROOT}fixtures`, NO_COLOR: "1", ...env },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
+  const out = await cliCommand(args, env).output();
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }

@@ -5,25 +5,10 @@ import { loadCheckpoint } from "../src/checkpoint.ts";
 import { encodeAmat } from "../src/data/amat.ts";
 import { sha256 } from "../src/data/download.ts";
 import { deepEqual, equal, match, ok } from "./_assert.ts";
+import { cliCommand, runCli } from "./_cli.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname;
-const FIXTURES = `${ROOT}fixtures`;
 const TINY = ["--preset", "tiny", "--batch", "16", "--backend", "cpu"];
-
-function command(args: string[], env: Record<string, string> = {}) {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}cli.ts`, ...args],
-    env: { DRAW_DATA_DIR: FIXTURES, DRAW_CACHE_DIR: `${ROOT}.cache/test`, NO_COLOR: "1", ...env },
-    stdout: "piped",
-    stderr: "piped",
-  });
-}
-
-async function cli(args: string[], env: Record<string, string> = {}) {
-  const out = await command(args, env).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const command = cliCommand, cli = runCli;
 
 Deno.test("cli: --help exits 0; no command, unknown flags, presets, datasets and bad numbers exit 2 with usage", async () => {
   const help = await cli(["--help"]);

@@ -16,7 +16,7 @@ import { createEngine, type Engine } from "../src/engine/engine.ts";
 import { engineContext } from "../src/engine/context.ts";
 import { FusedClassifier } from "../src/engine/fused_classifier.ts";
 import { FusedDraw, type FusedWeights } from "../src/engine/fused_draw.ts";
-import { Arena, instantiate, loadKernels } from "../src/engine/kernels.ts";
+import { loadKernels, newArena } from "../src/engine/kernels.ts";
 import { FusedPool, MIN_SHARE } from "../src/engine/pool.ts";
 import { checkBounds, jsGemm, openCblas } from "../src/engine/cblas.ts";
 import { Rng } from "../src/random.ts";
@@ -31,8 +31,7 @@ const label = (b: unknown) => b ? "CBLAS products" : "wasm products";
 
 /** One thread's context on a fresh arena. */
 function context(b?: { gemm: typeof jsGemm; path: string }) {
-  const probe = instantiate(module, new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }));
-  return engineContext(module, new Arena(probe.heapBase()), b);
+  return engineContext(module, newArena(module), b);
 }
 
 function problem(cfg: DrawConfig, batch: number, seed: number) {

@@ -13,7 +13,7 @@ import { selectBackend } from "../src/backend.ts";
 import { attentionWindow, filterbank, readPatch, writePatch } from "../src/attention.ts";
 import { AttentionKernels } from "../src/engine/attention_kernels.ts";
 import { openCblas } from "../src/engine/cblas.ts";
-import { Arena, instantiate, type KernelExports, loadKernels } from "../src/engine/kernels.ts";
+import { instantiate, type KernelExports, loadKernels, newArena } from "../src/engine/kernels.ts";
 import { cblasProducts, type Products, wasmProducts } from "../src/engine/products.ts";
 import { Rng } from "../src/random.ts";
 import { assertClose, assertNormClose, equal, ok } from "./_assert.ts";
@@ -24,8 +24,7 @@ const blas = openCblas();
 
 /** The kernels on a fresh arena, with helpers to move arrays in and out. */
 function harness() {
-  const probe = instantiate(module, new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }));
-  const arena = new Arena(probe.heapBase());
+  const arena = newArena(module);
   const k: KernelExports = instantiate(module, arena.memory);
   const put = (v: Float32Array | number) => {
     const n = typeof v === "number" ? v : v.length, ptr = arena.alloc(n);

@@ -6,7 +6,15 @@
  *
  * @module
  */
-import { Arena, AttentionStruct, instantiate, type KernelExports, loadKernels, WINDOW } from "./kernels.ts";
+import {
+  type Arena,
+  AttentionStruct,
+  instantiate,
+  type KernelExports,
+  loadKernels,
+  newArena,
+  WINDOW,
+} from "./kernels.ts";
 
 /** One attention's kernels for a batch, with their buffers. */
 export class AttentionKernels {
@@ -23,8 +31,7 @@ export class AttentionKernels {
     readonly C: number,
     readonly n: number,
   ) {
-    const probe = instantiate(module, new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }));
-    const a = this.arena = new Arena(probe.heapBase());
+    const a = this.arena = newArena(module);
     this.k = instantiate(module, a.memory);
     const D = A * B * C, patch = N * 2 * C * N;
     this.att = new AttentionStruct(a, { n, N, A, B, C });

@@ -16,7 +16,7 @@ import type { Blas } from "./context.ts";
 import { engineContext } from "./context.ts";
 import { FusedClassifier } from "./fused_classifier.ts";
 import { FusedDraw, type FusedRunner } from "./fused_draw.ts";
-import { Arena, instantiate, loadKernels } from "./kernels.ts";
+import { loadKernels, newArena } from "./kernels.ts";
 import { FusedPool } from "./pool.ts";
 
 /** The engine names {@link createEngine} accepts. */
@@ -101,8 +101,7 @@ class FusedEngine implements Engine {
 
   /** A fresh arena and this thread's context on it. */
   private context() {
-    const probe = instantiate(this.module, new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }));
-    return engineContext(this.module, new Arena(probe.heapBase()), this.blas);
+    return engineContext(this.module, newArena(this.module), this.blas);
   }
 
   draw(config: DrawConfig, batch: number): FusedRunner {

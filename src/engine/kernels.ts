@@ -169,6 +169,15 @@ export class Arena {
 
 const align = (n: number) => (n + 15) & ~15;
 
+/**
+ * A new arena on a new shared memory, allocating past the module's own static data (its
+ * `__heap_base`, the same for every instance of the module).
+ */
+export function newArena(module: WebAssembly.Module): Arena {
+  const arena = new Arena(0);
+  return new Arena(instantiate(module, arena.memory).heapBase(), arena.memory);
+}
+
 /** One thread's instance of the kernels on an arena's memory. */
 export function instantiate(module: WebAssembly.Module, memory: WebAssembly.Memory): KernelExports {
   const instance = new WebAssembly.Instance(module, { env: { memory } });

@@ -14,7 +14,7 @@ import { type DrawConfig, imageSize } from "../config.ts";
 import type { Blas } from "./context.ts";
 import { engineContext } from "./context.ts";
 import { FusedDraw, type FusedLoss, type FusedRunner, type FusedWeights } from "./fused_draw.ts";
-import { Arena, instantiate } from "./kernels.ts";
+import { newArena } from "./kernels.ts";
 
 /** The fewest images per thread for which {@link FusedPool.create} splits a batch. */
 export const MIN_SHARE = 16;
@@ -76,8 +76,7 @@ export class FusedPool implements FusedRunner {
     timeoutMs = 60_000,
   ): FusedPool | undefined {
     if (threads < 2 || batch < MIN_SHARE * threads) return undefined;
-    const probe = instantiate(module, new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }));
-    const arena = new Arena(probe.heapBase());
+    const arena = newArena(module);
     const per = Math.floor(batch / threads), mainN = batch - per * (threads - 1);
     const main = new FusedDraw(config, mainN, engineContext(module, arena, blas), { training });
     const shares: Share[] = [];
