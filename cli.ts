@@ -91,9 +91,9 @@ sample options:
 Common options:
   --data-dir DIR        look for data here first (then $DRAW_DATA_DIR, then the per-user cache)
   --backend NAME        ${BACKENDS.join(", ")} (default auto: WebGPU on a GPU, else wasm)
-  --engine NAME         ${ENGINES.join(", ")} (default auto: the fused engine, wasm SIMD kernels with
-                        OpenBLAS for the products where it is found, on every CPU backend; the tfjs
-                        graph on WebGPU)
+  --engine NAME         ${ENGINES.join(", ")} (default auto: on the webgpu backend the WebGPU engine,
+                        WGSL kernels, one submit per pass; on CPU backends the fused engine, wasm SIMD
+                        kernels with OpenBLAS for the products where it is found; tfjs: the graph)
   --threads N           fused engine: threads that split a batch (default: every core)
   --blas                tfjs engine on wasm: run its matrix products through the system OpenBLAS
                         (Deno FFI; needs libopenblas or DRAW_BLAS_LIB)
@@ -187,6 +187,9 @@ async function backend(v: Values): Promise<string> {
   const threads = num(v, "threads", Math.max(1, navigator.hardwareConcurrency || 1), { int: true, min: 1 });
   const choice = await selectBackend(name);
   log(`backend: ${choice.name} (${choice.reason})`);
+  if (engineName === "webgpu" && choice.name !== "webgpu") {
+    throw new UsageError(`--engine webgpu runs on the webgpu backend, not ${choice.name}: add --backend webgpu`);
+  }
   engine = await createEngine(engineName, { threads, backend: choice.name });
   log(`engine: ${engine.description}`);
   if (v.blas) {
@@ -493,7 +496,7 @@ async function cmdSample(pos: string[], v: Values): Promise<number> {
   if (splits) {
     if (!v["no-nearest"]) {
       const k = Math.min(n, 8);
-      const nearest = nearestTraining(means.subarray(0, k * H * W * C), k, splits.train);
+      const nearest = await nearestTraining(means.subarray(0, k * H * W * C), k, splits.train);
       await put("nearest.png", encodePng(nearestPicture(means, k, splits.train, nearest)));
     }
     const read = await readingFrames(model, splits.test, 0, rng);

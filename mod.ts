@@ -51,8 +51,10 @@ export {
   TFJS_ENGINE,
 } from "./src/engine/engine.ts";
 /** What an engine hands a model: the runners' types, for writing another engine. */
-export type { FusedLoss, FusedRunner, FusedWeights } from "./src/engine/fused_draw.ts";
+export type { FusedLoss, FusedRunner, FusedWeights, WeightOffsets } from "./src/engine/fused_draw.ts";
 export type { FusedClassifier } from "./src/engine/fused_classifier.ts";
+export type { WebGpuDraw, WebGpuLoss } from "./src/engine/webgpu_draw.ts";
+export type { WebGpuClassifier } from "./src/engine/webgpu_classifier.ts";
 export { bernoulliNll, klStandardNormal } from "./src/loss.ts";
 export {
   Draw,

@@ -3,8 +3,9 @@
  * machine, alternating rounds so both see the same conditions, and prints both throughputs and
  * the ratios. The peer is optional: without python3-torch it is skipped with a note.
  *
- * Run: deno run -A bench/compare.ts [--rounds 2] [--steps 5] [--backend wasm] [--engine auto|fused|tfjs]
- *      [--threads N] [--blas] [--preset mnist|cifar|svhn] [--batch 100]
+ * Run: deno run -A bench/compare.ts [--rounds 2] [--steps 5] [--backend wasm] [--engine auto|fused|webgpu|tfjs]
+ *      [--threads N] [--blas] [--preset mnist|cifar|svhn] [--batch 100] [--T 64] [--samples 100]
+ * --T shortens the recurrence and --samples the generated batch (a software WebGPU adapter, say).
  * DRAW_BLAS_LIB=none runs the fused engine on its wasm kernels alone, as on a fresh machine.
  *
  * With a preset other than mnist, only our side runs (the peer implements the MNIST model only);
@@ -39,12 +40,15 @@ const { values } = parseArgs({
     preset: { type: "string" },
     batch: { type: "string" },
     threads: { type: "string" },
+    T: { type: "string" },
+    samples: { type: "string" },
   },
 });
 const rounds = Number(values.rounds ?? 2), steps = Number(values.steps ?? 5), batch = Number(values.batch ?? 100);
 const presetName = values.preset ?? "mnist";
 if (!PRESETS[presetName]) throw new Error(`--preset must be one of ${Object.keys(PRESETS).join(", ")}`);
-const preset: DrawConfig = PRESETS[presetName];
+const preset: DrawConfig = { ...PRESETS[presetName], ...(values.T ? { T: Number(values.T) } : {}) };
+const samples = Number(values.samples ?? 100);
 const peerScript = values.peer ?? new URL("../../shared/peer/run.sh", import.meta.url).pathname;
 const backend = (await selectBackend((values.backend ?? "auto") as "auto")).name;
 const blas = values.blas ? enableBlas() : undefined;
@@ -95,7 +99,7 @@ async function ours(): Promise<{ train: number; generate: number }> {
   const trainer = new Trainer(model);
   const { height: H, width: W, channels: C } = preset;
   const x = tf.tidy(() =>
-    preset === MNIST
+    presetName === "mnist"
       ? tf.cast(tf.less(tf.randomUniform([batch, H, W, C], 0, 1, "float32", 3), 0.13), "float32")
       : tf.randomUniform([batch, H, W, C], 0, 1, "float32", 3)
   ) as tf.Tensor4D;
@@ -104,16 +108,16 @@ async function ours(): Promise<{ train: number; generate: number }> {
   let t0 = performance.now();
   for (let s = 0; s < steps; s++) await trainer.step(x, rng);
   const train = (steps * batch) / ((performance.now() - t0) / 1000);
-  let g = model.generate(100, rng);
+  let g = model.generate(samples, rng);
   await g.means.data();
   tf.dispose([g.means, g.logits]);
   t0 = performance.now();
   for (let s = 0; s < 5; s++) {
-    g = model.generate(100, rng);
+    g = model.generate(samples, rng);
     await g.means.data();
     tf.dispose([g.means, g.logits]);
   }
-  const generate = 500 / ((performance.now() - t0) / 1000);
+  const generate = 5 * samples / ((performance.now() - t0) / 1000);
   x.dispose();
   trainer.dispose();
   model.dispose();
@@ -121,7 +125,9 @@ async function ours(): Promise<{ train: number; generate: number }> {
 }
 
 async function peer(): Promise<{ train: number; generate: number; rss?: number } | string> {
-  if (preset !== MNIST || batch !== 100) return "the peer runs the MNIST model at batch 100 only";
+  if (presetName !== "mnist" || batch !== 100 || preset.T !== MNIST.T || samples !== 100) {
+    return "the peer runs the MNIST model (T = 64) at batch 100 only";
+  }
   try {
     const check = await new Deno.Command("/usr/bin/python3", { args: ["-c", "import torch"], stderr: "null" }).output();
     if (!check.success) return "python3-torch is not installed (../shared/peer/run.sh installs it)";

@@ -6,9 +6,10 @@
  * with small shapes, run there. DRAW_TEST_BACKENDS=cpu,wasm narrows the list.
  *
  * Each backend step runs the tfjs graph (TFJS_ENGINE); one more step, "fused", runs the same
- * body on the fused engine (src/engine/, one thread) on the cpu backend, so that every check of
- * drawLoss and drawGenerate holds for both: the body gets the engine to hand to what it tests.
- * "fused" in DRAW_TEST_BACKENDS selects it alone.
+ * body on the fused engine (src/engine/, one thread) on the cpu backend, and for tests marked
+ * `webgpu: true` another, "webgpu engine", on the WebGPU engine (WGSL kernels), so that every
+ * check of drawLoss and drawGenerate holds for each: the body gets the engine to hand to what it
+ * tests. "fused" in DRAW_TEST_BACKENDS selects it alone.
  */
 import * as tf from "../src/tf.ts";
 import { type BackendName, selectBackend, webgpuAdapter } from "../src/backend.ts";
@@ -40,11 +41,16 @@ export function testEveryBackend(
     fn: async (t) => {
       const steps: [string, BackendName][] = PRESENT.map((b) => [b, b]);
       if (wanted.includes("fused")) steps.push(["fused", "cpu"]);
+      if (PRESENT.includes("webgpu")) steps.push(["webgpu engine", "webgpu"]);
       for (const [label, backend] of steps) {
         if (backend === "webgpu" && !webgpu) continue;
         await t.step(label, async () => {
           await selectBackend(backend);
-          const engine = label === "fused" ? await createEngine("fused", { threads: 1 }) : TFJS_ENGINE;
+          const engine = label === "fused"
+            ? await createEngine("fused", { threads: 1 })
+            : label === "webgpu engine"
+            ? await createEngine("webgpu", { backend: "webgpu" })
+            : TFJS_ENGINE;
           try {
             const before = tf.memory().numTensors;
             await body(backend, RTOL[backend], engine);

@@ -1,4 +1,5 @@
 import * as tf from "../src/tf.ts";
+import { selectBackend } from "../src/backend.ts";
 import { type DrawConfig, TINY } from "../src/config.ts";
 import { Draw, drawGenerate, drawLoss, drawNoise, type DrawWeights, paramSpecs } from "../src/draw.ts";
 import { createEngine, TFJS_ENGINE } from "../src/engine/engine.ts";
@@ -150,9 +151,10 @@ testEveryBackend("drawGenerate() follows Eqs 13–15 and never touches the encod
     }
     tf.dispose([eps, ...Object.values(weights)]);
   }
-});
+}, { webgpu: true });
 
 Deno.test("drawLoss() gradients of every weight match central finite differences (tiny preset)", async (t) => {
+  await selectBackend("cpu"); // the fused engine reads its inputs on the host
   for (
     const [label, cfg, name] of Object.entries(CONFIGS).flatMap(([l, c]) =>
       (["tfjs", "fused"] as const).map((e) => [l, c, e] as const)

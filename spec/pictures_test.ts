@@ -11,7 +11,7 @@ Deno.test("nearestTraining() finds the training image closest in pixelwise L2", 
   // Samples: training images 4 and 1, slightly perturbed.
   const pick = [4, 1];
   const samples = Float32Array.from({ length: 8 }, (_, k) => images[pick[k >> 2] * 4 + (k & 3)] / 255 + 0.01);
-  deepEqual(Array.from(nearestTraining(samples, 2, train)), pick);
+  deepEqual(Array.from(await nearestTraining(samples, 2, train)), pick);
 });
 
 Deno.test("Raster.window() joins the outermost filter centres, g ± (N − 1)δ/2, with a border σ·scale/2 wide", () => {

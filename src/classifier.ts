@@ -16,6 +16,8 @@ import type { Batch } from "./trainer.ts";
 import { type Engine, TFJS_ENGINE } from "./engine/engine.ts";
 import { engineOp, values32 } from "./engine/bridge.ts";
 import type { FusedClassifier } from "./engine/fused_classifier.ts";
+import { WebGpuClassifier } from "./engine/webgpu_classifier.ts";
+import { gpuEngineOp } from "./engine/webgpu_bridge.ts";
 
 import { validateClassifierConfig } from "./config.ts";
 export { validateClassifierConfig };
@@ -59,6 +61,7 @@ export function classifierForward(
     throw new TypeError(`Cannot classify as images must be [batch, ${want}]: current shape is [${x.shape}]`);
   }
   const fused = options.trace ? undefined : (options.engine ?? TFJS_ENGINE).classifier(config, x.shape[0]);
+  if (fused instanceof WebGpuClassifier) return { logits: webgpuLogits(fused, weights, config, x) };
   if (fused) return { logits: fusedLogits(fused, weights, config, x) };
   return tf.tidy(() => {
     const { readN: N, width: A, height: B, channels: C, hidden: H } = config;
@@ -110,6 +113,28 @@ function fusedLogits(
     },
     stale: () => runner.passes !== pass,
   }) as tf.Tensor2D;
+}
+
+/** classifierForward's logits on the WebGPU engine: one tfjs op on the tensors' GPU buffers. */
+function webgpuLogits(
+  runner: WebGpuClassifier,
+  weights: Record<string, tf.Tensor>,
+  config: ClassifierConfig,
+  x: tf.Tensor4D,
+): tf.Tensor2D {
+  const specs = classifierSpecs(config);
+  let pass = -1;
+  return tf.tidy(() =>
+    gpuEngineOp(specs.map((s) => weights[s.name]), [toInternal(x)], [x.shape[0], config.classes], {
+      run: (buffers) => {
+        const logits = runner.forward(buffers.slice(0, specs.length), buffers[specs.length]);
+        pass = runner.passes;
+        return logits;
+      },
+      grad: (dy) => runner.backward(dy),
+      stale: () => runner.passes !== pass,
+    })
+  ) as tf.Tensor2D;
 }
 
 /** Softmax cross-entropy per example: log Σ_k exp(logit_k) − logit_label. [batch] */

@@ -17,6 +17,8 @@ import { Rng } from "./random.ts";
 import { type Engine, TFJS_ENGINE } from "./engine/engine.ts";
 import { engineOp, values32 } from "./engine/bridge.ts";
 import type { FusedRunner } from "./engine/fused_draw.ts";
+import { WebGpuDraw } from "./engine/webgpu_draw.ts";
+import { bufferOf, flushTfjs, gpuEngineOp, tensorFrom } from "./engine/webgpu_bridge.ts";
 import { initValues, type ParamSpec, paramSpecs, readSize, writeSize } from "./params.ts";
 
 export { initValues, type ParamSpec, paramSpecs, readSize, writeSize };
@@ -228,6 +230,7 @@ export function drawLoss(
   checkNoise(eps, config, batch);
   const engine = options.engine ?? TFJS_ENGINE;
   const runner = options.trace ? undefined : engine.draw(config, batch, { training: !options.inference });
+  if (runner instanceof WebGpuDraw) return webgpuLoss(runner, weights, config, x, eps, options);
   if (runner) return fusedLoss(runner, weights, config, x, eps, options);
   return tf.tidy(() => {
     const H = config.hidden;
@@ -325,6 +328,40 @@ function fusedLoss(
   }) as unknown as DrawLoss;
 }
 
+/**
+ * drawLoss on the WebGPU engine: one tfjs op on the tensors' GPU buffers, whose forward and
+ * backward passes are the engine's, one submit each.
+ */
+function webgpuLoss(
+  runner: WebGpuDraw,
+  weights: DrawWeights,
+  config: DrawConfig,
+  x: tf.Tensor4D,
+  eps: tf.Tensor3D,
+  options: TraceOptions,
+): DrawLoss {
+  const specs = paramSpecs(config);
+  const batch = x.shape[0];
+  let logRatio: GPUBuffer | undefined;
+  let pass = -1;
+  return tf.tidy(() => {
+    const pair = gpuEngineOp(specs.map((s) => weights[s.name]), [toInternal(x), eps], [batch, 2], {
+      run: (buffers) => {
+        const n = specs.length, out = runner.forward(buffers.slice(0, n), buffers[n], buffers[n + 1]);
+        pass = runner.passes;
+        logRatio = out.logRatio;
+        return out.pair;
+      },
+      grad: (dy) => runner.backward(dy),
+      stale: () => runner.passes !== pass,
+    });
+    const [lx, lz] = tf.unstack(pair, 1) as tf.Tensor1D[];
+    const out: DrawLoss = { lx, lz, loss: tf.mean(tf.add(lx, lz)) as tf.Scalar };
+    if (options.logWeights) out.logRatio = tensorFrom(logRatio!, [batch]) as tf.Tensor1D;
+    return out as unknown as tf.TensorContainer;
+  }) as unknown as DrawLoss;
+}
+
 function stackCanvases(canvases: tf.Tensor2D[], config: DrawConfig): tf.Tensor5D {
   return tf.stack(canvases.map((c) => toImages(c, config)), 0) as tf.Tensor5D;
 }
@@ -370,6 +407,16 @@ export function drawGenerate(
     }
   }
   const runner = options.trace ? undefined : (options.engine ?? TFJS_ENGINE).draw(config, n, { training: false });
+  if (runner instanceof WebGpuDraw) {
+    const buffers = paramSpecs(config).map((s) => weights[s.name] ? bufferOf(weights[s.name]) : undefined);
+    const noise = bufferOf(eps);
+    flushTfjs();
+    const canvas = runner.generate(buffers, noise);
+    return tf.tidy(() => {
+      const logits = toImages(tensorFrom(canvas, [n, imageSize(config)]) as tf.Tensor2D, config);
+      return { logits, means: tf.sigmoid(logits) as tf.Tensor4D } as unknown as tf.TensorContainer;
+    }) as unknown as DrawSample;
+  }
   if (runner) {
     const fw: Record<string, Float32Array> = {};
     for (const spec of paramSpecs(config)) if (weights[spec.name]) fw[spec.name] = values32(weights[spec.name]);

@@ -69,7 +69,7 @@ export async function generationFrames(
 }
 
 /** Index of the training image closest (pixelwise L2) to each sample. */
-export function nearestTraining(samples: Float32Array, n: number, train: Dataset): Int32Array {
+export async function nearestTraining(samples: Float32Array, n: number, train: Dataset): Promise<Int32Array> {
   const size = train.height * train.width * train.channels;
   const best = new Float32Array(n).fill(Infinity);
   const arg = new Int32Array(n);
@@ -85,7 +85,7 @@ export function nearestTraining(samples: Float32Array, n: number, train: Dataset
         tf.reshape(tf.sum(tf.square(x), 1), [1, -1]),
       );
     });
-    const v = d.dataSync();
+    const v = await d.data(); // not dataSync: the webgpu backend cannot read synchronously in Deno
     d.dispose();
     for (let i = 0; i < n; i++) {
       for (let j = 0; j < idx.length; j++) {

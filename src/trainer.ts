@@ -114,7 +114,8 @@ export class Trainer {
         return out.loss;
       }, names.map((n) => this.model.weights[n]));
       const gs = names.map((n) => grads[this.model.weights[n].name]);
-      const norm = tf.sqrt(tf.addN(gs.map((g) => tf.sum(tf.square(g))))); // global L2 norm
+      // the global L2 norm (summed through a stack: tfjs-webgpu 4.22 drops an addN of more than 4 tensors)
+      const norm = tf.sqrt(tf.sum(tf.stack(gs.map((g) => tf.sum(tf.square(g))))));
       const scale = this.options.clipNorm > 0
         ? tf.minimum(1, tf.div(this.options.clipNorm, tf.maximum(norm, 1e-12)))
         : tf.scalar(1);

@@ -8,6 +8,8 @@
  * - the fused engine ({@link createEngine}): the forward pass and its hand-derived backward pass
  *   on the wasm SIMD kernels (src/kernels/), the batch split over worker threads on one shared
  *   memory, and the matrix products in a CBLAS library where the Deno adapter (cblas.ts) finds one.
+ * - the WebGPU engine: the same passes as WGSL kernels (src/shaders/) on the tfjs webgpu
+ *   backend's device, one submit per pass, on the tensors' GPU buffers.
  *
  * @module
  */
@@ -18,25 +20,28 @@ import { FusedClassifier } from "./fused_classifier.ts";
 import { FusedDraw, type FusedRunner } from "./fused_draw.ts";
 import { loadKernels, newArena } from "./kernels.ts";
 import { FusedPool } from "./pool.ts";
+import { WebGpuClassifier } from "./webgpu_classifier.ts";
+import { WebGpuDraw } from "./webgpu_draw.ts";
+import { webgpuBackend } from "./webgpu_bridge.ts";
 
 /** The engine names {@link createEngine} accepts. */
-export const ENGINES = ["auto", "fused", "tfjs"] as const;
+export const ENGINES = ["auto", "fused", "webgpu", "tfjs"] as const;
 /** An engine name. */
 export type EngineName = typeof ENGINES[number];
 
 /** What computes a model's passes. */
 export interface Engine {
-  /** "tfjs" (the graph) or "fused". */
-  readonly name: "tfjs" | "fused";
+  /** "tfjs" (the graph), "fused" (CPU) or "webgpu". */
+  readonly name: "tfjs" | "fused" | "webgpu";
   /** One line for the log: what runs where, and why. */
   readonly description: string;
   /**
    * The runner for DRAW at `config` and `batch`, or undefined where the tfjs graph runs it;
    * `training: false` asks for one without backward passes (evaluation, generation: less memory).
    */
-  draw(config: DrawConfig, batch: number, options?: { training?: boolean }): FusedRunner | undefined;
+  draw(config: DrawConfig, batch: number, options?: { training?: boolean }): FusedRunner | WebGpuDraw | undefined;
   /** The runner for the classifier, or undefined where the tfjs graph runs it. */
-  classifier(config: ClassifierConfig, batch: number): FusedClassifier | undefined;
+  classifier(config: ClassifierConfig, batch: number): FusedClassifier | WebGpuClassifier | undefined;
   /** Stops threads and frees buffers (the engine stays usable: they are made again on demand). */
   dispose(): void;
 }
@@ -59,7 +64,7 @@ export interface EngineOptions {
    * ($DRAW_BLAS_LIB, OpenBLAS's usual places; "none" there turns it off), "wasm" always the kernels'.
    */
   products?: "auto" | "wasm";
-  /** The tfjs backend in use: "auto" gives the graph on WebGPU (the fused engine is for CPUs). */
+  /** The tfjs backend in use: "auto" gives the WebGPU engine on webgpu, the fused engine on the others. */
   backend?: string;
 }
 
@@ -143,6 +148,50 @@ class FusedEngine implements Engine {
   }
 }
 
+/** The WebGPU engine: runners cached by configuration, batch and purpose, on the tfjs webgpu backend's device. */
+class WebGpuEngine implements Engine {
+  readonly name = "webgpu";
+  private readonly runners = new Map<string, WebGpuDraw | WebGpuClassifier>();
+
+  constructor(private readonly device: GPUDevice, readonly description: string) {}
+
+  private cached<R extends WebGpuDraw | WebGpuClassifier>(key: string, make: () => R): R {
+    let runner = this.runners.get(key) as R | undefined;
+    if (runner) {
+      this.runners.delete(key);
+    } else {
+      runner = make();
+      while (this.runners.size >= KEEP) {
+        const [oldest, r] = this.runners.entries().next().value!;
+        r.dispose();
+        this.runners.delete(oldest);
+      }
+    }
+    this.runners.set(key, runner); // most recently used last
+    return runner;
+  }
+
+  draw(config: DrawConfig, batch: number, options: { training?: boolean } = {}): WebGpuDraw {
+    const training = options.training ?? true;
+    return this.cached(
+      `draw/${JSON.stringify(config)}/${batch}/${training}`,
+      () => new WebGpuDraw(this.device, config, batch, { training }),
+    );
+  }
+
+  classifier(config: ClassifierConfig, batch: number): WebGpuClassifier {
+    return this.cached(
+      `classifier/${JSON.stringify(config)}/${batch}`,
+      () => new WebGpuClassifier(this.device, config, batch),
+    );
+  }
+
+  dispose(): void {
+    for (const r of this.runners.values()) r.dispose();
+    this.runners.clear();
+  }
+}
+
 /** A CBLAS library from the Deno adapter, where this runs in Deno and one opens. */
 async function findBlas(): Promise<Blas | undefined> {
   if (!("Deno" in globalThis)) return undefined;
@@ -152,8 +201,9 @@ async function findBlas(): Promise<Blas | undefined> {
 }
 
 /**
- * The engine called `name`: "tfjs" the graph; "fused" the fused engine; "auto" (the default) the
- * fused engine on a CPU backend and the graph on WebGPU.
+ * The engine called `name`: "tfjs" the graph; "fused" the fused engine; "webgpu" the WebGPU
+ * engine (on the tfjs webgpu backend); "auto" (the default) the WebGPU engine on the webgpu
+ * backend and the fused engine on the others.
  *
  * @example
  * ```ts
@@ -173,8 +223,16 @@ export async function createEngine(name: EngineName = "auto", options: EngineOpt
     throw new RangeError(`Cannot select engine as threads must be an integer >= 1: current value is ${threads}`);
   }
   if (name === "tfjs") return TFJS_ENGINE;
-  if (name === "auto" && options.backend === "webgpu") {
-    return { ...TFJS_ENGINE, description: "tfjs graph (the webgpu backend runs it; the fused engine is for CPUs)" };
+  if (name === "webgpu" || (name === "auto" && options.backend === "webgpu")) {
+    if (options.backend !== undefined && options.backend !== "webgpu") {
+      throw new RangeError(
+        `Cannot select engine webgpu as it runs on the webgpu backend, not ${options.backend}: add --backend webgpu`,
+      );
+    }
+    const { device } = webgpuBackend();
+    const info = device.adapterInfo;
+    const adapter = [info?.vendor, info?.description || info?.device].filter(Boolean).join(" ") || "GPU";
+    return new WebGpuEngine(device, `webgpu: WGSL kernels on ${adapter}, one submit per pass`);
   }
   const module = await loadKernels();
   const blas = options.products === "wasm" ? undefined : await findBlas();

@@ -8,8 +8,8 @@
  */
 import { classifierSpecs } from "../classifier.ts";
 import type { ClassifierConfig } from "../config.ts";
-import { type EngineContext, type FusedWeights, weightOffsets } from "./fused_draw.ts";
-import { type Arena, AttentionStruct, type KernelExports, WINDOW } from "./kernels.ts";
+import { type EngineContext, type FusedWeights, type WeightOffsets, weightOffsets } from "./fused_draw.ts";
+import { type Allocator, AttentionStruct, type KernelExports, WINDOW } from "./kernels.ts";
 import type { Operand, Products } from "./products.ts";
 
 /** Buffers and code for one classifier configuration and batch size. */
@@ -20,13 +20,19 @@ export class FusedClassifier {
   readonly batch: number;
   private readonly k: KernelExports;
   private readonly p: Products;
-  private readonly arena: Arena;
-  private readonly offsets: ReturnType<typeof weightOffsets>;
-  private readonly weightsPtr: number;
-  private readonly gradsPtr: number;
-  private readonly x: number; // [n, D]
-  private readonly logits: number; // [n, K]
-  private readonly dLogits: number;
+  private readonly arena: Allocator;
+  /** Each parameter's place in the weight and gradient vectors. */
+  readonly offsets: WeightOffsets;
+  /** Byte offset of the flat weights. */
+  readonly weightsPtr: number;
+  /** Byte offset of their gradients. */
+  readonly gradsPtr: number;
+  /** Byte offset of the images [n, D] (internal layout). */
+  readonly x: number;
+  /** Byte offset of the class scores [n, K]. */
+  readonly logits: number;
+  /** Byte offset of the class scores' gradient [n, K]. */
+  readonly dLogits: number;
   private readonly R: number; // glimpse length N·N·C
   private readonly sIn: number; // [glimpses, n, R + H]: glimpse, h_{t−1}
   private readonly sG: number; // gates
@@ -67,7 +73,7 @@ export class FusedClassifier {
     this.sF = steps(N * (A + B));
     this.sU = steps(N * C * A);
     this.h0 = a.alloc(n * H);
-    this.att = new AttentionStruct(a, { n, N, A, B, C });
+    this.att = new AttentionStruct(a, { n, N, A, B, C }, ctx.parallelImages ? n : 1);
     const kernel = this.w("lstm.kernel"), pk = (rows: number, cols: number) => this.k.packedSize(rows, cols);
     this.lstm = { K: E, N: G, trans: false, ptr: kernel, ld: G, packed: a.alloc(pk(E, G)) };
     this.lstmT = { K: G, N: E, trans: true, ptr: kernel, ld: G, packed: a.alloc(pk(G, E)) };
@@ -123,8 +129,8 @@ export class FusedClassifier {
 
   /** Class scores [batch, classes] for images x [batch, B, C, A] (internal layout). */
   forward(weights: FusedWeights, x: Float32Array): Float32Array {
-    const { glimpses: T, hidden: H, channels: C, width: A, height: B, classes: K } = this.config;
-    const n = this.batch, R = this.R, E = R + H, D = B * C * A, G = 4 * H;
+    const { channels: C, width: A, height: B, classes: K } = this.config;
+    const n = this.batch, D = B * C * A;
     if (x.length !== n * D) {
       throw new RangeError(`Cannot classify as x must hold ${n * D} values: it holds ${x.length}`);
     }
@@ -132,6 +138,14 @@ export class FusedClassifier {
       this.arena.f32(this.weightsPtr + 4 * o, size).set(weights[name]);
     }
     this.arena.f32(this.x, n * D).set(x);
+    this.runForward();
+    return this.arena.f32(this.logits, n * K).slice();
+  }
+
+  /** The glimpses, the LSTM and the class scores on the loaded weights and images, into the logits buffer. */
+  runForward(): void {
+    const { glimpses: T, hidden: H, classes: K } = this.config;
+    const n = this.batch, R = this.R, E = R + H, G = 4 * H;
     this.forwards++;
     const k = this.k, p = this.p, w = (name: string) => this.w(name);
     p.pack(this.lstm);
@@ -159,11 +173,21 @@ export class FusedClassifier {
     }
     k.copyRows(this.logits, K, w("out.bias"), 0, n, K);
     p.gemm(false, false, n, K, H, this.at(this.sH, H, T - 1), H, w("out.kernel"), K, 1, this.logits, K);
-    return this.arena.f32(this.logits, n * K).slice();
   }
 
   /** Gradient of Σ dLogits ⊙ logits for the latest forward pass, by weight name. */
   backward(dLogits: Float32Array): FusedWeights {
+    this.arena.f32(this.dLogits, this.batch * this.config.classes).set(dLogits);
+    this.runBackward();
+    const out: FusedWeights = {};
+    for (const [name, [o, size]] of Object.entries(this.offsets.at)) {
+      out[name] = this.arena.f32(this.gradsPtr + 4 * o, size).slice();
+    }
+    return out;
+  }
+
+  /** The backward pass on the loaded logit gradients: every weight's gradient into the gradient vector. */
+  runBackward(): void {
     const { glimpses: T, hidden: H, classes: K } = this.config;
     const n = this.batch, R = this.R, E = R + H, G = 4 * H;
     const k = this.k,
@@ -171,9 +195,8 @@ export class FusedClassifier {
       gr = this.grad,
       g = (name: string) => this.g(name),
       w = (name: string) => this.w(name);
-    this.arena.f32(this.dLogits, n * K).set(dLogits);
-    this.arena.f32(this.gradsPtr, this.offsets.total).fill(0);
-    this.arena.f32(gr.dc, n * H).fill(0);
+    k.zero(this.gradsPtr, this.offsets.total);
+    k.zero(gr.dc, n * H);
     p.pack(this.lstmT);
     const hLast = this.at(this.sH, H, T - 1);
     p.gemm(false, true, n, H, K, this.dLogits, K, w("out.kernel"), K, 0, gr.dh, H);
@@ -193,10 +216,5 @@ export class FusedClassifier {
       k.addColumnSums(gr.dRaw, n, WINDOW.size, g("read.bias"));
     }
     k.addColumnSums(gr.dh, n, H, g("h0"));
-    const out: FusedWeights = {};
-    for (const [name, [o, size]] of Object.entries(this.offsets.at)) {
-      out[name] = this.arena.f32(this.gradsPtr + 4 * o, size).slice();
-    }
-    return out;
   }
 }

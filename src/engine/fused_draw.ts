@@ -13,7 +13,7 @@
  */
 import { type DrawConfig, imageSize, validateConfig } from "../config.ts";
 import { paramSpecs } from "../params.ts";
-import { type Arena, AttentionStruct, type KernelExports, WINDOW } from "./kernels.ts";
+import { type Allocator, AttentionStruct, type KernelExports, WINDOW } from "./kernels.ts";
 import type { Operand, Products } from "./products.ts";
 
 /** Weights (or gradients) by parameter name, as plain arrays (the names and shapes of paramSpecs). */
@@ -49,16 +49,23 @@ export interface FusedRunner {
 
 /** What a runner works with on one thread: the arena, this thread's kernels, the products. */
 export interface EngineContext {
-  arena: Arena;
+  arena: Allocator;
   kernels: KernelExports;
   products: (work: number, workFloats: number) => Products;
+  /** Whether the kernels run a batch's images in parallel (then each needs its own scratch). */
+  parallelImages?: boolean;
+}
+
+/** Where each parameter lies in a flat weight (or gradient) vector. */
+export interface WeightOffsets {
+  /** Floats in the vector. */
+  total: number;
+  /** Each parameter's [offset, size] in floats. */
+  at: Record<string, [number, number]>;
 }
 
 /** Each parameter's [offset, size] in floats within a flat weight vector, and the total. */
-export function weightOffsets(specs: { name: string; shape: number[] }[]): {
-  total: number;
-  at: Record<string, [number, number]>;
-} {
+export function weightOffsets(specs: { name: string; shape: number[] }[]): WeightOffsets {
   let total = 0;
   const at: Record<string, [number, number]> = {};
   for (const spec of specs) {
@@ -156,7 +163,7 @@ interface Gradients {
 
 /** Allocates the backward pass's buffers (a training runner only). */
 function allocateGradients(
-  a: Arena,
+  a: Allocator,
   steps: (width: number, count?: number) => Steps,
   z: Sizes & { n: number; T: number },
 ): Gradients {
@@ -199,9 +206,9 @@ export class FusedDraw implements FusedRunner {
   /** This thread's kernels. */
   readonly k: KernelExports;
   private readonly p: Products;
-  private readonly arena: Arena;
+  private readonly arena: Allocator;
   /** Each parameter's place in the weight and gradient vectors. */
-  readonly offsets: ReturnType<typeof weightOffsets>;
+  readonly offsets: WeightOffsets;
   // sizes
   private readonly D: number;
   private readonly R: number; // read vector
@@ -264,11 +271,11 @@ export class FusedDraw implements FusedRunner {
     const steps = (k: number, count = slots) => new Steps(a.alloc(count * n * k), n * k, count);
     this.s = allocateStores(steps, { E, G, H, z, Q, S, D });
     if (Nr > 0) {
-      const att = new AttentionStruct(a, { n, N: Nr, A, B, C });
+      const att = new AttentionStruct(a, { n, N: Nr, A, B, C }, ctx.parallelImages ? n : 1);
       this.read = { att, win: steps(WINDOW.size), F: steps(att.bank), U: steps(Nr * 2 * C * A) };
     }
     if (Nw > 0) {
-      const att = new AttentionStruct(a, { n, N: Nw, A, B, C });
+      const att = new AttentionStruct(a, { n, N: Nw, A, B, C }, ctx.parallelImages ? n : 1);
       this.write = { att, win: steps(WINDOW.size), F: steps(att.bank), V: steps(Nw * C * A) };
     }
     this.head0 = a.alloc(n * WINDOW.size);
@@ -418,8 +425,8 @@ export class FusedDraw implements FusedRunner {
       k.copyRows(this.head0, WINDOW.size, w("read.bias"), 0, n, WINDOW.size);
       p.gemm(false, false, n, WINDOW.size, H, this.h0dec, H, w("read.kernel"), WINDOW.size, 1, this.head0, 5);
     }
-    this.arena.f32(this.io.lz, n).fill(0);
-    this.arena.f32(this.io.logRatio, n).fill(0);
+    k.zero(this.io.lz, n);
+    k.zero(this.io.logRatio, n);
     for (let t = 0; t < T; t++) {
       const sig = this.s.sig.at(t), encIn = this.s.encIn.at(t);
       const hDecPrev = t === 0 ? this.h0dec : this.s.decH.at(t - 1);
@@ -493,8 +500,8 @@ export class FusedDraw implements FusedRunner {
     const n = this.batch, D = this.D, R = this.R, E = this.E, Q = this.Q, S = this.S, G = 4 * H;
     const k = this.k, p = this.p, ops = this.operands, gr = this.grad!, g = (name: string) => this.g(name);
     for (const o of [ops.encT, ops.decT, ops.postT, ops.headT]) p.pack(o);
-    this.arena.f32(this.gradsPtr, this.offsets.total).fill(0);
-    for (const b of [gr.dhDec, gr.dcDec, gr.dhEnc, gr.dcEnc]) this.arena.f32(b, n * H).fill(0);
+    k.zero(this.gradsPtr, this.offsets.total);
+    for (const b of [gr.dhDec, gr.dcDec, gr.dhEnc, gr.dcEnc]) k.zero(b, n * H);
     k.bernoulliBackward(n, D, this.canvas, this.io.x, this.io.dlx, gr.dc); // ∂c_T
     let dReadNext = 0; // ∂ of step t+1's read window raw, [n, 5]; 0 at t = T − 1
     let [dRead, dSpare] = gr.dRead;
@@ -547,7 +554,7 @@ export class FusedDraw implements FusedRunner {
     p.gemm(true, false, H, 2 * z, rows, this.s.encH.at(0), H, gr.dQ.at(0), 2 * z, 0, g("posterior.kernel"), 2 * z);
     k.addColumnSums(gr.dQ.at(0), rows, 2 * z, g("posterior.bias"));
     p.gemm(true, false, H, S, rows, this.s.decH.at(0), H, gr.dHead.at(0), S, 0, gr.headK, S); // [H, S]
-    this.arena.f32(gr.headB, S).fill(0);
+    k.zero(gr.headB, S);
     k.addColumnSums(gr.dHead.at(0), rows, S, gr.headB);
     const parts: [string, number, number][] = [];
     if (this.write) parts.push(["write.window", 0, WINDOW.size]);

@@ -90,6 +90,7 @@ export interface KernelExports {
   addRows(dst: number, dstStride: number, src: number, srcStride: number, rows: number, cols: number): void;
   readWholeForward(n: number, D: number, x: number, sig: number, out: number, outStride: number): void;
   readWholeBackward(n: number, D: number, sig: number, dOut: number, outStride: number, dc: number): void;
+  zero(x: number, len: number): void;
 }
 
 /** The window's fields, 5 floats per image, in the kernels' order (src/kernels/window.ts). */
@@ -113,6 +114,18 @@ export function loadKernels(url: URL = KERNELS_URL): Promise<WebAssembly.Module>
   return compiled;
 }
 
+/** What a runner allocates its buffers from: an {@link Arena} on wasm memory, or the WebGPU engine's heap. */
+export interface Allocator {
+  /** A new zeroed buffer of `floats` 32-bit values, as a byte offset (never 0). */
+  alloc(floats: number): number;
+  /** Bytes allocated so far. */
+  readonly used: number;
+  /** A Float32Array view at byte offset `ptr` (host memory only). */
+  f32(ptr: number, floats: number): Float32Array;
+  /** An Int32Array view at byte offset `ptr` (small structs the host writes for the kernels). */
+  i32(ptr: number, words: number): Int32Array;
+}
+
 /** Bytes in a wasm page. */
 const PAGE = 65536;
 
@@ -121,7 +134,7 @@ const PAGE = 65536;
  * bytes, so a kernel may read a whole 4-float vector at the end of any buffer. Nothing is freed:
  * an arena lives as long as its runner.
  */
-export class Arena {
+export class Arena implements Allocator {
   /** The memory every thread's instance works on. */
   readonly memory: WebAssembly.Memory;
   private top: number;
@@ -197,7 +210,7 @@ export interface AttentionShape {
 }
 
 /** The struct's words, in the kernels' field order. */
-const ATT = { n: 0, N: 1, A: 2, B: 3, C: 4, win: 5, F: 6, mid: 7, scratch: 8, size: 9 } as const;
+export const ATT = { n: 0, N: 1, A: 2, B: 3, C: 4, win: 5, F: 6, mid: 7, scratch: 8, size: 9 } as const;
 
 /**
  * The host's side of src/kernels/window.ts's `Attention`: the struct in memory, its scratch, and
@@ -208,11 +221,14 @@ export class AttentionStruct {
   readonly ptr: number;
   private readonly words: Int32Array;
 
-  /** Writes the struct for `shape` into `arena`, with its scratch. */
-  constructor(arena: Arena, readonly shape: AttentionShape) {
+  /**
+   * Writes the struct for `shape` into `arena`, with scratch for `copies` images at once (1 where
+   * one thread walks the images in turn; the batch where the WebGPU engine runs them in parallel).
+   */
+  constructor(arena: Allocator, readonly shape: AttentionShape, copies = 1) {
     const { N, A, B, C } = shape, D = A * B * C;
     this.ptr = arena.alloc(ATT.size);
-    const scratch = arena.alloc(2 * D + 2 * N * 2 * C * A + N * (A + B));
+    const scratch = arena.alloc(copies * (2 * D + 2 * N * 2 * C * A + N * (A + B)));
     this.words = arena.i32(this.ptr, ATT.size);
     for (const k of ["n", "N", "A", "B", "C"] as const) this.words[ATT[k]] = shape[k];
     this.words[ATT.scratch] = scratch;

@@ -8,7 +8,7 @@ export { windowBackward, windowForward } from "./window";
 export { readBackward, readForward, readWholeBackward, readWholeForward } from "./read";
 export { writeBackward, writeForward } from "./write";
 export { bernoulliBackward, bernoulliForward, posteriorBackward, posteriorForward } from "./loss";
-export { addColumnSums, addInto, addRows, copyRows } from "./vector";
+export { addColumnSums, addInto, addRows, copyRows, zero } from "./vector";
 
 /** Where the host may start allocating: past this module's static data. */
 export function heapBase(): usize {

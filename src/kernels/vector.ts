@@ -72,3 +72,8 @@ export function addRows(dst: usize, dstStride: i32, src: usize, srcStride: i32, 
     axpy(1, src + (<usize> (r * srcStride) << 2), dst + (<usize> (r * dstStride) << 2), cols);
   }
 }
+
+/** x[k] = 0 for k < len (a pass's accumulators, cleared inside the pass). */
+export function zero(x: usize, len: i32): void {
+  memory.fill(x, 0, <usize> len << 2);
+}
