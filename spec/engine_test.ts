@@ -9,7 +9,7 @@
 import fc from "npm:fast-check@3.23.2";
 import * as tf from "../src/tf.ts";
 import { selectBackend } from "../src/backend.ts";
-import { CIFAR, CLUTTERED, type DrawConfig, imageSize, MNIST, MNIST_NO_ATTENTION } from "../src/config.ts";
+import { CIFAR, CLUTTERED, type DrawConfig, MNIST, MNIST_NO_ATTENTION } from "../src/config.ts";
 import { classifierForward, classifierSpecs } from "../src/classifier.ts";
 import { drawLoss, paramSpecs, toInternal } from "../src/draw.ts";
 import { createEngine, type Engine } from "../src/engine/engine.ts";
@@ -20,6 +20,7 @@ import { loadKernels, newArena } from "../src/engine/kernels.ts";
 import { FusedPool, MIN_SHARE } from "../src/engine/pool.ts";
 import { checkBounds, jsGemm, openCblas } from "../src/engine/cblas.ts";
 import { Rng } from "../src/random.ts";
+import { drawProblem, randomParams } from "./_problem.ts";
 import { assertClose, assertNormClose, equal, ok, throws } from "./_assert.ts";
 
 const SEED = 20151120;
@@ -32,21 +33,6 @@ const label = (b: unknown) => b ? "CBLAS products" : "wasm products";
 /** One thread's context on a fresh arena. */
 function context(b?: { gemm: typeof jsGemm; path: string }) {
   return engineContext(module, newArena(module), b);
-}
-
-function problem(cfg: DrawConfig, batch: number, seed: number) {
-  const rng = new Rng(seed);
-  const w: FusedWeights = {};
-  for (const s of paramSpecs(cfg)) {
-    // kernels at the initialisation's scale, everything else (biases, initial states) non-zero
-    const scale = s.shape.length === 2 ? 1 / Math.sqrt(s.shape[0]) : 0.3;
-    w[s.name] = rng.fillNormal(new Float32Array(s.shape.reduce((a, b) => a * b, 1))).map((e) => scale * e);
-  }
-  const x = Float32Array.from({ length: batch * imageSize(cfg) }, () => rng.uniform());
-  const eps = rng.fillNormal(new Float32Array(cfg.T * batch * cfg.z));
-  const dlx = Float32Array.from({ length: batch }, () => rng.uniform());
-  const dlz = Float32Array.from({ length: batch }, () => rng.uniform());
-  return { w, x, eps, dlx, dlz };
 }
 
 Deno.test("cblas: the TypeScript reference product is exact on small integers, every transpose", () => {
@@ -136,7 +122,7 @@ for (const [name, cfg] of Object.entries(FULL)) {
     Deno.test(`fused engine = tfjs composition, values and every gradient (${name} layer sizes, ${label(b)})`, async () => {
       await selectBackend("cpu");
       const batch = 3;
-      const { w, x, eps, dlx, dlz } = problem(cfg, batch, 7);
+      const { w, x, eps, dlx, dlz } = drawProblem(cfg, paramSpecs(cfg), batch, 7);
       const engine = new FusedDraw(cfg, batch, context(b));
       const got = engine.forward(w, x, eps);
       const grads = engine.backward(dlx, dlz);
@@ -178,7 +164,7 @@ for (const b of PRODUCTS) {
   Deno.test(`FusedPool: the batch split over threads on one memory = one thread (${label(b)})`, () => {
     const cfg: DrawConfig = { ...MNIST, T: 4, hidden: 32, z: 8 };
     const batch = 50; // not a multiple of 3 threads
-    const { w, x, eps, dlx, dlz } = problem(cfg, batch, 3);
+    const { w, x, eps, dlx, dlz } = drawProblem(cfg, paramSpecs(cfg), batch, 3);
     const one = new FusedDraw(cfg, batch, context(b));
     const a = one.forward(w, x, eps), ga = one.backward(dlx, dlz), sa = one.generate(w, eps);
     for (const threads of [2, 3]) {
@@ -203,7 +189,7 @@ for (const b of PRODUCTS) {
 Deno.test("a forward-only runner (evaluation, generation) gives the same losses and samples in less memory", () => {
   const cfg: DrawConfig = { ...MNIST, T: 5, hidden: 32, z: 8 };
   const batch = 40;
-  const { w, x, eps } = problem(cfg, batch, 4);
+  const { w, x, eps } = drawProblem(cfg, paramSpecs(cfg), batch, 4);
   const full = context(), lean = context();
   const a = new FusedDraw(cfg, batch, full), b = new FusedDraw(cfg, batch, lean, { training: false });
   const la = a.forward(w, x, eps), lb = b.forward(w, x, eps);
@@ -258,11 +244,7 @@ for (const b of PRODUCTS) {
     const cfg = { ...CLUTTERED, glimpses: 2 };
     const batch = 3, rng = new Rng(8);
     const specs = classifierSpecs(cfg);
-    const w: FusedWeights = {};
-    for (const s of specs) {
-      const scale = s.shape.length === 2 ? 1 / Math.sqrt(s.shape[0]) : 0.3;
-      w[s.name] = rng.fillNormal(new Float32Array(s.shape.reduce((a, b) => a * b, 1))).map((e) => scale * e);
-    }
+    const w = randomParams(specs, rng);
     const x = Float32Array.from({ length: batch * 100 * 100 }, () => rng.uniform());
     const dL = rng.fillNormal(new Float32Array(batch * cfg.classes));
     const engine = new FusedClassifier(cfg, batch, context(b));

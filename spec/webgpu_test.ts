@@ -21,6 +21,7 @@ import { loadKernels, newArena } from "../src/engine/kernels.ts";
 import { WebGpuDraw } from "../src/engine/webgpu_draw.ts";
 import { Rng } from "../src/random.ts";
 import { Trainer } from "../src/trainer.ts";
+import { drawProblem, randomParams } from "./_problem.ts";
 import { assertClose, assertNormClose, equal, match, ok } from "./_assert.ts";
 import { runCli } from "./_cli.ts";
 
@@ -54,21 +55,6 @@ async function download(d: GPUDevice, b: GPUBuffer, floats: number): Promise<Flo
   return v;
 }
 
-/** Weights at the initialisation's scale (biases and initial states non-zero), images and noise. */
-function problem(cfg: DrawConfig, batch: number, seed: number) {
-  const rng = new Rng(seed);
-  const w: FusedWeights = {};
-  for (const s of paramSpecs(cfg)) {
-    const scale = s.shape.length === 2 ? 1 / Math.sqrt(s.shape[0]) : 0.3;
-    w[s.name] = rng.fillNormal(new Float32Array(s.shape.reduce((a, b) => a * b, 1))).map((e) => scale * e);
-  }
-  const x = Float32Array.from({ length: batch * imageSize(cfg) }, () => rng.uniform());
-  const eps = rng.fillNormal(new Float32Array(cfg.T * batch * cfg.z));
-  const dlx = Float32Array.from({ length: batch }, () => rng.uniform());
-  const dlz = Float32Array.from({ length: batch }, () => rng.uniform());
-  return { w, x, eps, dlx, dlz };
-}
-
 /** The Table 3 models with few steps: every layer at full size, the attention at odd sizes too. */
 const FULL: Record<string, DrawConfig> = {
   mnist: { ...MNIST, T: 3 },
@@ -84,7 +70,7 @@ for (const [name, cfg] of Object.entries(FULL)) {
     fn: async () => {
       const d = await device();
       const batch = 3, specs = paramSpecs(cfg);
-      const { w, x, eps, dlx, dlz } = problem(cfg, batch, 7);
+      const { w, x, eps, dlx, dlz } = drawProblem(cfg, paramSpecs(cfg), batch, 7);
       const cpu = new FusedDraw(cfg, batch, engineContext(module, newArena(module)));
       const want = cpu.forward(w, x, eps);
       const wantGrads = cpu.backward(dlx, dlz);
@@ -124,11 +110,7 @@ Deno.test({
   fn: async () => {
     const d = await device();
     const cfg = { ...CLUTTERED, glimpses: 3 }, batch = 3, rng = new Rng(8), specs = classifierSpecs(cfg);
-    const w: FusedWeights = {};
-    for (const s of specs) {
-      const scale = s.shape.length === 2 ? 1 / Math.sqrt(s.shape[0]) : 0.3;
-      w[s.name] = rng.fillNormal(new Float32Array(s.shape.reduce((a, b) => a * b, 1))).map((e) => scale * e);
-    }
+    const w = randomParams(specs, rng);
     const x = Float32Array.from({ length: batch * 100 * 100 }, () => rng.uniform());
     const dL = rng.fillNormal(new Float32Array(batch * cfg.classes));
     const cpu = new FusedClassifier(cfg, batch, engineContext(module, newArena(module)));
@@ -175,7 +157,7 @@ Deno.test({
   sanitizeOps: false,
   fn: async () => {
     const cfg = FULL.mnist, batch = 3, specs = paramSpecs(cfg);
-    const { w, x, eps, dlx, dlz } = problem(cfg, batch, 11);
+    const { w, x, eps, dlx, dlz } = drawProblem(cfg, paramSpecs(cfg), batch, 11);
     const cpu = new FusedDraw(cfg, batch, engineContext(module, newArena(module)));
     const want = cpu.forward(w, x, eps);
     const wantGrads = cpu.backward(dlx, dlz);
@@ -239,7 +221,7 @@ Deno.test({
   sanitizeOps: false,
   fn: async () => {
     const cfg = { ...MNIST, T: 4, hidden: 32, z: 8 }, batch = 4;
-    const { x } = problem(cfg, batch, 5);
+    const { x } = drawProblem(cfg, paramSpecs(cfg), batch, 5);
     const losses: number[][] = [];
     for (const backend of ["cpu", "webgpu"] as const) {
       await selectBackend(backend);
