@@ -485,7 +485,7 @@ async function cmdSample(pos: string[], v: Values): Promise<number> {
   const means = await sampleMeans(model, n, rng);
   await put("samples.png", encodePng(imageGrid(means, n, H, W, C, Math.ceil(Math.sqrt(n)))));
   const gen = await generationFrames(model, Math.min(n, 16), rng, 4);
-  await put("generation.gif", await encodeGif(gen.frames, gen.delays));
+  await put("generation.gif", encodeGif(gen.frames, gen.delays));
   let splits: Splits | undefined;
   try {
     splits = await loadData(dataset, v);
@@ -500,7 +500,7 @@ async function cmdSample(pos: string[], v: Values): Promise<number> {
       await put("nearest.png", encodePng(nearestPicture(means, k, splits.train, nearest)));
     }
     const read = await readingFrames(model, splits.test, 0, rng);
-    await put("reading.gif", await encodeGif(read.frames, read.delays));
+    await put("reading.gif", encodeGif(read.frames, read.delays));
   }
   await curve(`DRAW on ${dataset}: cost against examples seen`);
   model.dispose();

@@ -11,7 +11,6 @@
 export const OPTIONAL = {
   h5wasm: { version: "0.10.3", for: "SVHN's digitStruct.mat (MATLAB v7.3, HDF5)" },
   pngjs: { version: "7.0.0", for: "decoding SVHN's full-number PNG images" },
-  gifenc: { version: "1.0.3", for: "the generation and reading GIFs of `sample`" },
 } as const;
 
 /** An optional package's name. */
