@@ -110,41 +110,7 @@ export async function readDigitStruct(bytes: Uint8Array, what: string): Promise<
         `Cannot read ${what} as it has ${nameRefs.length} names for ${boxRefs.length} bboxes: ${FIX}`,
       );
     }
-    const scalar = (d: H5, field: string, k: number): number => {
-      const v = d?.value;
-      if (!v || v.length !== 1 || typeof v[0] !== "number") {
-        throw new DataError(`Cannot read ${what} as bbox ${k}'s ${field} is not a number: ${FIX}`);
-      }
-      return v[0];
-    };
-    return nameRefs.map((ref, k) => {
-      const chars = deref(ref)?.value;
-      if (!(chars instanceof Uint16Array)) {
-        throw new DataError(`Cannot read ${what} as name ${k} is not a string: ${FIX}`);
-      }
-      const name = String.fromCharCode(...chars);
-      const group = deref(boxRefs[k]);
-      const columns = FIELDS.map((field) => {
-        const d = group?.get?.(field);
-        if (!d) throw new DataError(`Cannot read ${what} as bbox ${k} (${name}) lacks ${field}: ${FIX}`);
-        // one digit: the value itself; several: references to one value each
-        return d.dtype === "Reference"
-          ? (d.value as H5[]).map((r) => scalar(deref(r), field, k))
-          : [scalar(d, field, k)];
-      });
-      const n = columns[0].length;
-      if (n === 0 || columns.some((c) => c.length !== n)) {
-        throw new DataError(`Cannot read ${what} as bbox ${k} (${name}) has fields of different lengths: ${FIX}`);
-      }
-      const boxes = Array.from({ length: n }, (_, i) => ({
-        height: columns[0][i],
-        label: columns[1][i],
-        left: columns[2][i],
-        top: columns[3][i],
-        width: columns[4][i],
-      }));
-      return { name, boxes };
-    });
+    return nameRefs.map((ref, k) => digitStructEntry(deref(ref), deref(boxRefs[k]), k, deref, what));
   } catch (e) {
     if (e instanceof DataError) throw e;
     throw new DataError(`Cannot read ${what} as HDF5 failed on it (${(e as Error).message}): ${FIX}`);
@@ -152,6 +118,38 @@ export async function readDigitStruct(bytes: Uint8Array, what: string): Promise<
     f.close();
     FS.unlink(path);
   }
+}
+
+/** Entry k of digitStruct: its name (a UTF-16 dataset) and its bbox group (one value or references per field). */
+function digitStructEntry(nameSet: H5, group: H5, k: number, deref: (ref: H5) => H5, what: string): DigitStructEntry {
+  const scalar = (d: H5, field: string): number => {
+    const v = d?.value;
+    if (!v || v.length !== 1 || typeof v[0] !== "number") {
+      throw new DataError(`Cannot read ${what} as bbox ${k}'s ${field} is not a number: ${FIX}`);
+    }
+    return v[0];
+  };
+  const chars = nameSet?.value;
+  if (!(chars instanceof Uint16Array)) throw new DataError(`Cannot read ${what} as name ${k} is not a string: ${FIX}`);
+  const name = String.fromCharCode(...chars);
+  const columns = FIELDS.map((field) => {
+    const d = group?.get?.(field);
+    if (!d) throw new DataError(`Cannot read ${what} as bbox ${k} (${name}) lacks ${field}: ${FIX}`);
+    // one digit: the value itself; several: references to one value each
+    return d.dtype === "Reference" ? (d.value as H5[]).map((r) => scalar(deref(r), field)) : [scalar(d, field)];
+  });
+  const n = columns[0].length;
+  if (n === 0 || columns.some((c) => c.length !== n)) {
+    throw new DataError(`Cannot read ${what} as bbox ${k} (${name}) has fields of different lengths: ${FIX}`);
+  }
+  const boxes = Array.from({ length: n }, (_, i) => ({
+    height: columns[0][i],
+    label: columns[1][i],
+    left: columns[2][i],
+    top: columns[3][i],
+    width: columns[4][i],
+  }));
+  return { name, boxes };
 }
 
 /**

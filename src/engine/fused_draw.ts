@@ -549,7 +549,18 @@ export class FusedDraw implements FusedRunner {
         k.readWholeBackward(n, D, sig, gr.dEncIn, E, gr.dc);
       }
     }
-    // the other weights' gradients: each one product over all T·n rows
+    this.finishGradients(dReadNext);
+  }
+
+  /**
+   * After the T steps of {@link runBackward}: the gradients of the weights used at every step
+   * (the posterior and the decoder's head: one product each over all T·n rows) and of the
+   * initial states; `dRead1` is ∂ of step 1's read window (raw), [n, 5], or 0.
+   */
+  private finishGradients(dRead1: number): void {
+    const { T, hidden: H, z } = this.config;
+    const n = this.batch, D = this.D, S = this.S;
+    const k = this.k, p = this.p, gr = this.grad!, g = (name: string) => this.g(name);
     const rows = T * n;
     p.gemm(true, false, H, 2 * z, rows, this.s.encH.at(0), H, gr.dQ.at(0), 2 * z, 0, g("posterior.kernel"), 2 * z);
     k.addColumnSums(gr.dQ.at(0), rows, 2 * z, g("posterior.bias"));
@@ -566,10 +577,10 @@ export class FusedDraw implements FusedRunner {
     }
     // h^dec_0 feeds step 1's read window (through the read weights) and both LSTMs' first inputs
     k.addColumnSums(gr.dhDec, n, H, g("decoder.h0"));
-    if (this.read && dReadNext) {
-      p.gemm(true, false, H, 5, n, this.h0dec, H, dReadNext, 5, 1, g("read.kernel"), 5);
-      k.addColumnSums(dReadNext, n, 5, g("read.bias"));
-      p.gemm(false, true, n, H, 5, dReadNext, 5, this.w("read.kernel"), 5, 0, gr.dcDec, H); // [n, H]
+    if (this.read && dRead1) {
+      p.gemm(true, false, H, 5, n, this.h0dec, H, dRead1, 5, 1, g("read.kernel"), 5);
+      k.addColumnSums(dRead1, n, 5, g("read.bias"));
+      p.gemm(false, true, n, H, 5, dRead1, 5, this.w("read.kernel"), 5, 0, gr.dcDec, H); // [n, H]
       k.addColumnSums(gr.dcDec, n, H, g("decoder.h0"));
     }
     k.addColumnSums(gr.dhEnc, n, H, g("encoder.h0"));
