@@ -33,7 +33,9 @@ function decodeGif(bytes: Uint8Array) {
   for (let k = 0; k < reader.numFrames(); k++) {
     const rgba = new Uint8Array(reader.width * reader.height * 4);
     reader.decodeAndBlitFrameRGBA(k, rgba);
-    frames.push(Uint8Array.from({ length: reader.width * reader.height * 3 }, (_, i) => rgba[4 * ((i / 3) | 0) + i % 3]));
+    frames.push(
+      Uint8Array.from({ length: reader.width * reader.height * 3 }, (_, i) => rgba[4 * ((i / 3) | 0) + i % 3]),
+    );
     delays.push(reader.frameInfo(k).delay * 10);
   }
   return { width: reader.width, height: reader.height, frames, delays, loop: reader.loopCount() };

@@ -11,7 +11,6 @@ import type { Raster } from "./raster.ts";
 /** What encoding needs of a raster: its size and RGB bytes. */
 type Pixels = Pick<Raster, "width" | "height" | "rgb">;
 
-
 /** CRC-32 (ISO 3309, as PNG's chunks use) by table. */
 const CRC = Uint32Array.from({ length: 256 }, (_, n) => {
   let c = n;
