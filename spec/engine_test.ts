@@ -15,7 +15,7 @@ import { drawLoss, paramSpecs, toInternal } from "../src/draw.ts";
 import { createEngine, type Engine } from "../src/engine/engine.ts";
 import { engineContext } from "../src/engine/context.ts";
 import { FusedClassifier } from "../src/engine/fused_classifier.ts";
-import { FusedDraw, type FusedWeights } from "../src/engine/fused_draw.ts";
+import { FusedDraw } from "../src/engine/fused_draw.ts";
 import { loadKernels, newArena } from "../src/engine/kernels.ts";
 import { FusedPool, MIN_SHARE } from "../src/engine/pool.ts";
 import { checkBounds, jsGemm, openCblas } from "../src/engine/cblas.ts";

@@ -16,7 +16,7 @@ import { WebGpuClassifier } from "../src/engine/webgpu_classifier.ts";
 import { Draw, drawGenerate, drawLoss, paramSpecs } from "../src/draw.ts";
 import { createEngine } from "../src/engine/engine.ts";
 import { engineContext } from "../src/engine/context.ts";
-import { FusedDraw, type FusedWeights } from "../src/engine/fused_draw.ts";
+import { FusedDraw } from "../src/engine/fused_draw.ts";
 import { loadKernels, newArena } from "../src/engine/kernels.ts";
 import { WebGpuDraw } from "../src/engine/webgpu_draw.ts";
 import { Rng } from "../src/random.ts";
