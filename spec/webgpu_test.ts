@@ -215,7 +215,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "Trainer on the WebGPU engine takes the same steps as on the fused engine",
+  name: "Trainer on the WebGPU engine: one submit per step, the same steps as on the fused engine",
   ignore: !adapter,
   sanitizeResources: false,
   sanitizeOps: false,
@@ -233,6 +233,10 @@ Deno.test({
       const rng = new Rng(9);
       const seen: number[] = [];
       for (let s = 0; s < 3; s++) seen.push((await trainer.step(img, rng)).loss);
+      if (backend === "webgpu") {
+        const runner = engine.draw(cfg, batch, { training: true }) as WebGpuDraw;
+        equal(runner.submits, 3, "one submit per training step (forward and backward together)");
+      }
       losses.push(seen);
       img.dispose();
       trainer.dispose();

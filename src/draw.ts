@@ -18,6 +18,7 @@ import { type Engine, TFJS_ENGINE } from "./engine/engine.ts";
 import { engineOp, values32 } from "./engine/bridge.ts";
 import type { FusedRunner } from "./engine/fused_draw.ts";
 import { WebGpuDraw } from "./engine/webgpu_draw.ts";
+import type { ObjectiveGradients } from "./trainer.ts";
 import { bufferOf, flushTfjs, gpuEngineOp, tensorFrom } from "./engine/webgpu_bridge.ts";
 import { initValues, type ParamSpec, paramSpecs, readSize, writeSize } from "./params.ts";
 
@@ -362,6 +363,34 @@ function webgpuLoss(
   }) as unknown as DrawLoss;
 }
 
+/** A training step on the WebGPU engine in one submit: Eq 12's batch mean, its figures and every weight's gradient. */
+function webgpuStep(
+  runner: WebGpuDraw,
+  weights: DrawWeights,
+  config: DrawConfig,
+  x: tf.Tensor4D,
+  eps: tf.Tensor3D,
+): ObjectiveGradients {
+  checkWeights(weights, config);
+  checkImages(x, config);
+  checkNoise(eps, config, x.shape[0]);
+  const specs = paramSpecs(config);
+  return tf.tidy(() => {
+    const xt = toInternal(x);
+    const buffers = specs.map((s) => bufferOf(weights[s.name]));
+    const [xb, eb] = [bufferOf(xt), bufferOf(eps)];
+    flushTfjs();
+    const out = runner.step(buffers, xb, eb);
+    const [lx, lz] = tf.unstack(tensorFrom(out.pair, [x.shape[0], 2]), 1);
+    const grads = Object.fromEntries(specs.map((s, i) => [s.name, tensorFrom(out.grads[i], s.shape)]));
+    return {
+      loss: tf.mean(tf.add(lx, lz)) as tf.Scalar,
+      figures: { lx: tf.mean(lx) as tf.Scalar, lz: tf.mean(lz) as tf.Scalar },
+      grads,
+    } as unknown as tf.TensorContainer;
+  }) as unknown as ObjectiveGradients;
+}
+
 function stackCanvases(canvases: tf.Tensor2D[], config: DrawConfig): tf.Tensor5D {
   return tf.stack(canvases.map((c) => toImages(c, config)), 0) as tf.Tensor5D;
 }
@@ -496,6 +525,23 @@ export class Draw {
   objective(batch: { x: tf.Tensor4D }, rng: Rng): { loss: tf.Scalar; figures: Record<string, tf.Scalar> } {
     const out = this.loss(batch.x, rng);
     return { loss: out.loss, figures: { lx: tf.mean(out.lx) as tf.Scalar, lz: tf.mean(out.lz) as tf.Scalar } };
+  }
+
+  /**
+   * The objective and its gradient in one pass, where the engine has one (the WebGPU engine: a
+   * training step in one submit); undefined otherwise (the Trainer then differentiates
+   * {@link objective}). The same noise is drawn from `rng` either way.
+   */
+  objectiveGradients(batch: { x: tf.Tensor4D }, rng: Rng): ObjectiveGradients | undefined {
+    const n = batch.x.shape[0];
+    const runner = this.engine.draw(this.config, n, { training: true });
+    if (!(runner instanceof WebGpuDraw)) return undefined;
+    const eps = drawNoise(this.config, n, rng);
+    try {
+      return webgpuStep(runner, this.weights, this.config, batch.x, eps);
+    } finally {
+      eps.dispose();
+    }
   }
 
   /** The parameters of this network (see {@link paramSpecs}). */

@@ -18,12 +18,25 @@ export interface Batch {
   labels?: tf.Tensor1D;
 }
 
+/** The objective, its figures, and its gradient with respect to every weight, by weight name. */
+export interface ObjectiveGradients {
+  loss: tf.Scalar;
+  figures: Record<string, tf.Scalar>;
+  grads: Record<string, tf.Tensor>;
+}
+
 /** What a {@link Trainer} can train: named weights and the objective of one batch. */
 export interface Trainable {
   /** The trainable weights, by name. */
   readonly weights: Record<string, tf.Variable>;
   /** The scalar to minimise, and figures to report (scalars, batch means), for one batch. */
   objective(batch: Batch, rng: Rng): { loss: tf.Scalar; figures: Record<string, tf.Scalar> };
+  /**
+   * The objective and its gradient by weight name in one pass of the model's engine, where the
+   * engine has such a pass (the WebGPU engine: one submit); undefined sends the Trainer to
+   * tfjs's autodiff of {@link objective}. Same noise from `rng`, same values.
+   */
+  objectiveGradients?(batch: Batch, rng: Rng): ObjectiveGradients | undefined;
 }
 
 /** Optimizer settings. */
@@ -108,12 +121,14 @@ export class Trainer {
     const names = Object.keys(this.model.weights);
     let kept: Record<string, tf.Scalar> = {};
     const figures = tf.tidy(() => {
-      const { value, grads } = tf.variableGrads(() => {
+      const direct = this.model.objectiveGradients?.(b, rng);
+      if (direct) kept = direct.figures;
+      const { value, grads } = direct ? { value: direct.loss, grads: direct.grads } : tf.variableGrads(() => {
         const out = this.model.objective(b, rng);
         kept = Object.fromEntries(Object.entries(out.figures).map(([k, v]) => [k, tf.keep(v)]));
         return out.loss;
       }, names.map((n) => this.model.weights[n]));
-      const gs = names.map((n) => grads[this.model.weights[n].name]);
+      const gs = names.map((n) => grads[direct ? n : this.model.weights[n].name]);
       // the global L2 norm (summed through a stack: tfjs-webgpu 4.22 drops an addN of more than 4 tensors)
       const norm = tf.sqrt(tf.sum(tf.stack(gs.map((g) => tf.sum(tf.square(g))))));
       const scale = this.options.clipNorm > 0

@@ -34,6 +34,8 @@ export class WebGpuDraw {
   private readonly out: { pair: GPUBuffer; logRatio: GPUBuffer; canvas: GPUBuffer; grads: GPUBuffer[] };
   /** Dispatches of the latest pass (for benchmarks). */
   dispatches = 0;
+  /** Command buffers this runner has submitted so far (one per pass, or per training step). */
+  submits = 0;
 
   /** Builds the heap for `config` and `batch` on `device`; `training: false` keeps no backward buffers. */
   constructor(
@@ -95,6 +97,7 @@ export class WebGpuDraw {
     e.copyBufferToBuffer(this.heap, this.pairPtr, this.out.pair, 0, 8 * n);
     e.copyBufferToBuffer(this.heap, io.logRatio, this.out.logRatio, 0, 4 * n);
     this.device.queue.submit([e.finish()]);
+    this.submits++;
     return { pair: this.out.pair, logRatio: this.out.logRatio };
   }
 
@@ -116,7 +119,37 @@ export class WebGpuDraw {
       e.copyBufferToBuffer(this.heap, this.draw.gradsPtr + 4 * o, this.out.grads[i], 0, 4 * size);
     });
     this.device.queue.submit([e.finish()]);
+    this.submits++;
     return this.out.grads;
+  }
+
+  /**
+   * A whole training step in one submit: the forward pass, then the gradient of the batch mean
+   * of Lx + Lz (Eq 12's objective: ∂/∂Lx = ∂/∂Lz = 1/batch), with respect to every weight.
+   */
+  step(weights: GPUBuffer[], x: GPUBuffer, eps: GPUBuffer): { pair: GPUBuffer; grads: GPUBuffer[] } {
+    if (!this.training) throw new Error("Cannot run a training step on a forward-only WebGPU runner");
+    const n = this.batch, { T, z } = this.config, io = this.draw.io, k = this.k;
+    const e = this.device.createCommandEncoder({ label: "draw training step" });
+    this.loadWeights(e, weights);
+    e.copyBufferToBuffer(x, 0, this.heap, io.x, 4 * n * imageSize(this.config));
+    e.copyBufferToBuffer(eps, 0, this.heap, io.eps, 4 * T * n * z);
+    const mean = new Float32Array(n).fill(1 / n);
+    this.device.queue.writeBuffer(this.heap, io.dlx, mean); // queued ahead of the submit below
+    this.device.queue.writeBuffer(this.heap, io.dlz, mean);
+    this.draw.runForward();
+    k.copyRows(this.pairPtr, 2, io.lx, 1, n, 1);
+    k.copyRows(this.pairPtr + 4, 2, io.lz, 1, n, 1);
+    this.draw.runBackward();
+    this.dispatches = k.encode(e, "step");
+    e.copyBufferToBuffer(this.heap, this.pairPtr, this.out.pair, 0, 8 * n);
+    this.specs.forEach((s, i) => {
+      const [o, size] = this.draw.offsets.at[s.name];
+      e.copyBufferToBuffer(this.heap, this.draw.gradsPtr + 4 * o, this.out.grads[i], 0, 4 * size);
+    });
+    this.device.queue.submit([e.finish()]);
+    this.submits++;
+    return { pair: this.out.pair, grads: this.out.grads };
   }
 
   /** Eqs 13–16: the final canvases (logits, [batch, D]) from prior noise eps [T, batch, z]. */
@@ -129,6 +162,7 @@ export class WebGpuDraw {
     this.dispatches = this.k.encode(e, "generate");
     e.copyBufferToBuffer(this.heap, this.draw.canvas, this.out.canvas, 0, 4 * n * imageSize(this.config));
     this.device.queue.submit([e.finish()]);
+    this.submits++;
     return this.out.canvas;
   }
 
