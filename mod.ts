@@ -74,7 +74,14 @@ export {
   type TraceOptions,
   writeSize,
 } from "./src/draw.ts";
-export { type Batch, type StepResult, type Trainable, Trainer, type TrainerOptions } from "./src/trainer.ts";
+export {
+  type Batch,
+  type ObjectiveGradients,
+  type StepResult,
+  type Trainable,
+  Trainer,
+  type TrainerOptions,
+} from "./src/trainer.ts";
 export { linear } from "./src/linear.ts";
 export {
   Classifier,

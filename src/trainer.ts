@@ -20,8 +20,11 @@ export interface Batch {
 
 /** The objective, its figures, and its gradient with respect to every weight, by weight name. */
 export interface ObjectiveGradients {
+  /** The objective (a scalar). */
   loss: tf.Scalar;
+  /** Figures to log with it, as Trainable.objective gives them. */
   figures: Record<string, tf.Scalar>;
+  /** The objective's gradient with respect to each weight, by the weight's name. */
   grads: Record<string, tf.Tensor>;
 }
 
