@@ -43,6 +43,22 @@ Deno.test("deno.lock (what a first run installs): at most 15 npm packages, no un
   }
 });
 
+Deno.test("spec/deno.lock (what the tests install): the first run's packages, the tests' own and the optional ones only", async () => {
+  const names = async (file: string) =>
+    Object.keys(JSON.parse(await Deno.readTextFile(new URL(file, ROOT))).npm ?? {})
+      .map((k) => k.replace(/_.*$/, "").replace(/@[^@]+$/, ""));
+  const allowed = new Set([
+    ...await names("deno.lock"),
+    ...Object.keys(OPTIONAL),
+    "fast-check",
+    "pure-rand",
+    "playwright-core",
+    "omggif",
+  ]);
+  const extra = (await names("spec/deno.lock")).filter((n) => !allowed.has(n));
+  equal(extra.join(", "), "", "packages in the tests' lock that nothing loads (a test run would install them)");
+});
+
 Deno.test("cli: no line about tfjs-node or another package DRAW does not use", async () => {
   const r = await runCli([
     "train",

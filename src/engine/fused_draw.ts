@@ -89,6 +89,9 @@ class Steps {
   }
 }
 
+/** Rows per product when a weight's gradient sums over all T·n rows (bounds the packing buffer). */
+const ROWS = 512;
+
 /** Options of a {@link FusedDraw}. */
 export interface FusedDrawOptions {
   /** The flat weights (a vector in paramSpecs order, maybe shared with other threads); allocated when absent. */
@@ -147,8 +150,6 @@ function allocateStores(steps: (width: number) => Steps, z: Sizes): Stores {
 interface Gradients {
   dQ: Steps;
   dHead: Steps;
-  dEncG: number;
-  dDecG: number;
   dc: number;
   dhDec: number;
   dcDec: number;
@@ -171,8 +172,6 @@ function allocateGradients(
   return {
     dQ: steps(2 * z.z, T),
     dHead: steps(S, T),
-    dEncG: row(G),
-    dDecG: row(G),
     dc: row(z.D),
     dhDec: row(H),
     dcDec: row(H),
@@ -309,7 +308,7 @@ export class FusedDraw implements FusedRunner {
     // the one-off products pack op(B) here: a step's gate gradients, or all steps' rows at the end
     const pk = (K: number, N: number) => this.k.packedSize(K, N);
     const work = training
-      ? Math.max(pk(n, G), pk(T * n, Math.max(2 * z, S)), pk(H, WINDOW.size), pk(WINDOW.size, H))
+      ? Math.max(pk(ROWS, Math.max(G, 2 * z, S)), pk(n, WINDOW.size), pk(H, WINDOW.size), pk(WINDOW.size, H))
       : pk(H, WINDOW.size);
     this.p = ctx.products(a.alloc(work), work);
   }
@@ -520,20 +519,18 @@ export class FusedDraw implements FusedRunner {
       p.gemmWith(false, n, dh, S, ops.headT, 1, gr.dhDec, H);
       // Eq 7 backward
       const cDecPrev = t === 0 ? 0 : this.s.decC.at(t - 1);
-      k.lstmBackward(n, H, this.s.decG.at(t), this.s.decC.at(t), cDecPrev, gr.dhDec, gr.dcDec, gr.dDecG);
-      p.gemmWith(false, n, gr.dDecG, G, ops.decT, 0, gr.dDecIn, Q); // [n, z + H]
-      p.gemm(true, false, Q, G, n, this.s.decIn.at(t), Q, gr.dDecG, G, 1, g("decoder.kernel"), G);
-      k.addColumnSums(gr.dDecG, n, G, g("decoder.bias"));
+      const dDecG = this.s.decG.at(t); // the gate gradients replace the gates, in place, kept for the end
+      k.lstmBackward(n, H, this.s.decG.at(t), this.s.decC.at(t), cDecPrev, gr.dhDec, gr.dcDec, dDecG);
+      p.gemmWith(false, n, dDecG, G, ops.decT, 0, gr.dDecIn, Q); // [n, z + H]
       // Eqs 6, 10–11 backward
       const dq = gr.dQ.at(t);
       k.posteriorBackward(n, z, this.s.q.at(t), this.io.eps + 4 * t * n * z, gr.dDecIn, Q, this.io.dlz, dq);
       p.gemmWith(false, n, dq, 2 * z, ops.postT, 1, gr.dhEnc, H);
       // Eq 5 backward
       const cEncPrev = t === 0 ? 0 : this.s.encC.at(t - 1);
-      k.lstmBackward(n, H, this.s.encG.at(t), this.s.encC.at(t), cEncPrev, gr.dhEnc, gr.dcEnc, gr.dEncG);
-      p.gemmWith(false, n, gr.dEncG, G, ops.encT, 0, gr.dEncIn, E); // [n, R + 2H]
-      p.gemm(true, false, E, G, n, this.s.encIn.at(t), E, gr.dEncG, G, 1, g("encoder.kernel"), G);
-      k.addColumnSums(gr.dEncG, n, G, g("encoder.bias"));
+      const dEncG = this.s.encG.at(t); // likewise
+      k.lstmBackward(n, H, this.s.encG.at(t), this.s.encC.at(t), cEncPrev, gr.dhEnc, gr.dcEnc, dEncG);
+      p.gemmWith(false, n, dEncG, G, ops.encT, 0, gr.dEncIn, E); // [n, R + 2H]
       // ∂h^dec_{t−1} (through both LSTMs' inputs) and ∂h^enc_{t−1}
       k.copyRows(gr.dhDec, H, gr.dDecIn + 4 * z, Q, n, H);
       k.addRows(gr.dhDec, H, gr.dEncIn + 4 * R, E, n, H);
@@ -554,19 +551,29 @@ export class FusedDraw implements FusedRunner {
 
   /**
    * After the T steps of {@link runBackward}: the gradients of the weights used at every step
-   * (the posterior and the decoder's head: one product each over all T·n rows) and of the
-   * initial states; `dRead1` is ∂ of step 1's read window (raw), [n, 5], or 0.
+   * (both LSTMs, the posterior and the decoder's head: one product each over all T·n rows, from
+   * every step's kept inputs and output gradients) and of the initial states; `dRead1` is ∂ of
+   * step 1's read window (raw), [n, 5], or 0.
    */
   private finishGradients(dRead1: number): void {
     const { T, hidden: H, z } = this.config;
-    const n = this.batch, D = this.D, S = this.S;
+    const n = this.batch, D = this.D, S = this.S, E = this.E, Q = this.Q, G = 4 * H;
     const k = this.k, p = this.p, gr = this.grad!, g = (name: string) => this.g(name);
     const rows = T * n;
-    p.gemm(true, false, H, 2 * z, rows, this.s.encH.at(0), H, gr.dQ.at(0), 2 * z, 0, g("posterior.kernel"), 2 * z);
-    k.addColumnSums(gr.dQ.at(0), rows, 2 * z, g("posterior.bias"));
-    p.gemm(true, false, H, S, rows, this.s.decH.at(0), H, gr.dHead.at(0), S, 0, gr.headK, S); // [H, S]
+    // ∂W = Σ_t inputᵀ·∂out: in chunks of rows, so that packing op(B) needs little memory
+    const sum = (M: number, N: number, input: number, dOut: number, kernel: number, bias: number) => {
+      for (let r = 0; r < rows; r += ROWS) {
+        const a = input + 4 * r * M, b = dOut + 4 * r * N;
+        p.gemm(true, false, M, N, Math.min(ROWS, rows - r), a, M, b, N, r === 0 ? 0 : 1, kernel, N);
+      }
+      k.addColumnSums(dOut, rows, N, bias);
+    };
     k.zero(gr.headB, S);
-    k.addColumnSums(gr.dHead.at(0), rows, S, gr.headB);
+    const { encIn, encG, decIn, decG, encH, decH } = this.s; // encG, decG: every step's gate gradients by now
+    sum(E, G, encIn.at(0), encG.at(0), g("encoder.kernel"), g("encoder.bias"));
+    sum(Q, G, decIn.at(0), decG.at(0), g("decoder.kernel"), g("decoder.bias"));
+    sum(H, 2 * z, encH.at(0), gr.dQ.at(0), g("posterior.kernel"), g("posterior.bias"));
+    sum(H, S, decH.at(0), gr.dHead.at(0), gr.headK, gr.headB); // [H, S]
     const parts: [string, number, number][] = [];
     if (this.write) parts.push(["write.window", 0, WINDOW.size]);
     parts.push(["write", this.wOff, this.W]);
