@@ -168,7 +168,7 @@ function allocateGradients(
   steps: (width: number, count?: number) => Steps,
   z: Sizes & { n: number; T: number },
 ): Gradients {
-  const { n, T, G, H, S } = z, row = (w: number) => a.alloc(n * w);
+  const { n, T, H, S } = z, row = (w: number) => a.alloc(n * w);
   return {
     dQ: steps(2 * z.z, T),
     dHead: steps(S, T),
@@ -497,7 +497,7 @@ export class FusedDraw implements FusedRunner {
     }
     const { T, hidden: H, z } = this.config;
     const n = this.batch, D = this.D, R = this.R, E = this.E, Q = this.Q, S = this.S, G = 4 * H;
-    const k = this.k, p = this.p, ops = this.operands, gr = this.grad!, g = (name: string) => this.g(name);
+    const k = this.k, p = this.p, ops = this.operands, gr = this.grad!;
     for (const o of [ops.encT, ops.decT, ops.postT, ops.headT]) p.pack(o);
     k.zero(this.gradsPtr, this.offsets.total);
     for (const b of [gr.dhDec, gr.dcDec, gr.dhEnc, gr.dcEnc]) k.zero(b, n * H);
