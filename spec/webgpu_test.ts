@@ -10,7 +10,7 @@
 import * as tf from "../src/tf.ts";
 import { selectBackend, webgpuAdapter } from "../src/backend.ts";
 import { CIFAR, CLUTTERED, type DrawConfig, imageSize, MNIST, MNIST_NO_ATTENTION, TINY } from "../src/config.ts";
-import { classifierForward, classifierSpecs } from "../src/classifier.ts";
+import { Classifier, classifierForward, classifierSpecs } from "../src/classifier.ts";
 import { FusedClassifier } from "../src/engine/fused_classifier.ts";
 import { WebGpuClassifier } from "../src/engine/webgpu_classifier.ts";
 import { Draw, drawGenerate, drawLoss, paramSpecs } from "../src/draw.ts";
@@ -232,7 +232,10 @@ Deno.test({
       const img = tf.tensor4d(x, [batch, cfg.height, cfg.width, 1]);
       const rng = new Rng(9);
       const seen: number[] = [];
-      for (let s = 0; s < 3; s++) seen.push((await trainer.step(img, rng)).loss);
+      for (let s = 0; s < 3; s++) {
+        const r = await trainer.step(img, rng);
+        seen.push(r.loss, r.gradNorm); // the norm: Adam's step alone would hide a scaled gradient
+      }
       if (backend === "webgpu") {
         const runner = engine.draw(cfg, batch, { training: true }) as WebGpuDraw;
         equal(runner.submits, 3, "one submit per training step (forward and backward together)");
@@ -243,8 +246,41 @@ Deno.test({
       model.dispose();
       engine.dispose();
     }
-    assertClose(losses[1], losses[0], { rtol: 1e-4, what: "losses of steps 1–3 (Adam updates between)" });
-    ok(losses[1][2] < losses[1][0], `the loss falls: ${losses[1]}`);
+    assertClose(losses[1], losses[0], { rtol: 1e-4, what: "losses and gradient norms of steps 1–3 (Adam between)" });
+    ok(losses[1][4] < losses[1][0], `the loss falls: ${losses[1]}`);
+  },
+});
+
+Deno.test({
+  name: "Trainer on the WebGPU engine, classifier: one submit per step, the same steps as on the fused engine",
+  ignore: !adapter,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const cfg = { ...CLUTTERED, width: 20, height: 16, glimpses: 3, hidden: 24, readN: 5 }, batch = 6;
+    const rng0 = new Rng(6);
+    const x = Float32Array.from({ length: batch * 20 * 16 }, () => rng0.uniform());
+    const seen: number[][] = [];
+    for (const backend of ["cpu", "webgpu"] as const) {
+      await selectBackend(backend);
+      const engine = await createEngine(backend === "cpu" ? "fused" : "webgpu", { threads: 1, backend });
+      const model = new Classifier(cfg, 3);
+      model.engine = engine;
+      const trainer = new Trainer(model);
+      const img = tf.tensor4d(x, [batch, 16, 20, 1]), labels = tf.tensor1d([0, 3, 9, 1, 1, 7]);
+      const losses: number[] = [];
+      for (let s = 0; s < 3; s++) {
+        const r = await trainer.step({ x: img, labels }, new Rng(s));
+        losses.push(r.loss, r.gradNorm, r.figures.error); // the norm: Adam's step alone would hide a scaled gradient
+      }
+      seen.push(losses);
+      if (backend === "webgpu") equal((engine.classifier(cfg, batch) as WebGpuClassifier).submits, 3);
+      tf.dispose([img, labels]);
+      trainer.dispose();
+      model.dispose();
+      engine.dispose();
+    }
+    assertClose(seen[1], seen[0], { rtol: 1e-4, atol: 1e-6, what: "loss, gradient norm and error of steps 1–3" });
   },
 });
 

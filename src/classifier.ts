@@ -17,7 +17,8 @@ import { type Engine, TFJS_ENGINE } from "./engine/engine.ts";
 import { engineOp, values32 } from "./engine/bridge.ts";
 import type { FusedClassifier } from "./engine/fused_classifier.ts";
 import { WebGpuClassifier } from "./engine/webgpu_classifier.ts";
-import { gpuEngineOp } from "./engine/webgpu_bridge.ts";
+import { bufferOf, flushTfjs, gpuEngineOp, tensorFrom } from "./engine/webgpu_bridge.ts";
+import type { ObjectiveGradients } from "./trainer.ts";
 
 import { validateClassifierConfig } from "./config.ts";
 export { validateClassifierConfig };
@@ -137,6 +138,37 @@ function webgpuLogits(
   ) as tf.Tensor2D;
 }
 
+/** The share of examples whose highest class score is not their label. */
+function errorRate(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
+  return tf.tidy(() =>
+    tf.mean(tf.cast(tf.notEqual(tf.argMax(logits, 1), tf.cast(labels, "int32")), "float32")) as tf.Scalar
+  );
+}
+
+/** A classifier training step on the WebGPU engine in one submit: the mean cross-entropy, the error, every gradient. */
+function webgpuClassifierStep(
+  runner: WebGpuClassifier,
+  weights: Record<string, tf.Tensor>,
+  config: ClassifierConfig,
+  x: tf.Tensor4D,
+  labels: tf.Tensor1D,
+): ObjectiveGradients {
+  const specs = classifierSpecs(config), n = x.shape[0];
+  return tf.tidy(() => {
+    const [xt, lab] = [toInternal(x), tf.cast(labels, "float32")];
+    const buffers = specs.map((s) => bufferOf(weights[s.name]));
+    const [xb, lb] = [bufferOf(xt), bufferOf(lab)];
+    flushTfjs();
+    const out = runner.step(buffers, xb, lb);
+    const logits = tensorFrom(out.logits, [n, config.classes]) as tf.Tensor2D;
+    return {
+      loss: tf.mean(tensorFrom(out.losses, [n])) as tf.Scalar,
+      figures: { error: errorRate(logits, labels) },
+      grads: Object.fromEntries(specs.map((s, i) => [s.name, tensorFrom(out.grads[i], s.shape)])),
+    } as unknown as tf.TensorContainer;
+  }) as unknown as ObjectiveGradients;
+}
+
 /** Softmax cross-entropy per example: log Σ_k exp(logit_k) − logit_label. [batch] */
 export function softmaxCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Tensor1D {
   return tf.tidy(() => {
@@ -176,10 +208,18 @@ export class Classifier {
     if (!batch.labels) throw new TypeError("Cannot train the classifier on a batch without labels");
     const { logits } = classifierForward(this.weights, this.config, batch.x, { engine: this.engine });
     const loss = tf.mean(softmaxCrossEntropy(logits, batch.labels)) as tf.Scalar;
-    const wrong = tf.mean(
-      tf.cast(tf.notEqual(tf.argMax(logits, 1), tf.cast(batch.labels, "int32")), "float32"),
-    ) as tf.Scalar;
-    return { loss, figures: { error: wrong } };
+    return { loss, figures: { error: errorRate(logits, batch.labels) } };
+  }
+
+  /**
+   * The objective and its gradient in one pass, where the engine has one (the WebGPU engine: a
+   * training step in one submit); undefined otherwise (the Trainer differentiates {@link objective}).
+   */
+  objectiveGradients(batch: Batch, _rng: Rng): ObjectiveGradients | undefined {
+    if (!batch.labels) return undefined;
+    const runner = this.engine.classifier(this.config, batch.x.shape[0]);
+    if (!(runner instanceof WebGpuClassifier)) return undefined;
+    return webgpuClassifierStep(runner, this.weights, this.config, batch.x, batch.labels);
   }
 
   /** The parameters of this model. */

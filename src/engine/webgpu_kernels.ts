@@ -282,6 +282,11 @@ export class WebGpuKernels implements KernelExports {
     this.each("zero", len, [f(x)]);
   }
 
+  /** WebGPU only: the classifier's softmax cross-entropy per image, and the gradient of its batch mean. */
+  softmaxCrossEntropy(n: number, K: number, logits: number, labels: number, loss: number, dLogits: number): void {
+    this.each("softmaxCrossEntropy", n, [K, f(logits), f(labels), f(loss), f(dLogits)]);
+  }
+
   /** The products, recorded as tiled WGSL dispatches. */
   products(): Products {
     const gemm: Products["gemm"] = (tA, tB, M, N, K, a, lda, b, ldb, beta, c, ldc) =>

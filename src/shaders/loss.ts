@@ -65,4 +65,19 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   mem[p.dq + b * 2u * p.Z + k] = d + g * mu;
   mem[p.dq + b * 2u * p.Z + p.Z + k] = d * mem[p.eps + id] * sd + g * (sd * sd - 1.0);`,
   ),
+  // the classifier's objective (Section 4.1), one thread per image: the softmax cross-entropy of its
+  // K class scores into loss[b], and the gradient of the batch mean, (softmax − onehot)/n, into dLogits
+  softmaxCrossEntropy: elementwise(
+    ["K", "logits", "labels", "loss", "dLogits"],
+    `  let row = p.logits + id * p.K; let label = u32(mem[p.labels + id]);
+  var top = mem[row];
+  for (var k = 1u; k < p.K; k++) { top = max(top, mem[row + k]); }
+  var sum = 0.0;
+  for (var k = 0u; k < p.K; k++) { sum += exp(mem[row + k] - top); }
+  let logZ = top + log(sum);
+  mem[p.loss + id] = logZ - mem[row + label];
+  for (var k = 0u; k < p.K; k++) {
+    mem[p.dLogits + id * p.K + k] = (exp(mem[row + k] - logZ) - select(0.0, 1.0, k == label)) / f32(p.total);
+  }`,
+  ),
 };
