@@ -64,6 +64,7 @@ export class WebGpuClassifier {
     return this.out.grads;
   }
 
+  /** Submits the step's command buffer. */
   private submit(e: GPUCommandEncoder): void {
     this.device.queue.submit([e.finish()]);
     this.submits++;
