@@ -19,6 +19,7 @@ import { engineContext } from "../src/engine/context.ts";
 import { FusedDraw } from "../src/engine/fused_draw.ts";
 import { loadKernels, newArena } from "../src/engine/kernels.ts";
 import { WebGpuDraw } from "../src/engine/webgpu_draw.ts";
+import { webgpuBackend } from "../src/engine/webgpu_bridge.ts";
 import { Rng } from "../src/random.ts";
 import { Trainer } from "../src/trainer.ts";
 import { drawProblem, randomParams } from "./_problem.ts";
@@ -29,11 +30,14 @@ const adapter = await webgpuAdapter();
 if (!adapter) console.warn("webgpu_test: Deno has no WebGPU adapter here: the WebGPU engine's tests are skipped");
 const module = await loadKernels();
 
-/** A device with the adapter's largest binding (as the tfjs webgpu backend asks for). */
+/**
+ * The tfjs webgpu backend's device (with the adapter's largest binding): one device per process,
+ * as in use, rather than one per test (several devices on one software adapter, made and destroyed
+ * in turn, are what a user never does).
+ */
 async function device(): Promise<GPUDevice> {
-  const a = (await navigator.gpu.requestAdapter())!;
-  const limit = a.limits.maxStorageBufferBindingSize;
-  return await a.requestDevice({ requiredLimits: { maxStorageBufferBindingSize: limit } });
+  await selectBackend("webgpu");
+  return webgpuBackend().device;
 }
 
 const USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
@@ -99,7 +103,6 @@ for (const [name, cfg] of Object.entries(FULL)) {
       assertNormClose(canvas, cpuGen.generate(w, eps), { rtol: 1e-5, what: "c_T" });
       gpu.dispose();
       gen.dispose();
-      d.destroy();
     },
   });
 }
@@ -128,7 +131,6 @@ Deno.test({
       });
     }
     gpu.dispose();
-    d.destroy();
   },
 });
 
@@ -146,7 +148,6 @@ Deno.test({
       message = String(e);
     }
     match(message, new RegExp(`Cannot build the WebGPU engine.s DRAW for batch ${batch} .* use a smaller --batch`));
-    d.destroy();
   },
 });
 
