@@ -40,6 +40,12 @@ Deno.test("Rng is deterministic by seed, uniform in [0, 1) and normal with mean 
   const mean = v.reduce((s, e) => s + e, 0) / v.length;
   const variance = v.reduce((s, e) => s + (e - mean) ** 2, 0) / v.length;
   ok(Math.abs(mean) < 0.01 && Math.abs(variance - 1) < 0.02, `mean ${mean}, variance ${variance}`);
+  // the shape, not just two moments: the share within 1, 2 and 3 standard deviations, and the last odd entry filled
+  for (const [k, share] of [[1, 0.682689], [2, 0.954500], [3, 0.997300]]) {
+    const within = v.filter((e) => Math.abs(e) < k).length / v.length;
+    ok(Math.abs(within - share) < 0.004, `${within} of draws within ${k}σ, not ${share}`);
+  }
+  ok(v[v.length - 1] !== 0);
   const r = new Rng(2);
   for (let k = 0; k < 1000; k++) {
     const u = r.uniform();
