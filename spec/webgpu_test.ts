@@ -233,10 +233,13 @@ Deno.test({
       const img = tf.tensor4d(x, [batch, cfg.height, cfg.width, 1]);
       const rng = new Rng(9);
       const seen: number[] = [];
+      const counts: number[] = [];
       for (let s = 0; s < 3; s++) {
         const r = await trainer.step(img, rng);
         seen.push(r.loss, r.gradNorm); // the norm: Adam's step alone would hide a scaled gradient
+        counts.push(tf.memory().numTensors);
       }
+      equal(counts[2], counts[1], `tensors after steps 2 and 3 (${backend}): a step leaks none`);
       if (backend === "webgpu") {
         const runner = engine.draw(cfg, batch, { training: true }) as WebGpuDraw;
         equal(runner.submits, 3, "one submit per training step (forward and backward together)");
