@@ -46,6 +46,10 @@ Deno.test("Rng is deterministic by seed, uniform in [0, 1) and normal with mean 
     ok(Math.abs(within - share) < 0.004, `${within} of draws within ${k}σ, not ${share}`);
   }
   ok(v[v.length - 1] !== 0);
+  // the tail past the ziggurat's base strip (|z| > 3.4426): 2·(1 − Φ(3.4426)) = 5.76e-4 of draws, about 58 here
+  const tail = v.filter((e) => Math.abs(e) > 3.442619855899).length;
+  ok(tail > 30 && tail < 90, `${tail} draws past 3.4426σ, not about 58`);
+  ok(Math.max(...v.map(Math.abs)) < 8, "no absurd draws");
   const r = new Rng(2);
   for (let k = 0; k < 1000; k++) {
     const u = r.uniform();
