@@ -52,7 +52,7 @@ export {
 } from "./src/engine/engine.ts";
 /** What an engine hands a model: the runners' types, for writing another engine. */
 export type { FusedLoss, FusedRunner, FusedWeights, WeightOffsets } from "./src/engine/fused_draw.ts";
-export type { FusedClassifier } from "./src/engine/fused_classifier.ts";
+export type { ClassifierRunner } from "./src/engine/fused_classifier.ts";
 export type { WebGpuDraw, WebGpuLoss } from "./src/engine/webgpu_draw.ts";
 export type { WebGpuClassifier } from "./src/engine/webgpu_classifier.ts";
 export { bernoulliNll, klStandardNormal } from "./src/loss.ts";

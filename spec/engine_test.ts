@@ -17,7 +17,7 @@ import { engineContext } from "../src/engine/context.ts";
 import { FusedClassifier } from "../src/engine/fused_classifier.ts";
 import { FusedDraw } from "../src/engine/fused_draw.ts";
 import { loadKernels, newArena } from "../src/engine/kernels.ts";
-import { FusedPool, MIN_SHARE } from "../src/engine/pool.ts";
+import { ClassifierPool, FusedPool, MIN_SHARE } from "../src/engine/pool.ts";
 import { checkBounds, jsGemm, openCblas } from "../src/engine/cblas.ts";
 import { Rng } from "../src/random.ts";
 import { drawProblem, randomParams } from "./_problem.ts";
@@ -183,6 +183,30 @@ for (const b of PRODUCTS) {
       }
     }
     ok(FusedPool.create(cfg, 2 * MIN_SHARE - 1, 2, module, b) === undefined, "a batch too small to split: one thread");
+  });
+}
+
+for (const b of PRODUCTS) {
+  Deno.test(`ClassifierPool: the classifier's batch split over threads = one thread (${label(b)})`, () => {
+    const cfg = { ...CLUTTERED, width: 30, height: 24, glimpses: 3, hidden: 20, readN: 6 };
+    const batch = 50, rng = new Rng(9), specs = classifierSpecs(cfg); // 50: not a multiple of 3
+    const w = randomParams(specs, rng);
+    const x = Float32Array.from({ length: batch * 30 * 24 }, () => rng.uniform());
+    const dL = rng.fillNormal(new Float32Array(batch * cfg.classes));
+    const one = new FusedClassifier(cfg, batch, context(b));
+    const logits = one.forward(w, x), grads = one.backward(dL);
+    for (const threads of [2, 3]) {
+      const pool = ClassifierPool.create(cfg, batch, threads, module, b, 60_000);
+      ok(threads * MIN_SHARE > batch ? pool === undefined : pool, `${threads} threads for ${batch} images`);
+      if (!pool) continue;
+      try {
+        assertClose(pool.forward(w, x), logits, { rtol: 1e-6, atol: 1e-6, what: "logits" });
+        const g = pool.backward(dL);
+        for (const name of Object.keys(grads)) assertNormClose(g[name], grads[name], { rtol: 1e-5, what: name });
+      } finally {
+        pool.dispose();
+      }
+    }
   });
 }
 

@@ -15,32 +15,14 @@ import type { Rng } from "./random.ts";
 import type { Batch } from "./trainer.ts";
 import { type Engine, TFJS_ENGINE } from "./engine/engine.ts";
 import { engineOp, values32 } from "./engine/bridge.ts";
-import type { FusedClassifier } from "./engine/fused_classifier.ts";
+import type { ClassifierRunner } from "./engine/fused_classifier.ts";
 import { WebGpuClassifier } from "./engine/webgpu_classifier.ts";
 import { bufferOf, flushTfjs, gpuEngineOp, tensorFrom } from "./engine/webgpu_bridge.ts";
 import type { ObjectiveGradients } from "./trainer.ts";
 
 import { validateClassifierConfig } from "./config.ts";
-export { validateClassifierConfig };
-
-/** Every parameter of the classifier, in checkpoint order. */
-export function classifierSpecs(config: ClassifierConfig): ParamSpec[] {
-  validateClassifierConfig(config);
-  const { hidden: H, readN: N, channels: C } = config;
-  // The first window covers the image (Eqs 22–24 at 0); its σ starts at half the stride, so the
-  // first glimpse is a smooth low-resolution view of the whole image rather than N×N isolated
-  // points σ = 1 pixel wide. (The paper does not say how it initialised σ.)
-  const stride = (Math.max(config.width, config.height) - 1) / (N - 1);
-  return [
-    { name: "h0", shape: [H], init: "zeros" },
-    { name: "lstm.kernel", shape: [N * N * C + H, 4 * H], init: "kernel" },
-    { name: "lstm.bias", shape: [4 * H], init: "lstm-bias" },
-    { name: "read.kernel", shape: [H, 5], init: "kernel" },
-    { name: "read.bias", shape: [5], init: "values", values: [0, 0, Math.log((stride / 2) ** 2), 0, 0] },
-    { name: "out.kernel", shape: [H, config.classes], init: "kernel" },
-    { name: "out.bias", shape: [config.classes], init: "zeros" },
-  ];
-}
+import { classifierSpecs } from "./params.ts";
+export { classifierSpecs, validateClassifierConfig };
 
 /** The result of {@link classifierForward}. */
 export interface ClassifierOutput {
@@ -91,7 +73,7 @@ export function classifierForward(
 
 /** classifierForward's logits on the fused engine: one tfjs op with the engine's own gradient. */
 function fusedLogits(
-  runner: FusedClassifier,
+  runner: ClassifierRunner,
   weights: Record<string, tf.Tensor>,
   config: ClassifierConfig,
   x: tf.Tensor4D,

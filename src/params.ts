@@ -4,7 +4,13 @@
  *
  * @module
  */
-import { type DrawConfig, imageSize, validateConfig } from "./config.ts";
+import {
+  type ClassifierConfig,
+  type DrawConfig,
+  imageSize,
+  validateClassifierConfig,
+  validateConfig,
+} from "./config.ts";
 import type { Rng } from "./random.ts";
 
 /** One named parameter tensor: its shape, and how {@link initWeights} fills it. */
@@ -86,4 +92,23 @@ export function initValues(spec: ParamSpec, rng: Rng): Float32Array {
     out.fill(1, H, 2 * H); // forget gates start open (gate order i, f, o, g)
   }
   return out;
+}
+
+/** Every parameter of the classifier, in checkpoint order. */
+export function classifierSpecs(config: ClassifierConfig): ParamSpec[] {
+  validateClassifierConfig(config);
+  const { hidden: H, readN: N, channels: C } = config;
+  // The first window covers the image (Eqs 22–24 at 0); its σ starts at half the stride, so the
+  // first glimpse is a smooth low-resolution view of the whole image rather than N×N isolated
+  // points σ = 1 pixel wide. (The paper does not say how it initialised σ.)
+  const stride = (Math.max(config.width, config.height) - 1) / (N - 1);
+  return [
+    { name: "h0", shape: [H], init: "zeros" },
+    { name: "lstm.kernel", shape: [N * N * C + H, 4 * H], init: "kernel" },
+    { name: "lstm.bias", shape: [4 * H], init: "lstm-bias" },
+    { name: "read.kernel", shape: [H, 5], init: "kernel" },
+    { name: "read.bias", shape: [5], init: "values", values: [0, 0, Math.log((stride / 2) ** 2), 0, 0] },
+    { name: "out.kernel", shape: [H, config.classes], init: "kernel" },
+    { name: "out.bias", shape: [config.classes], init: "zeros" },
+  ];
 }

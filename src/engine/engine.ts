@@ -16,10 +16,10 @@
 import type { ClassifierConfig, DrawConfig } from "../config.ts";
 import type { Blas } from "./context.ts";
 import { engineContext } from "./context.ts";
-import { FusedClassifier } from "./fused_classifier.ts";
+import { type ClassifierRunner, FusedClassifier } from "./fused_classifier.ts";
 import { FusedDraw, type FusedRunner } from "./fused_draw.ts";
 import { loadKernels, newArena } from "./kernels.ts";
-import { FusedPool } from "./pool.ts";
+import { ClassifierPool, FusedPool } from "./pool.ts";
 import { WebGpuClassifier } from "./webgpu_classifier.ts";
 import { WebGpuDraw } from "./webgpu_draw.ts";
 import { webgpuBackend } from "./webgpu_bridge.ts";
@@ -41,7 +41,7 @@ export interface Engine {
    */
   draw(config: DrawConfig, batch: number, options?: { training?: boolean }): FusedRunner | WebGpuDraw | undefined;
   /** The runner for the classifier, or undefined where the tfjs graph runs it. */
-  classifier(config: ClassifierConfig, batch: number): FusedClassifier | WebGpuClassifier | undefined;
+  classifier(config: ClassifierConfig, batch: number): ClassifierRunner | WebGpuClassifier | undefined;
   /** Stops threads and frees buffers (the engine stays usable: they are made again on demand). */
   dispose(): void;
 }
@@ -77,7 +77,7 @@ const KEEP = 4;
 /** The fused engine: runners cached by configuration, batch and purpose (the {@link KEEP} most recent). */
 class FusedEngine implements Engine {
   readonly name = "fused";
-  private readonly runners = new Map<string, FusedRunner | FusedClassifier>();
+  private readonly runners = new Map<string, FusedRunner | ClassifierRunner>();
   private idle: number | undefined;
 
   constructor(
@@ -87,7 +87,7 @@ class FusedEngine implements Engine {
     readonly description: string,
   ) {}
 
-  private cached<R extends FusedRunner | FusedClassifier>(key: string, make: () => R): R {
+  private cached<R extends FusedRunner | ClassifierRunner>(key: string, make: () => R): R {
     let runner = this.runners.get(key) as R | undefined;
     if (runner) {
       this.runners.delete(key);
@@ -120,11 +120,15 @@ class FusedEngine implements Engine {
     return runner;
   }
 
-  classifier(config: ClassifierConfig, batch: number): FusedClassifier {
-    return this.cached(
+  classifier(config: ClassifierConfig, batch: number): ClassifierRunner {
+    const runner = this.cached(
       `classifier/${JSON.stringify(config)}/${batch}`,
-      () => new FusedClassifier(config, batch, this.context()),
+      () =>
+        ClassifierPool.create(config, batch, this.threads, this.module, this.blas) ??
+          new FusedClassifier(config, batch, this.context()),
     );
+    if (runner instanceof ClassifierPool) this.stopWhenIdle();
+    return runner;
   }
 
   /**

@@ -6,19 +6,36 @@
  *
  * @module
  */
-import { classifierSpecs } from "../classifier.ts";
+import { classifierSpecs } from "../params.ts";
 import type { ClassifierConfig } from "../config.ts";
 import { type EngineContext, type FusedWeights, type WeightOffsets, weightOffsets } from "./fused_draw.ts";
 import { type Allocator, AttentionStruct, type KernelExports, WINDOW } from "./kernels.ts";
 import type { Operand, Products } from "./products.ts";
 
+/** What runs the classifier on the fused engine: one {@link FusedClassifier}, or a pool of them over threads. */
+export interface ClassifierRunner {
+  /** Batch size. */
+  readonly batch: number;
+  /** Forward passes so far (a backward pass refers to the latest). */
+  readonly passes: number;
+  /** Where the products run, for the log. */
+  readonly products: string;
+  /** Class scores [batch, classes] for images x [batch, B, C, A] (internal layout). */
+  forward(weights: FusedWeights, x: Float32Array): Float32Array;
+  /** Gradient of Σ dLogits ⊙ logits for the latest forward pass, by weight name. */
+  backward(dLogits: Float32Array): FusedWeights;
+  /** Frees threads, if any. */
+  dispose(): void;
+}
+
 /** Buffers and code for one classifier configuration and batch size. */
-export class FusedClassifier {
+export class FusedClassifier implements ClassifierRunner {
   /** The configuration. */
   readonly config: ClassifierConfig;
   /** The batch size the buffers are sized for. */
   readonly batch: number;
-  private readonly k: KernelExports;
+  /** This thread's kernels (the pool sums shares' gradients with them). @internal */
+  readonly k: KernelExports;
   private readonly p: Products;
   private readonly arena: Allocator;
   /** Each parameter's place in the weight and gradient vectors. */
@@ -49,8 +66,11 @@ export class FusedClassifier {
   private readonly grad: { dh: number; dc: number; dG: number; dIn: number; dRaw: number };
   private forwards = 0;
 
-  /** Allocates the buffers from the context's arena. */
-  constructor(config: ClassifierConfig, batch: number, ctx: EngineContext) {
+  /**
+   * Allocates the buffers from the context's arena; the weights at `options.weightsPtr` where
+   * given (shared with other threads' runners), else its own.
+   */
+  constructor(config: ClassifierConfig, batch: number, ctx: EngineContext, options: { weightsPtr?: number } = {}) {
     this.config = config;
     this.batch = batch;
     const a = this.arena = ctx.arena;
@@ -58,7 +78,7 @@ export class FusedClassifier {
     const { glimpses: T, hidden: H, readN: N, channels: C, width: A, height: B, classes: K } = config;
     const n = batch, G = 4 * H, D = A * B * C, R = this.R = N * N * C, E = R + H;
     this.offsets = weightOffsets(classifierSpecs(config));
-    this.weightsPtr = a.alloc(this.offsets.total);
+    this.weightsPtr = options.weightsPtr ?? a.alloc(this.offsets.total);
     this.gradsPtr = a.alloc(this.offsets.total);
     this.x = a.alloc(n * D);
     this.logits = a.alloc(n * K);
@@ -129,17 +149,43 @@ export class FusedClassifier {
 
   /** Class scores [batch, classes] for images x [batch, B, C, A] (internal layout). */
   forward(weights: FusedWeights, x: Float32Array): Float32Array {
-    const { channels: C, width: A, height: B, classes: K } = this.config;
-    const n = this.batch, D = B * C * A;
-    if (x.length !== n * D) {
-      throw new RangeError(`Cannot classify as x must hold ${n * D} values: it holds ${x.length}`);
-    }
+    this.loadWeights(weights);
+    this.setImages(x);
+    this.runForward();
+    return this.scores();
+  }
+
+  /** Copies the named weights into the weight vector. */
+  loadWeights(weights: FusedWeights): void {
     for (const [name, [o, size]] of Object.entries(this.offsets.at)) {
       this.arena.f32(this.weightsPtr + 4 * o, size).set(weights[name]);
     }
-    this.arena.f32(this.x, n * D).set(x);
-    this.runForward();
-    return this.arena.f32(this.logits, n * K).slice();
+  }
+
+  /** Copies images x [batch, B, C, A] in. */
+  setImages(x: Float32Array): void {
+    const { channels: C, width: A, height: B } = this.config, n = this.batch * B * C * A;
+    if (x.length !== n) throw new RangeError(`Cannot classify as x must hold ${n} values: it holds ${x.length}`);
+    this.arena.f32(this.x, n).set(x);
+  }
+
+  /** The class scores of the latest forward pass (a copy). */
+  scores(): Float32Array {
+    return this.arena.f32(this.logits, this.batch * this.config.classes).slice();
+  }
+
+  /** Copies the logits' gradient [batch, classes] in, for {@link runBackward}. */
+  setLogitGradients(dLogits: Float32Array): void {
+    this.arena.f32(this.dLogits, this.batch * this.config.classes).set(dLogits);
+  }
+
+  /** The gradients of the latest backward pass, by name (copies). */
+  gradients(): FusedWeights {
+    const out: FusedWeights = {};
+    for (const [name, [o, size]] of Object.entries(this.offsets.at)) {
+      out[name] = this.arena.f32(this.gradsPtr + 4 * o, size).slice();
+    }
+    return out;
   }
 
   /** The glimpses, the LSTM and the class scores on the loaded weights and images, into the logits buffer. */
@@ -177,13 +223,9 @@ export class FusedClassifier {
 
   /** Gradient of Σ dLogits ⊙ logits for the latest forward pass, by weight name. */
   backward(dLogits: Float32Array): FusedWeights {
-    this.arena.f32(this.dLogits, this.batch * this.config.classes).set(dLogits);
+    this.setLogitGradients(dLogits);
     this.runBackward();
-    const out: FusedWeights = {};
-    for (const [name, [o, size]] of Object.entries(this.offsets.at)) {
-      out[name] = this.arena.f32(this.gradsPtr + 4 * o, size).slice();
-    }
-    return out;
+    return this.gradients();
   }
 
   /** The backward pass on the loaded logit gradients: every weight's gradient into the gradient vector. */

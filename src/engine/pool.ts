@@ -1,19 +1,20 @@
 /**
  * The fused engine on every core: a batch split between the main thread and Web Workers, each
- * running a {@link FusedDraw} on its share, all on one shared WebAssembly memory: the weights are
- * written once and read by every thread, inputs and results are read and written in place, and
- * the shares' gradients are summed there. Examples are independent given the weights, so the
- * split is exact.
+ * running a {@link FusedDraw} (or, for the classifier, a {@link FusedClassifier}) on its share,
+ * all on one shared WebAssembly memory: the weights are written once and read by every thread,
+ * inputs and results are read and written in place, and the shares' gradients are summed there.
+ * Examples are independent given the weights, so the split is exact.
  *
  * The calls are synchronous (they run inside a tfjs custom gradient): the main thread wakes the
  * workers with Atomics.notify, computes its own share, and blocks in Atomics.wait for theirs.
  *
  * @module
  */
-import { type DrawConfig, imageSize } from "../config.ts";
+import { type ClassifierConfig, type DrawConfig, imageSize } from "../config.ts";
 import type { Blas } from "./context.ts";
 import { engineContext } from "./context.ts";
-import { FusedDraw, type FusedLoss, type FusedRunner, type FusedWeights } from "./fused_draw.ts";
+import { type ClassifierRunner, FusedClassifier } from "./fused_classifier.ts";
+import { type EngineContext, FusedDraw, type FusedLoss, type FusedRunner, type FusedWeights } from "./fused_draw.ts";
 import { newArena } from "./kernels.ts";
 
 /** The fewest images per thread for which {@link FusedPool.create} splits a batch. */
@@ -23,11 +24,12 @@ export const MIN_SHARE = 16;
 export const CONTROL = { CMD: 0, SEQ: 1, DONE: 2, READY: 3, FAILED: 4, size: 8 } as const;
 export const COMMAND = { FORWARD: 1, BACKWARD: 2, GENERATE: 3, EXIT: 4 } as const;
 
-/** What a worker is told at start: where its share lives in the memory. */
+/** What a worker is told at start: which model, and where its share lives in the memory. */
 export interface WorkerInit {
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
-  config: DrawConfig;
+  /** DRAW's configuration, or the classifier's. */
+  model: { kind: "draw"; config: DrawConfig } | { kind: "classifier"; config: ClassifierConfig };
   /** Images in the share. */
   n: number;
   /** The arena's position before and after the share's buffers (the worker checks it finds the same). */
@@ -41,57 +43,66 @@ export interface WorkerInit {
   training: boolean;
 }
 
-interface Share {
+/** One worker's share. */
+interface Share<R> {
   worker: Worker;
   ctrl: Int32Array;
-  draw: FusedDraw; // the share's buffers, seen from the main thread (it runs on the worker)
+  runner: R; // the share's buffers, seen from the main thread (it runs on the worker)
   start: number; // first image of the share
   seq: number;
 }
 
+/** A runner a pool splits a batch over: made on an arena, reading the weights at weightsPtr. */
+type PoolRunner = FusedDraw | FusedClassifier;
+
+/** The runner of `n` images of `model` on a context (shared weights where weightsPtr is given). */
+export function makeRunner(
+  model: WorkerInit["model"],
+  n: number,
+  ctx: EngineContext,
+  options: { weightsPtr?: number; training: boolean },
+): PoolRunner {
+  return model.kind === "draw"
+    ? new FusedDraw(model.config, n, ctx, options)
+    : new FusedClassifier(model.config, n, ctx, options);
+}
+
 /**
- * A batch split over the main thread and `threads − 1` workers. Create with
- * {@link FusedPool.create}; a single {@link FusedDraw} serves when it returns undefined.
+ * The main thread's runner and the workers' shares of one batch, on one memory: starts them,
+ * wakes them with a command, waits for them, stops them.
  */
-export class FusedPool implements FusedRunner {
-  private constructor(
-    readonly config: DrawConfig,
-    readonly batch: number,
-    private readonly main: FusedDraw,
-    private readonly shares: Share[],
-  ) {}
+class Threads<R extends PoolRunner> {
+  private constructor(readonly main: R, readonly shares: Share<R>[]) {}
 
   /**
    * Starts `threads − 1` workers for `batch` images, or returns undefined when threads < 2, the
    * batch is too small to be worth splitting (under {@link MIN_SHARE} images a thread), or a
    * worker fails to start in time. Workers keep the process alive until {@link dispose}.
    */
-  static create(
-    config: DrawConfig,
+  static start<R extends PoolRunner>(
+    model: WorkerInit["model"],
     batch: number,
     threads: number,
     module: WebAssembly.Module,
-    blas?: Blas,
-    training = true,
-    timeoutMs = 60_000,
-  ): FusedPool | undefined {
+    blas: Blas | undefined,
+    training: boolean,
+    timeoutMs: number,
+  ): Threads<R> | undefined {
     if (threads < 2 || batch < MIN_SHARE * threads) return undefined;
     const arena = newArena(module);
     const per = Math.floor(batch / threads), mainN = batch - per * (threads - 1);
-    const main = new FusedDraw(config, mainN, engineContext(module, arena, blas), { training });
-    const shares: Share[] = [];
+    const main = makeRunner(model, mainN, engineContext(module, arena, blas), { training }) as R;
+    const shares: Share<R>[] = [];
     let first = mainN;
     for (let k = 1; k < threads; k++) {
       const ctrlPtr = arena.alloc(CONTROL.size);
       const start = arena.used;
-      const draw = new FusedDraw(config, per, engineContext(module, arena, blas), {
-        weightsPtr: main.weightsPtr,
-        training,
-      });
+      const ctx = engineContext(module, arena, blas);
+      const runner = makeRunner(model, per, ctx, { weightsPtr: main.weightsPtr, training }) as R;
       const init: WorkerInit = {
         module,
         memory: arena.memory,
-        config,
+        model,
         n: per,
         start,
         end: arena.used,
@@ -102,7 +113,7 @@ export class FusedPool implements FusedRunner {
       };
       const worker = new Worker(new URL("./worker.ts", import.meta.url).href, { type: "module" });
       worker.postMessage(init);
-      shares.push({ worker, ctrl: arena.i32(ctrlPtr, CONTROL.size), draw, start: first, seq: 0 });
+      shares.push({ worker, ctrl: arena.i32(ctrlPtr, CONTROL.size), runner, start: first, seq: 0 });
       first += per;
     }
     const deadline = performance.now() + timeoutMs;
@@ -115,21 +126,11 @@ export class FusedPool implements FusedRunner {
         return undefined;
       }
     }
-    return new FusedPool(config, batch, main, shares);
-  }
-
-  /** Where the products run. */
-  get products(): string {
-    return this.main.products;
-  }
-
-  /** Forward passes so far. */
-  get passes(): number {
-    return this.main.passes;
+    return new Threads(main, shares);
   }
 
   /** Wakes every worker with a command. */
-  private run(cmd: number) {
+  private wake(cmd: number): void {
     for (const s of this.shares) {
       s.seq++;
       Atomics.store(s.ctrl, CONTROL.CMD, cmd);
@@ -138,8 +139,10 @@ export class FusedPool implements FusedRunner {
     }
   }
 
-  /** Blocks until every worker has finished its command. */
-  private wait() {
+  /** Runs `cmd` on every share (woken) and `mine` on the main thread's, and waits for all. */
+  each(cmd: number, mine: () => void): void {
+    this.wake(cmd);
+    mine();
     for (const s of this.shares) {
       for (;;) {
         const done = Atomics.load(s.ctrl, CONTROL.DONE);
@@ -152,6 +155,56 @@ export class FusedPool implements FusedRunner {
     }
   }
 
+  /** Sums the shares' gradients into the main runner's, in place. */
+  sumGradients(): void {
+    const total = this.main.offsets.total;
+    for (const s of this.shares) this.main.k.addInto(s.runner.gradsPtr, this.main.gradsPtr, total);
+  }
+
+  /** Stops the workers. */
+  dispose(): void {
+    if (this.shares.length === 0) return; // already disposed
+    this.wake(COMMAND.EXIT); // a worker told to exit answers nothing
+    for (const s of this.shares) s.worker.terminate();
+    this.shares.length = 0;
+  }
+}
+
+/**
+ * DRAW's batch split over the main thread and `threads − 1` workers. Create with
+ * {@link FusedPool.create}; a single {@link FusedDraw} serves when it returns undefined.
+ */
+export class FusedPool implements FusedRunner {
+  private constructor(
+    readonly config: DrawConfig,
+    readonly batch: number,
+    private readonly threads: Threads<FusedDraw>,
+  ) {}
+
+  /** Starts the workers (see Threads.start), or returns undefined where one thread serves. */
+  static create(
+    config: DrawConfig,
+    batch: number,
+    threads: number,
+    module: WebAssembly.Module,
+    blas?: Blas,
+    training = true,
+    timeoutMs = 60_000,
+  ): FusedPool | undefined {
+    const t = Threads.start<FusedDraw>({ kind: "draw", config }, batch, threads, module, blas, training, timeoutMs);
+    return t && new FusedPool(config, batch, t);
+  }
+
+  /** Where the products run. */
+  get products(): string {
+    return this.threads.main.products;
+  }
+
+  /** Forward passes so far. */
+  get passes(): number {
+    return this.threads.main.passes;
+  }
+
   /** The rows [first, first + m) of eps [T, batch, z]. */
   private noiseOf(eps: Float32Array, first: number, m: number): Float32Array {
     const { T, z } = this.config, n = this.batch, out = new Float32Array(T * m * z);
@@ -159,62 +212,120 @@ export class FusedPool implements FusedRunner {
     return out;
   }
 
+  /** Every runner with its first image. */
+  private get all(): [FusedDraw, number][] {
+    return [[this.threads.main, 0], ...this.threads.shares.map((s) => [s.runner, s.start] as [FusedDraw, number])];
+  }
+
   /** Eqs 1–12 on the whole batch, split over the threads. */
   forward(weights: FusedWeights, x: Float32Array, eps: Float32Array): FusedLoss {
-    const D = imageSize(this.config), m0 = this.main.batch;
-    this.main.loadWeights(weights); // shared by every share
-    for (const s of this.shares) {
-      const m = s.draw.batch;
-      s.draw.setInputs(x.subarray(s.start * D, (s.start + m) * D), this.noiseOf(eps, s.start, m));
+    const D = imageSize(this.config), main = this.threads.main;
+    main.loadWeights(weights); // shared by every share
+    for (const [r, first] of this.all) {
+      r.setInputs(x.subarray(first * D, (first + r.batch) * D), this.noiseOf(eps, first, r.batch));
     }
-    this.main.setInputs(x.subarray(0, m0 * D), this.noiseOf(eps, 0, m0));
-    this.run(COMMAND.FORWARD);
-    this.main.runForward();
-    this.wait();
+    this.threads.each(COMMAND.FORWARD, () => main.runForward());
     const n = this.batch, out = { lx: new Float32Array(n), lz: new Float32Array(n), logRatio: new Float32Array(n) };
-    for (const [draw, first] of [[this.main, 0] as const, ...this.shares.map((s) => [s.draw, s.start] as const)]) {
-      const r = draw.losses();
-      out.lx.set(r.lx, first);
-      out.lz.set(r.lz, first);
-      out.logRatio.set(r.logRatio, first);
+    for (const [r, first] of this.all) {
+      const l = r.losses();
+      out.lx.set(l.lx, first);
+      out.lz.set(l.lz, first);
+      out.logRatio.set(l.logRatio, first);
     }
     return out;
   }
 
   /** The gradient for the latest forward pass: the shares' gradients summed in place. */
   backward(dlx: Float32Array, dlz: Float32Array): FusedWeights {
-    for (const s of this.shares) {
-      const m = s.draw.batch;
-      s.draw.setLossGradients(dlx.subarray(s.start, s.start + m), dlz.subarray(s.start, s.start + m));
+    for (const [r, first] of this.all) {
+      r.setLossGradients(dlx.subarray(first, first + r.batch), dlz.subarray(first, first + r.batch));
     }
-    this.main.setLossGradients(dlx.subarray(0, this.main.batch), dlz.subarray(0, this.main.batch));
-    this.run(COMMAND.BACKWARD);
-    this.main.runBackward();
-    this.wait();
-    const total = this.main.offsets.total;
-    for (const s of this.shares) this.main.k.addInto(s.draw.gradsPtr, this.main.gradsPtr, total);
-    return this.main.gradients();
+    this.threads.each(COMMAND.BACKWARD, () => this.threads.main.runBackward());
+    this.threads.sumGradients();
+    return this.threads.main.gradients();
   }
 
   /** Eqs 13–16 on the whole batch, split over the threads. */
   generate(weights: FusedWeights, eps: Float32Array): Float32Array {
-    this.main.loadWeights(weights);
-    for (const s of this.shares) s.draw.setNoise(this.noiseOf(eps, s.start, s.draw.batch));
-    this.main.setNoise(this.noiseOf(eps, 0, this.main.batch));
-    this.run(COMMAND.GENERATE);
-    this.main.runGenerate();
-    this.wait();
+    const main = this.threads.main;
+    main.loadWeights(weights);
+    for (const [r, first] of this.all) r.setNoise(this.noiseOf(eps, first, r.batch));
+    this.threads.each(COMMAND.GENERATE, () => main.runGenerate());
     const D = imageSize(this.config), out = new Float32Array(this.batch * D);
-    out.set(this.main.finalCanvas);
-    for (const s of this.shares) out.set(s.draw.finalCanvas, s.start * D);
+    for (const [r, first] of this.all) out.set(r.finalCanvas, first * D);
     return out;
   }
 
   /** Stops the workers. */
   dispose(): void {
-    if (this.shares.length === 0) return; // already disposed
-    this.run(COMMAND.EXIT);
-    for (const s of this.shares) s.worker.terminate();
-    this.shares.length = 0;
+    this.threads.dispose();
+  }
+}
+
+/**
+ * The classifier's batch split over the main thread and `threads − 1` workers, as
+ * {@link FusedPool} splits DRAW's. Create with {@link ClassifierPool.create}.
+ */
+export class ClassifierPool implements ClassifierRunner {
+  private constructor(
+    readonly config: ClassifierConfig,
+    readonly batch: number,
+    private readonly threads: Threads<FusedClassifier>,
+  ) {}
+
+  /** Starts the workers (see Threads.start), or returns undefined where one thread serves. */
+  static create(
+    config: ClassifierConfig,
+    batch: number,
+    threads: number,
+    module: WebAssembly.Module,
+    blas?: Blas,
+    timeoutMs = 60_000,
+  ): ClassifierPool | undefined {
+    const model = { kind: "classifier" as const, config };
+    const t = Threads.start<FusedClassifier>(model, batch, threads, module, blas, true, timeoutMs);
+    return t && new ClassifierPool(config, batch, t);
+  }
+
+  /** Where the products run. */
+  get products(): string {
+    return this.threads.main.products;
+  }
+
+  /** Forward passes so far. */
+  get passes(): number {
+    return this.threads.main.passes;
+  }
+
+  /** Every runner with its first image. */
+  private get all(): [FusedClassifier, number][] {
+    const shares = this.threads.shares.map((s) => [s.runner, s.start] as [FusedClassifier, number]);
+    return [[this.threads.main, 0], ...shares];
+  }
+
+  /** Class scores [batch, classes] on the whole batch, split over the threads. */
+  forward(weights: FusedWeights, x: Float32Array): Float32Array {
+    const { width: A, height: B, channels: C, classes: K } = this.config, D = A * B * C;
+    const main = this.threads.main;
+    main.loadWeights(weights); // shared by every share
+    for (const [r, first] of this.all) r.setImages(x.subarray(first * D, (first + r.batch) * D));
+    this.threads.each(COMMAND.FORWARD, () => main.runForward());
+    const out = new Float32Array(this.batch * K);
+    for (const [r, first] of this.all) out.set(r.scores(), first * K);
+    return out;
+  }
+
+  /** The gradient for the latest forward pass: the shares' gradients summed in place. */
+  backward(dLogits: Float32Array): FusedWeights {
+    const K = this.config.classes;
+    for (const [r, first] of this.all) r.setLogitGradients(dLogits.subarray(first * K, (first + r.batch) * K));
+    this.threads.each(COMMAND.BACKWARD, () => this.threads.main.runBackward());
+    this.threads.sumGradients();
+    return this.threads.main.gradients();
+  }
+
+  /** Stops the workers. */
+  dispose(): void {
+    this.threads.dispose();
   }
 }

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { classifierSpecs } from "../classifier.ts";
+import { classifierSpecs } from "../params.ts";
 import type { ClassifierConfig } from "../config.ts";
 import { FusedClassifier } from "./fused_classifier.ts";
 import { WebGpuHeap } from "./webgpu_kernels.ts";

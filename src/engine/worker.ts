@@ -1,6 +1,6 @@
 /**
- * A worker thread of {@link FusedPool}: attaches a FusedDraw to its share of the shared memory
- * and runs it when woken. Started by pool.ts; not for direct use. Uses no Deno-only API unless
+ * A worker thread of a pool (pool.ts): attaches a FusedDraw or a FusedClassifier to its share of
+ * the shared memory and runs it when woken. Started by pool.ts; not for direct use. Uses no Deno-only API unless
  * told to open a CBLAS library (through the Deno adapter cblas.ts).
  *
  * @module
@@ -8,17 +8,17 @@
 import { engineContext } from "./context.ts";
 import { FusedDraw } from "./fused_draw.ts";
 import { Arena } from "./kernels.ts";
-import { COMMAND, CONTROL, type WorkerInit } from "./pool.ts";
+import { COMMAND, CONTROL, makeRunner, type WorkerInit } from "./pool.ts";
 
 self.onmessage = async (event: MessageEvent<WorkerInit>) => {
   const init = event.data;
   const arena = new Arena(init.start, init.memory);
   const ctrl = arena.i32(init.ctrl, CONTROL.size);
-  let draw: FusedDraw;
+  let runner: ReturnType<typeof makeRunner>;
   try {
     const blas = init.blas ? (await import("./cblas.ts")).openCblas() : undefined;
     if (init.blas && !blas) throw new Error("the CBLAS library the main thread opened did not open here");
-    draw = new FusedDraw(init.config, init.n, engineContext(init.module, arena, blas), {
+    runner = makeRunner(init.model, init.n, engineContext(init.module, arena, blas), {
       weightsPtr: init.weightsPtr,
       training: init.training,
     });
@@ -40,9 +40,9 @@ self.onmessage = async (event: MessageEvent<WorkerInit>) => {
     const cmd = Atomics.load(ctrl, CONTROL.CMD);
     if (cmd === COMMAND.EXIT) break;
     try {
-      if (cmd === COMMAND.FORWARD) draw.runForward();
-      else if (cmd === COMMAND.BACKWARD) draw.runBackward();
-      else if (cmd === COMMAND.GENERATE) draw.runGenerate();
+      if (cmd === COMMAND.FORWARD) runner.runForward();
+      else if (cmd === COMMAND.BACKWARD) runner.runBackward();
+      else if (cmd === COMMAND.GENERATE && runner instanceof FusedDraw) runner.runGenerate();
     } catch (e) {
       console.error(`fused worker: ${e instanceof Error ? e.stack : e}`);
       Atomics.store(ctrl, CONTROL.FAILED, 1);
