@@ -66,7 +66,10 @@ export class WebGpuKernels implements KernelExports {
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private readonly layout: GPUBindGroupLayout;
   private readonly pipelineLayout: GPUPipelineLayout;
-  private readonly params = new Map<string, { buffer: GPUBuffer; group: GPUBindGroup; slots: number }>();
+  private readonly params = new Map<
+    string,
+    { buffer: GPUBuffer; group: GPUBindGroup; slots: number; written?: Uint32Array }
+  >();
   private heapBuffer?: GPUBuffer;
 
   constructor(readonly device: GPUDevice, private readonly heap: GpuHeap) {
@@ -130,7 +133,8 @@ export class WebGpuKernels implements KernelExports {
 
   /**
    * Encodes what was recorded since the last call as one compute pass, after writing the
-   * dispatches' parameters in one upload (to the parameter buffer kept under `label`).
+   * dispatches' parameters in one upload (to the parameter buffer kept under `label`; skipped when
+   * they are those of the previous pass under that label).
    */
   encode(encoder: GPUCommandEncoder, label: string): number {
     const list = this.recorded;
@@ -156,7 +160,12 @@ export class WebGpuKernels implements KernelExports {
     }
     const words = new Uint32Array(list.length * (SLOT / 4));
     list.forEach((d, i) => words.set(d.values, i * (SLOT / 4)));
-    this.device.queue.writeBuffer(slot.buffer, 0, words);
+    // a runner's passes record the same parameters every time: upload them only when they change
+    const same = slot.written?.length === words.length && slot.written.every((w, i) => w === words[i]);
+    if (!same) {
+      this.device.queue.writeBuffer(slot.buffer, 0, words);
+      slot.written = words;
+    }
     const pass = encoder.beginComputePass({ label });
     let last = "";
     list.forEach((d, i) => {
