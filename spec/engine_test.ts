@@ -10,8 +10,9 @@ import fc from "npm:fast-check@3.23.2";
 import * as tf from "../src/tf.ts";
 import { selectBackend } from "../src/backend.ts";
 import { CIFAR, CLUTTERED, type DrawConfig, MNIST, MNIST_NO_ATTENTION } from "../src/config.ts";
-import { classifierForward, classifierSpecs } from "../src/classifier.ts";
-import { drawLoss, paramSpecs, toInternal } from "../src/draw.ts";
+import { Classifier, classifierForward, classifierSpecs } from "../src/classifier.ts";
+import { Draw, drawLoss, paramSpecs, toInternal } from "../src/draw.ts";
+import type { Batch, Trainable } from "../src/trainer.ts";
 import { createEngine, type Engine } from "../src/engine/engine.ts";
 import { engineContext } from "../src/engine/context.ts";
 import { FusedClassifier } from "../src/engine/fused_classifier.ts";
@@ -288,6 +289,74 @@ for (const b of PRODUCTS) {
       });
     }
     tf.dispose([...ws, ...g, img, td, ref]);
+  });
+}
+
+/** A trainable model's objectiveGradients against tfjs's autodiff of its objective, on the same engine. */
+async function checkObjectiveGradients(
+  model: Trainable,
+  batch: Batch,
+  what: string,
+): Promise<void> {
+  const names = Object.keys(model.weights);
+  const direct = model.objectiveGradients!(batch, new Rng(3));
+  ok(direct, `${what}: the fused engine answers objectiveGradients`);
+  const first = Object.fromEntries(names.map((n) => [n, direct.grads[n].dataSync().slice()]));
+  // passes on other noise in between and after must not change gradients already handed out (copies)
+  const other = [model.objectiveGradients!(batch, new Rng(4))!];
+  let figures: Record<string, tf.Scalar> = {};
+  const taped = tf.variableGrads(() => {
+    const out = model.objective(batch, new Rng(3));
+    figures = Object.fromEntries(Object.entries(out.figures).map(([k, v]) => [k, tf.keep(v)]));
+    return out.loss;
+  }, names.map((n) => model.weights[n]));
+  other.push(model.objectiveGradients!(batch, new Rng(4))!);
+  assertClose(await direct.loss.data() as Float32Array, await taped.value.data() as Float32Array, {
+    rtol: 1e-6,
+    what: `${what} loss`,
+  });
+  for (const [k, v] of Object.entries(figures)) {
+    assertClose(await direct.figures[k].data() as Float32Array, await v.data() as Float32Array, {
+      rtol: 1e-6,
+      what: `${what} ${k}`,
+    });
+  }
+  for (const n of names) {
+    const got = await direct.grads[n].data() as Float32Array;
+    assertClose(got, first[n], { atol: 0, what: `${what} ∂/∂${n} kept after later passes` });
+    const want = await taped.grads[model.weights[n].name].data() as Float32Array;
+    assertNormClose(got, want, { rtol: 1e-5, what: `${what} ∂/∂${n}` });
+  }
+  for (const r of [direct, ...other]) tf.dispose([r.loss, ...Object.values(r.figures), ...Object.values(r.grads)]);
+  tf.dispose([taped.value, ...Object.values(figures), ...Object.values(taped.grads)]);
+}
+
+for (const backend of ["cpu", "wasm"] as const) {
+  Deno.test(`objectiveGradients on the fused engine (no tape, tensors read in place) = tfjs's autodiff of objective (${backend})`, async () => {
+    await selectBackend(backend);
+    for (const threads of [1, 2]) {
+      const engine = await createEngine("fused", { threads });
+      try {
+        const cfg: DrawConfig = { ...MNIST, T: 4, hidden: 32, z: 8 };
+        const draw = new Draw(cfg, 1);
+        draw.engine = engine;
+        const x = tf.tidy(() =>
+          tf.cast(tf.less(tf.randomUniform([60, 28, 28, 1], 0, 1, "float32", 5), 0.2), "float32")
+        );
+        await checkObjectiveGradients(draw, { x: x as tf.Tensor4D }, `DRAW, ${threads} thread(s)`);
+        const ccfg = { ...CLUTTERED, width: 40, height: 40, glimpses: 2, hidden: 16 };
+        const classifier = new Classifier(ccfg, 2);
+        classifier.engine = engine;
+        const cx = tf.randomUniform([60, 40, 40, 1], 0, 1, "float32", 6) as tf.Tensor4D;
+        const labels = tf.tensor1d(Array.from({ length: 60 }, (_, i) => (i * 7) % 10), "int32");
+        await checkObjectiveGradients(classifier, { x: cx, labels }, `classifier, ${threads} thread(s)`);
+        tf.dispose([x, cx, labels]);
+        draw.dispose();
+        classifier.dispose();
+      } finally {
+        engine.dispose();
+      }
+    }
   });
 }
 

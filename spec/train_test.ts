@@ -6,7 +6,7 @@ import { type Dataset, imageBytes } from "../src/data/dataset.ts";
 import { Rng } from "../src/random.ts";
 import { Progress } from "../src/progress.ts";
 import { loadCheckpoint } from "../src/checkpoint.ts";
-import { assertClose, deepEqual, equal, match, ok } from "./_assert.ts";
+import { assertClose, deepEqual, equal, match, ok, rejects } from "./_assert.ts";
 
 const FIXTURES = new URL("../fixtures", import.meta.url).pathname;
 const quiet = new Progress({ write: () => {}, tty: false });
@@ -113,6 +113,31 @@ Deno.test("scheduledLr(): constant without lrFinal; exponential from lr to lrFin
     1e-4,
     1e-4,
   ], { rtol: 1e-12, what: "lr" });
+  const late = { ...d, decayStart: 20 };
+  assertClose([scheduledLr(late, 3), scheduledLr(late, 20), scheduledLr(late, 25), scheduledLr(late, 31)], [
+    1e-3,
+    1e-3,
+    1e-3 * Math.sqrt(0.1),
+    1e-4,
+  ], { rtol: 1e-12, what: "lr of a decay from epoch 20" });
+});
+
+Deno.test("train() --resume with lrFinal anneals a constant run from its epoch; a decaying run refuses a second", async () => {
+  await selectBackend("cpu");
+  const splits = await loadBinarizedMnist({ dataDir: FIXTURES, download: false, fallback: false });
+  const out = await Deno.makeTempDir();
+  await train({ ...base, splits, outDir: out, epochs: 1 });
+  await train({ ...base, splits, outDir: out, epochs: 3, resume: true, lrFinal: 1e-3 });
+  const ckpt = await loadCheckpoint(`${out}/checkpoint.safetensors`);
+  const settings = ckpt.info.settings as Parameters<typeof scheduledLr>[0];
+  deepEqual(settings, { batch: 16, lr: 1e-2, clipNorm: 10, seed: 3, lrFinal: 1e-3, decayStart: 1, decayEpochs: 2 });
+  // the last update (epoch 2, batch 3 of 4) used lr·(lrFinal/lr)^((2.75 − 1)/2)
+  assertClose([ckpt.state!.lr!], [1e-2 * 0.1 ** (1.75 / 2)], { rtol: 1e-12, what: "step size" });
+  await rejects(
+    train({ ...base, splits, outDir: out, epochs: 4, resume: true, lrFinal: 1e-4 }),
+    /already decays its step size to 0.001; resume it without --lr-final/,
+  );
+  await Deno.remove(out, { recursive: true });
 });
 
 Deno.test("train() with lrFinal steps with the scheduled size and keeps the decay in its settings for --resume", async () => {

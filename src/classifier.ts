@@ -14,7 +14,7 @@ import { lstmCell, type LstmState } from "./lstm.ts";
 import type { Rng } from "./random.ts";
 import type { Batch } from "./trainer.ts";
 import { type Engine, TFJS_ENGINE } from "./engine/engine.ts";
-import { engineOp, values32 } from "./engine/bridge.ts";
+import { engineOp, peek32, tensorCopy, values32 } from "./engine/bridge.ts";
 import type { ClassifierRunner } from "./engine/fused_classifier.ts";
 import { WebGpuClassifier } from "./engine/webgpu_classifier.ts";
 import { bufferOf, flushTfjs, gpuEngineOp, tensorFrom } from "./engine/webgpu_bridge.ts";
@@ -151,6 +151,46 @@ function webgpuClassifierStep(
   }) as unknown as ObjectiveGradients;
 }
 
+/**
+ * A classifier training step on the fused engine without tfjs's tape: the logits, the mean
+ * softmax cross-entropy and its gradient (softmax − one-hot)/n by the logits, then every weight's.
+ */
+function fusedClassifierStep(
+  runner: ClassifierRunner,
+  weights: Record<string, tf.Tensor>,
+  config: ClassifierConfig,
+  x: tf.Tensor4D,
+  labels: tf.Tensor1D,
+): ObjectiveGradients {
+  const specs = classifierSpecs(config), n = x.shape[0], K = config.classes;
+  const label = labels.dataSync();
+  const xt = toInternal(x);
+  let logits: Float32Array;
+  try {
+    logits = runner.forward(Object.fromEntries(specs.map((s) => [s.name, peek32(weights[s.name])])), peek32(xt));
+  } finally {
+    xt.dispose();
+  }
+  const dLogits = new Float32Array(n * K);
+  let loss = 0, errors = 0;
+  for (let b = 0; b < n; b++) {
+    const row = logits.subarray(b * K, (b + 1) * K), y = label[b];
+    let max = -Infinity, best = 0;
+    for (let k = 0; k < K; k++) if (row[k] > max) [max, best] = [row[k], k];
+    let sum = 0;
+    for (let k = 0; k < K; k++) sum += Math.exp(row[k] - max);
+    loss += max + Math.log(sum) - row[y];
+    if (best !== y) errors++;
+    for (let k = 0; k < K; k++) dLogits[b * K + k] = (Math.exp(row[k] - max) / sum - (k === y ? 1 : 0)) / n;
+  }
+  const g = runner.backward(dLogits);
+  return tf.tidy(() => ({
+    loss: tf.scalar(loss / n),
+    figures: { error: tf.scalar(errors / n) },
+    grads: Object.fromEntries(specs.map((s) => [s.name, tensorCopy(g[s.name], s.shape)])),
+  } as unknown as tf.TensorContainer)) as unknown as ObjectiveGradients;
+}
+
 /** Softmax cross-entropy per example: log Σ_k exp(logit_k) − logit_label. [batch] */
 export function softmaxCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Tensor1D {
   return tf.tidy(() => {
@@ -195,12 +235,16 @@ export class Classifier {
 
   /**
    * The objective and its gradient in one pass, where the engine has one (the WebGPU engine: a
-   * training step in one submit); undefined otherwise (the Trainer differentiates {@link objective}).
+   * training step in one submit; the fused engine: without tfjs's tape); undefined on the tfjs graph
+   * (the Trainer differentiates {@link objective}).
    */
   objectiveGradients(batch: Batch, _rng: Rng): ObjectiveGradients | undefined {
     if (!batch.labels) return undefined;
     const runner = this.engine.classifier(this.config, batch.x.shape[0]);
-    if (!(runner instanceof WebGpuClassifier)) return undefined;
+    if (!runner) return undefined;
+    if (!(runner instanceof WebGpuClassifier)) {
+      return fusedClassifierStep(runner, this.weights, this.config, batch.x, batch.labels);
+    }
     return webgpuClassifierStep(runner, this.weights, this.config, batch.x, batch.labels);
   }
 

@@ -15,8 +15,8 @@ import { lstmCell, type LstmState } from "./lstm.ts";
 import { bernoulliNll, klStandardNormal } from "./loss.ts";
 import { Rng } from "./random.ts";
 import { type Engine, TFJS_ENGINE } from "./engine/engine.ts";
-import { engineOp, values32 } from "./engine/bridge.ts";
-import type { FusedRunner } from "./engine/fused_draw.ts";
+import { engineOp, peek32, tensorCopy, values32 } from "./engine/bridge.ts";
+import type { FusedLoss, FusedRunner } from "./engine/fused_draw.ts";
 import { WebGpuDraw } from "./engine/webgpu_draw.ts";
 import type { ObjectiveGradients } from "./trainer.ts";
 import { bufferOf, flushTfjs, gpuEngineOp, tensorFrom } from "./engine/webgpu_bridge.ts";
@@ -391,6 +391,40 @@ function webgpuStep(
   }) as unknown as ObjectiveGradients;
 }
 
+/**
+ * A training step's objective (Eq 12's batch mean) and its gradient on the fused engine, forward and
+ * backward in one go without tfjs's tape: the weights and images are read in place, the noise
+ * `eps` [T, n, z] is given as values, and ∂(mean)/∂Lx_b = ∂(mean)/∂Lz_b = 1/n.
+ */
+function fusedStep(
+  runner: FusedRunner,
+  weights: DrawWeights,
+  config: DrawConfig,
+  x: tf.Tensor4D,
+  eps: Float32Array,
+): ObjectiveGradients {
+  checkWeights(weights, config);
+  checkImages(x, config);
+  const specs = paramSpecs(config), n = x.shape[0];
+  const xt = toInternal(x);
+  let r: FusedLoss;
+  try {
+    r = runner.forward(Object.fromEntries(specs.map((s) => [s.name, peek32(weights[s.name])])), peek32(xt), eps);
+  } finally {
+    xt.dispose();
+  }
+  return tf.tidy(() => {
+    const [lx, lz] = [tf.tensor1d(r.lx), tf.tensor1d(r.lz)];
+    const d = new Float32Array(n).fill(1 / n);
+    const g = runner.backward(d, d);
+    return {
+      loss: tf.mean(tf.add(lx, lz)) as tf.Scalar,
+      figures: { lx: tf.mean(lx) as tf.Scalar, lz: tf.mean(lz) as tf.Scalar },
+      grads: Object.fromEntries(specs.map((s) => [s.name, tensorCopy(g[s.name], s.shape)])),
+    } as unknown as tf.TensorContainer;
+  }) as unknown as ObjectiveGradients;
+}
+
 function stackCanvases(canvases: tf.Tensor2D[], config: DrawConfig): tf.Tensor5D {
   return tf.stack(canvases.map((c) => toImages(c, config)), 0) as tf.Tensor5D;
 }
@@ -448,8 +482,8 @@ export function drawGenerate(
   }
   if (runner) {
     const fw: Record<string, Float32Array> = {};
-    for (const spec of paramSpecs(config)) if (weights[spec.name]) fw[spec.name] = values32(weights[spec.name]);
-    const canvas = runner.generate(fw, values32(eps));
+    for (const spec of paramSpecs(config)) if (weights[spec.name]) fw[spec.name] = peek32(weights[spec.name]);
+    const canvas = runner.generate(fw, peek32(eps));
     return tf.tidy(() => {
       const logits = toImages(tf.tensor2d(canvas, [n, imageSize(config)]), config);
       return { logits, means: tf.sigmoid(logits) as tf.Tensor4D } as unknown as tf.TensorContainer;
@@ -504,6 +538,8 @@ export class Draw {
   readonly weights: Record<string, tf.Variable>;
   /** What computes its passes (see engine/engine.ts); the tfjs graph unless set. */
   engine: Engine = TFJS_ENGINE;
+  /** The fused engine's training noise, one buffer reused (a fresh 2.6 MB per step is paged in anew). */
+  private noise?: Float32Array;
 
   /** Builds a network with fresh weights from `seed`. */
   constructor(config: DrawConfig, seed = 0) {
@@ -529,13 +565,19 @@ export class Draw {
 
   /**
    * The objective and its gradient in one pass, where the engine has one (the WebGPU engine: a
-   * training step in one submit); undefined otherwise (the Trainer then differentiates
-   * {@link objective}). The same noise is drawn from `rng` either way.
+   * training step in one submit; the fused engine: forward and backward without tfjs's tape);
+   * undefined on the tfjs graph (the Trainer then differentiates {@link objective}). The same noise
+   * is drawn from `rng` either way.
    */
   objectiveGradients(batch: { x: tf.Tensor4D }, rng: Rng): ObjectiveGradients | undefined {
     const n = batch.x.shape[0];
     const runner = this.engine.draw(this.config, n, { training: true });
-    if (!(runner instanceof WebGpuDraw)) return undefined;
+    if (!runner) return undefined;
+    if (!(runner instanceof WebGpuDraw)) {
+      const { T, z } = this.config;
+      if (this.noise?.length !== T * n * z) this.noise = new Float32Array(T * n * z); // drawNoise's values, kept
+      return fusedStep(runner, this.weights, this.config, batch.x, rng.fillNormal(this.noise));
+    }
     const eps = drawNoise(this.config, n, rng);
     try {
       return webgpuStep(runner, this.weights, this.config, batch.x, eps);

@@ -62,16 +62,35 @@ export class Rng {
     return Math.floor(this.uniform() * n);
   }
 
+  /** One standard normal draw, by the ziggurat (the plain form of {@link fillNormal}'s loop). */
+  normal(): number {
+    const { KN, WN } = ZIGGURAT;
+    const hz = this.next32(), iz = hz & 127;
+    return Math.abs(hz) < KN[iz] ? hz * WN[iz] : this.normalTail(hz, iz);
+  }
+
   /**
-   * Fills `out` with standard normal draws, by the ziggurat: most draws take one 32-bit integer,
-   * a product and a comparison (the noise of a training step is T·batch·z of them).
+   * Fills `out` with standard normal draws: {@link normal} n times, the same stream bit for bit
+   * (the spec checks), with next32 inlined on a local copy of the state, as a training step draws
+   * T·batch·z of them: most take one 32-bit integer, a product and a comparison.
    */
   fillNormal(out: Float32Array): Float32Array {
     const { KN, WN } = ZIGGURAT;
+    let s = this.state | 0; // the state's 32 bits; next32's steps give the same bits on int32
     for (let i = 0; i < out.length; i++) {
-      const hz = this.next32(), iz = hz & 127;
-      out[i] = Math.abs(hz) < KN[iz] ? hz * WN[iz] : this.normalTail(hz, iz);
+      s = (s + 0x6d2b79f5) | 0;
+      let t = Math.imul(s ^ (s >>> 15), s | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      const hz = (t ^ (t >>> 14)) | 0, iz = hz & 127;
+      if (Math.abs(hz) < KN[iz]) {
+        out[i] = hz * WN[iz];
+      } else {
+        this.state = s >>> 0;
+        out[i] = this.normalTail(hz, iz);
+        s = this.state | 0;
+      }
     }
+    this.state = s >>> 0;
     return out;
   }
 

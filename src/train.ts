@@ -37,11 +37,14 @@ export interface RunSettings {
   lrFinal?: number;
   /** The epochs of the decay (the run's --epochs when it started). */
   decayEpochs?: number;
+  /** The epoch the decay starts at: 0, or where `--lr-final` on a resume began annealing a constant run. */
+  decayStart?: number;
 }
 
 /**
  * Adam's step size after `epochs` (fractional) of a run: `lr`, or with a decay
- * lr·(lrFinal/lr)^(epochs/decayEpochs), held at lrFinal after the decay's end.
+ * lr·(lrFinal/lr)^((epochs − decayStart)/decayEpochs), `lr` before decayStart (0 unless set) and held at
+ * lrFinal after the decay's end.
  *
  * @example
  * ```ts
@@ -51,7 +54,8 @@ export interface RunSettings {
  */
 export function scheduledLr(s: RunSettings, epochs: number): number {
   if (s.lrFinal === undefined || !s.decayEpochs) return s.lr;
-  return s.lr * (s.lrFinal / s.lr) ** Math.min(1, Math.max(0, epochs / s.decayEpochs));
+  const t = (epochs - (s.decayStart ?? 0)) / s.decayEpochs;
+  return s.lr * (s.lrFinal / s.lr) ** Math.min(1, Math.max(0, t));
 }
 
 /** Validation figures and the line that reports them. */
@@ -216,6 +220,26 @@ interface Run {
   progress: Progress;
 }
 
+/**
+ * A resumed run's settings: its own, and where `--lr-final` is given to a run trained at a constant step size, a
+ * decay from lr to lrFinal that starts at the run's current epoch and ends at --epochs (annealing a run that has
+ * stopped improving). A run that already decays keeps its schedule.
+ */
+function annealed(saved: RunSettings, o: TrainOptions, epoch: number): RunSettings {
+  if (o.lrFinal === undefined) return saved;
+  if (saved.lrFinal !== undefined) {
+    throw new RunError(
+      `--lr-final: this run already decays its step size to ${saved.lrFinal}; resume it without --lr-final`,
+    );
+  }
+  if (o.epochs === undefined || !(o.epochs > epoch)) {
+    throw new RunError(
+      `--lr-final on --resume anneals from the run's epoch ${epoch} to --epochs: give --epochs above ${epoch}`,
+    );
+  }
+  return { ...saved, lrFinal: o.lrFinal, decayStart: epoch, decayEpochs: o.epochs - epoch };
+}
+
 /** Opens the run in o.outDir: resumes its checkpoint, or starts a new one (writing config.json). */
 async function openRun(o: TrainOptions): Promise<Run> {
   const progress = o.progress ?? new Progress();
@@ -227,8 +251,9 @@ async function openRun(o: TrainOptions): Promise<Run> {
     }
     const ckpt = await loadCheckpoint(ckptPath);
     if (!ckpt.state) throw new RunError(`Cannot resume from ${ckptPath} as it holds no training state`);
-    const settings = (ckpt.info.settings as RunSettings | undefined) ??
+    const saved = (ckpt.info.settings as RunSettings | undefined) ??
       { batch: o.batch, lr: o.lr, clipNorm: o.clipNorm, seed: o.seed };
+    const settings = annealed(saved, o, ckpt.state.epoch);
     checkGeometry(ckpt.config, o.splits.train);
     const model = modelFromCheckpoint(ckpt);
     const task = ckpt.kind === "classifier"
@@ -470,10 +495,11 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
     message: "",
   };
   const clipping = settings.clipNorm > 0 ? `at global norm ${settings.clipNorm}` : "off";
+  const start = settings.decayStart ?? 0;
+  const lr = settings.lrFinal === undefined ? `${settings.lr}` : `${settings.lr} decaying to ${settings.lrFinal} ` +
+    `over epochs ${start}–${start + settings.decayEpochs!} (now ${scheduledLr(settings, state.epoch).toPrecision(3)})`;
   progress.line(
-    `training ${o.dataset}: ${
-      task.describe(model)
-    }, ${model.size} parameters; batch ${batch}, Adam lr ${settings.lr}, ` +
+    `training ${o.dataset}: ${task.describe(model)}, ${model.size} parameters; batch ${batch}, Adam lr ${lr}, ` +
       `gradient clipping ${clipping}; backend ${o.backend}`,
   );
   let stopped: TrainSummary["stopped"] = "epochs";

@@ -22,7 +22,7 @@ export interface ClassifierRunner {
   readonly products: string;
   /** Class scores [batch, classes] for images x [batch, B, C, A] (internal layout). */
   forward(weights: FusedWeights, x: Float32Array): Float32Array;
-  /** Gradient of Σ dLogits ⊙ logits for the latest forward pass, by weight name. */
+  /** Gradient of Σ dLogits ⊙ logits for the latest forward pass, by weight name (views: copy what you keep). */
   backward(dLogits: Float32Array): FusedWeights;
   /** Frees threads, if any. */
   dispose(): void;
@@ -179,11 +179,11 @@ export class FusedClassifier implements ClassifierRunner {
     this.arena.f32(this.dLogits, this.batch * this.config.classes).set(dLogits);
   }
 
-  /** The gradients of the latest backward pass, by name (copies). */
+  /** The gradients of the latest backward pass, by name: views of the arena, valid until the next backward pass. */
   gradients(): FusedWeights {
     const out: FusedWeights = {};
     for (const [name, [o, size]] of Object.entries(this.offsets.at)) {
-      out[name] = this.arena.f32(this.gradsPtr + 4 * o, size).slice();
+      out[name] = this.arena.f32(this.gradsPtr + 4 * o, size);
     }
     return out;
   }

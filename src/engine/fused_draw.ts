@@ -39,7 +39,7 @@ export interface FusedRunner {
   readonly products: string;
   /** Eqs 1–12; keeps what {@link backward} needs. */
   forward(weights: FusedWeights, x: Float32Array, eps: Float32Array): FusedLoss;
-  /** Gradient of Σ dlx·Lx + dlz·Lz for the latest forward pass. */
+  /** Gradient of Σ dlx·Lx + dlz·Lz for the latest forward pass (views of the runner's memory: copy what you keep). */
   backward(dlx: Float32Array, dlz: Float32Array): FusedWeights;
   /** Eqs 13–16: final canvases as logits [batch, D]. */
   generate(weights: FusedWeights, eps: Float32Array): Float32Array;
@@ -337,23 +337,24 @@ export class FusedDraw implements FusedRunner {
     }
   }
 
-  /** Copies x [n, D] and eps [T, n, z] in. */
-  setInputs(x: Float32Array, eps: Float32Array): void {
+  /** Copies x [n, D] and eps in (see {@link setNoise}). */
+  setInputs(x: Float32Array, eps: Float32Array, first = 0, of = this.batch): void {
     const n = this.batch;
     if (x.length !== n * this.D) {
       throw new RangeError(`Cannot run fused DRAW as x must hold ${n * this.D} values: it holds ${x.length}`);
     }
     this.arena.f32(this.io.x, n * this.D).set(x);
-    this.setNoise(eps);
+    this.setNoise(eps, first, of);
   }
 
-  /** Copies eps [T, n, z] in. */
-  setNoise(eps: Float32Array): void {
+  /** Copies this runner's noise in: the images [first, first + batch) of eps [T, of, z] (a pool's share). */
+  setNoise(eps: Float32Array, first = 0, of = this.batch): void {
     const { T, z } = this.config, n = this.batch;
-    if (eps.length !== T * n * z) {
-      throw new RangeError(`Cannot run fused DRAW as eps must hold ${T * n * z} values: it holds ${eps.length}`);
+    if (eps.length !== T * of * z) {
+      throw new RangeError(`Cannot run fused DRAW as eps must hold ${T * of * z} values: it holds ${eps.length}`);
     }
-    this.arena.f32(this.io.eps, T * n * z).set(eps);
+    const into = this.arena.f32(this.io.eps, T * n * z);
+    for (let t = 0; t < T; t++) into.set(eps.subarray((t * of + first) * z, (t * of + first + n) * z), t * n * z);
   }
 
   /** Eqs 1–12 on `x` [batch, D] (internal layout) with noise `eps` [T, batch, z]. */
@@ -481,11 +482,11 @@ export class FusedDraw implements FusedRunner {
     return this.gradients();
   }
 
-  /** The gradients of the latest backward pass, by name (copies). */
+  /** The gradients of the latest backward pass, by name: views of the arena, valid until the next backward pass. */
   gradients(): FusedWeights {
     const out: FusedWeights = {};
     for (const [name, [o, size]] of Object.entries(this.offsets.at)) {
-      out[name] = this.arena.f32(this.gradsPtr + 4 * o, size).slice();
+      out[name] = this.arena.f32(this.gradsPtr + 4 * o, size);
     }
     return out;
   }

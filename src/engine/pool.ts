@@ -205,13 +205,6 @@ export class FusedPool implements FusedRunner {
     return this.threads.main.passes;
   }
 
-  /** The rows [first, first + m) of eps [T, batch, z]. */
-  private noiseOf(eps: Float32Array, first: number, m: number): Float32Array {
-    const { T, z } = this.config, n = this.batch, out = new Float32Array(T * m * z);
-    for (let t = 0; t < T; t++) out.set(eps.subarray((t * n + first) * z, (t * n + first + m) * z), t * m * z);
-    return out;
-  }
-
   /** Every runner with its first image. */
   private get all(): [FusedDraw, number][] {
     return [[this.threads.main, 0], ...this.threads.shares.map((s) => [s.runner, s.start] as [FusedDraw, number])];
@@ -222,7 +215,7 @@ export class FusedPool implements FusedRunner {
     const D = imageSize(this.config), main = this.threads.main;
     main.loadWeights(weights); // shared by every share
     for (const [r, first] of this.all) {
-      r.setInputs(x.subarray(first * D, (first + r.batch) * D), this.noiseOf(eps, first, r.batch));
+      r.setInputs(x.subarray(first * D, (first + r.batch) * D), eps, first, this.batch);
     }
     this.threads.each(COMMAND.FORWARD, () => main.runForward());
     const n = this.batch, out = { lx: new Float32Array(n), lz: new Float32Array(n), logRatio: new Float32Array(n) };
@@ -249,7 +242,7 @@ export class FusedPool implements FusedRunner {
   generate(weights: FusedWeights, eps: Float32Array): Float32Array {
     const main = this.threads.main;
     main.loadWeights(weights);
-    for (const [r, first] of this.all) r.setNoise(this.noiseOf(eps, first, r.batch));
+    for (const [r, first] of this.all) r.setNoise(eps, first, this.batch);
     this.threads.each(COMMAND.GENERATE, () => main.runGenerate());
     const D = imageSize(this.config), out = new Float32Array(this.batch * D);
     for (const [r, first] of this.all) out.set(r.finalCanvas, first * D);
