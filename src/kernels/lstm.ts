@@ -9,6 +9,10 @@ import { ld, st } from "./vector";
  */
 export function lstmForward(n: i32, H: i32, gates: usize, bias: usize, cPrev: usize, c: usize, h: usize): void {
   const G = 4 * H, hb = <usize> H << 2;
+  if ((H & 3) == 0) {
+    lstmForward4(n, H, gates, bias, cPrev, c, h);
+    return;
+  }
   for (let b = 0; b < n; b++) {
     const g = gates + (<usize> (b * G) << 2), row = <usize> (b * H) << 2;
     for (let k = 0; k < H; k += 4) {
@@ -26,6 +30,29 @@ export function lstmForward(n: i32, H: i32, gates: usize, bias: usize, cPrev: us
       st(g + 3 * hb + o, g4, cols);
       st(c + row + o, c4, cols);
       st(h + row + o, f32x4.mul(o4, vtanh(c4)), cols);
+    }
+  }
+}
+
+/** {@link lstmForward} where H is a multiple of 4: whole vectors only. */
+function lstmForward4(n: i32, H: i32, gates: usize, bias: usize, cPrev: usize, c: usize, h: usize): void {
+  const G = 4 * H, hb = <usize> H << 2;
+  for (let b = 0; b < n; b++) {
+    const g = gates + (<usize> (b * G) << 2), row = <usize> (b * H) << 2;
+    for (let k = 0; k < H; k += 4) {
+      const o = <usize> k << 2;
+      const i4 = vsigmoid(f32x4.add(v128.load(g + o), v128.load(bias + o)));
+      const f4 = vsigmoid(f32x4.add(v128.load(g + hb + o), v128.load(bias + hb + o)));
+      const o4 = vsigmoid(f32x4.add(v128.load(g + 2 * hb + o), v128.load(bias + 2 * hb + o)));
+      const g4 = vtanh(f32x4.add(v128.load(g + 3 * hb + o), v128.load(bias + 3 * hb + o)));
+      const cp = cPrev == 0 ? f32x4.splat(0) : v128.load(cPrev + row + o);
+      const c4 = f32x4.relaxed_madd(f4, cp, f32x4.mul(i4, g4));
+      v128.store(g + o, i4);
+      v128.store(g + hb + o, f4);
+      v128.store(g + 2 * hb + o, o4);
+      v128.store(g + 3 * hb + o, g4);
+      v128.store(c + row + o, c4);
+      v128.store(h + row + o, f32x4.mul(o4, vtanh(c4)));
     }
   }
 }
