@@ -66,7 +66,7 @@ train options:
   --batch N             minibatch size (default 100)
   --lr X                Adam step size (default 1e-3)
   --lr-final X          decay the step size exponentially from --lr to X over --epochs (kept on --resume);
-                        with --resume of a constant-step run: anneal from its current epoch to --epochs
+                        with --resume: a new decay from the run's current step size and epoch to X at --epochs
   --clip X              clip the gradient's global norm at X; 0 turns clipping off (default 10)
   --seed N              seed for weights, data order and noise (default 0)
   --out DIR             run directory (default runs/<dataset>-<preset>)

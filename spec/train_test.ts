@@ -122,20 +122,26 @@ Deno.test("scheduledLr(): constant without lrFinal; exponential from lr to lrFin
   ], { rtol: 1e-12, what: "lr of a decay from epoch 20" });
 });
 
-Deno.test("train() --resume with lrFinal anneals a constant run from its epoch; a decaying run refuses a second", async () => {
+Deno.test("train() --resume with lrFinal anneals from the run's epoch and step size, constant or decaying", async () => {
   await selectBackend("cpu");
   const splits = await loadBinarizedMnist({ dataDir: FIXTURES, download: false, fallback: false });
   const out = await Deno.makeTempDir();
   await train({ ...base, splits, outDir: out, epochs: 1 });
   await train({ ...base, splits, outDir: out, epochs: 3, resume: true, lrFinal: 1e-3 });
-  const ckpt = await loadCheckpoint(`${out}/checkpoint.safetensors`);
-  const settings = ckpt.info.settings as Parameters<typeof scheduledLr>[0];
+  let ckpt = await loadCheckpoint(`${out}/checkpoint.safetensors`);
+  let settings = ckpt.info.settings as Parameters<typeof scheduledLr>[0];
   deepEqual(settings, { batch: 16, lr: 1e-2, clipNorm: 10, seed: 3, lrFinal: 1e-3, decayStart: 1, decayEpochs: 2 });
   // the last update (epoch 2, batch 3 of 4) used lr·(lrFinal/lr)^((2.75 − 1)/2)
   assertClose([ckpt.state!.lr!], [1e-2 * 0.1 ** (1.75 / 2)], { rtol: 1e-12, what: "step size" });
+  // past the decay's end the run is at 1e-3: a second anneal starts there
+  await train({ ...base, splits, outDir: out, epochs: 5, resume: true, lrFinal: 1e-4 });
+  ckpt = await loadCheckpoint(`${out}/checkpoint.safetensors`);
+  settings = ckpt.info.settings as Parameters<typeof scheduledLr>[0];
+  assertClose([settings.lr, settings.decayStart!, settings.decayEpochs!], [1e-3, 3, 2], { rtol: 1e-12, what: "2nd" });
+  assertClose([ckpt.state!.lr!], [1e-3 * 0.1 ** (1.75 / 2)], { rtol: 1e-12, what: "step size of the 2nd decay" });
   await rejects(
-    train({ ...base, splits, outDir: out, epochs: 4, resume: true, lrFinal: 1e-4 }),
-    /already decays its step size to 0.001; resume it without --lr-final/,
+    train({ ...base, splits, outDir: out, epochs: 5, resume: true, lrFinal: 1e-5 }),
+    /anneals from the run's epoch 5 to --epochs: give --epochs above 5/,
   );
   await Deno.remove(out, { recursive: true });
 });

@@ -29,7 +29,7 @@ import { type Engine, TFJS_ENGINE } from "./engine/engine.ts";
 /** Hyper-parameters of a run that must stay fixed across resumes. */
 export interface RunSettings {
   batch: number;
-  /** Adam's step size (at the start, when it decays). */
+  /** Adam's step size (where it decays: at the decay's start). */
   lr: number;
   clipNorm: number;
   seed: number;
@@ -221,23 +221,19 @@ interface Run {
 }
 
 /**
- * A resumed run's settings: its own, and where `--lr-final` is given to a run trained at a constant step size, a
- * decay from lr to lrFinal that starts at the run's current epoch and ends at --epochs (annealing a run that has
- * stopped improving). A run that already decays keeps its schedule.
+ * A resumed run's settings: its own, and where `--lr-final` is given, a new decay from the step size the run has
+ * reached (its constant lr, or where its schedule has brought it) to lrFinal, from the run's current epoch to
+ * --epochs: annealing a run that has stopped improving, or going on below the end of its first decay.
  */
 function annealed(saved: RunSettings, o: TrainOptions, epoch: number): RunSettings {
   if (o.lrFinal === undefined) return saved;
-  if (saved.lrFinal !== undefined) {
-    throw new RunError(
-      `--lr-final: this run already decays its step size to ${saved.lrFinal}; resume it without --lr-final`,
-    );
-  }
   if (o.epochs === undefined || !(o.epochs > epoch)) {
     throw new RunError(
       `--lr-final on --resume anneals from the run's epoch ${epoch} to --epochs: give --epochs above ${epoch}`,
     );
   }
-  return { ...saved, lrFinal: o.lrFinal, decayStart: epoch, decayEpochs: o.epochs - epoch };
+  const lr = scheduledLr(saved, epoch);
+  return { ...saved, lr, lrFinal: o.lrFinal, decayStart: epoch, decayEpochs: o.epochs - epoch };
 }
 
 /** Opens the run in o.outDir: resumes its checkpoint, or starts a new one (writing config.json). */
