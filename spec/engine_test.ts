@@ -16,7 +16,7 @@ import type { Batch, Trainable } from "../src/trainer.ts";
 import { createEngine, type Engine } from "../src/engine/engine.ts";
 import { engineContext } from "../src/engine/context.ts";
 import { FusedClassifier } from "../src/engine/fused_classifier.ts";
-import { FusedDraw } from "../src/engine/fused_draw.ts";
+import { FusedDraw, type FusedRunner } from "../src/engine/fused_draw.ts";
 import { loadKernels, newArena } from "../src/engine/kernels.ts";
 import { ClassifierPool, FusedPool, MIN_SHARE } from "../src/engine/pool.ts";
 import { checkBounds, jsGemm, openCblas } from "../src/engine/cblas.ts";
@@ -230,6 +230,27 @@ Deno.test("a forward-only runner (evaluation, generation) gives the same losses 
     assertClose(pool.forward(w, x, eps).lx, la.lx, { rtol: 1e-6, what: "pooled Lx" });
   } finally {
     pool.dispose();
+  }
+});
+
+Deno.test("the fused engine gives evaluation and generation a forward-only runner, training a full one", async () => {
+  await selectBackend("cpu");
+  const cfg: DrawConfig = { ...MNIST, T: 4, hidden: 32, z: 8 };
+  for (const threads of [1, 2]) {
+    const engine = await createEngine("fused", { threads });
+    try {
+      const batch = 40, { w, x, eps, dlx, dlz } = drawProblem(cfg, paramSpecs(cfg), batch, 6);
+      const lean = engine.draw(cfg, batch, { training: false }) as FusedRunner;
+      const full = engine.draw(cfg, batch) as FusedRunner;
+      ok(lean !== full, `${threads} thread(s): two runners`);
+      ok(engine.draw(cfg, batch, { training: true }) === full, "the training runner is the default, cached");
+      lean.forward(w, x, eps);
+      throws(() => lean.backward(dlx, dlz), /forward-only/);
+      full.forward(w, x, eps);
+      full.backward(dlx, dlz);
+    } finally {
+      engine.dispose();
+    }
   }
 });
 

@@ -109,12 +109,13 @@ class FusedEngine implements Engine {
     return engineContext(this.module, newArena(this.module), this.blas);
   }
 
-  draw(config: DrawConfig, batch: number): FusedRunner {
+  draw(config: DrawConfig, batch: number, options: { training?: boolean } = {}): FusedRunner {
+    const training = options.training ?? true;
     const runner = this.cached(
-      `draw/${JSON.stringify(config)}/${batch}`,
+      `draw/${training ? "training" : "forward"}/${JSON.stringify(config)}/${batch}`,
       () =>
-        FusedPool.create(config, batch, this.threads, this.module, this.blas) ??
-          new FusedDraw(config, batch, this.context()),
+        FusedPool.create(config, batch, this.threads, this.module, this.blas, training) ??
+          new FusedDraw(config, batch, this.context(), { training }),
     );
     if (runner instanceof FusedPool) this.stopWhenIdle();
     return runner;
