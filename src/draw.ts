@@ -441,6 +441,9 @@ export interface DrawSample {
   writeWindows?: tf.Tensor3D;
 }
 
+/** The weights that generation (Eqs 13–16) does not read, by name prefix. */
+const ENCODER_ONLY = ["encoder.", "posterior.", "read."];
+
 /**
  * DRAW Eqs 13–16: generates images from prior noise `eps` [T, n, z]. The encoder is not used.
  *
@@ -460,10 +463,8 @@ export function drawGenerate(
 ): DrawSample {
   const n = eps.shape[1];
   checkNoise(eps, config, n);
-  for (const spec of paramSpecs(config)) {
-    if (spec.name.startsWith("encoder.") || spec.name.startsWith("posterior.") || spec.name.startsWith("read.")) {
-      continue;
-    }
+  const generative = paramSpecs(config).filter((s) => !ENCODER_ONLY.some((prefix) => s.name.startsWith(prefix)));
+  for (const spec of generative) {
     const w = weights[spec.name];
     if (!w || w.shape.join() !== spec.shape.join()) {
       throw new TypeError(`Cannot generate as weight ${spec.name} must be [${spec.shape}]`);
@@ -482,7 +483,7 @@ export function drawGenerate(
   }
   if (runner) {
     const fw: Record<string, Float32Array> = {};
-    for (const spec of paramSpecs(config)) if (weights[spec.name]) fw[spec.name] = peek32(weights[spec.name]);
+    for (const spec of generative) fw[spec.name] = peek32(weights[spec.name]);
     const canvas = runner.generate(fw, peek32(eps));
     return tf.tidy(() => {
       const logits = toImages(tf.tensor2d(canvas, [n, imageSize(config)]), config);

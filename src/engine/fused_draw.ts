@@ -328,12 +328,13 @@ export class FusedDraw implements FusedRunner {
     return this.gradsPtr + 4 * this.offsets.at[name][0];
   }
 
-  /** Copies named weights into the weight vector (absent ones become zeros: generation needs no encoder). */
+  /**
+   * Copies named weights into the weight vector; absent ones are left as they are (generation is given the
+   * decoder's alone: it reads no others).
+   */
   loadWeights(weights: FusedWeights): void {
     for (const [name, [o, size]] of Object.entries(this.offsets.at)) {
-      const view = this.arena.f32(this.weightsPtr + 4 * o, size);
-      if (weights[name]) view.set(weights[name]);
-      else view.fill(0);
+      if (weights[name]) this.arena.f32(this.weightsPtr + 4 * o, size).set(weights[name]);
     }
   }
 
