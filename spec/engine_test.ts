@@ -11,7 +11,7 @@ import * as tf from "../src/tf.ts";
 import { selectBackend } from "../src/backend.ts";
 import { CIFAR, CLUTTERED, type DrawConfig, MNIST, MNIST_NO_ATTENTION } from "../src/config.ts";
 import { Classifier, classifierForward, classifierSpecs } from "../src/classifier.ts";
-import { Draw, drawLoss, paramSpecs, toInternal } from "../src/draw.ts";
+import { Draw, drawGenerate, drawLoss, drawNoise, paramSpecs, toInternal } from "../src/draw.ts";
 import type { Batch, Trainable } from "../src/trainer.ts";
 import { createEngine, type Engine } from "../src/engine/engine.ts";
 import { engineContext } from "../src/engine/context.ts";
@@ -230,6 +230,31 @@ Deno.test("a forward-only runner (evaluation, generation) gives the same losses 
     assertClose(pool.forward(w, x, eps).lx, la.lx, { rtol: 1e-6, what: "pooled Lx" });
   } finally {
     pool.dispose();
+  }
+});
+
+Deno.test("Draw.generate on the fused engine (noise drawn into a kept buffer) = drawGenerate of drawNoise", async () => {
+  await selectBackend("wasm");
+  const engine = await createEngine("fused", { threads: 2 });
+  try {
+    const cfg: DrawConfig = { ...MNIST, T: 4, hidden: 32, z: 8 };
+    const model = new Draw(cfg, 2);
+    model.engine = engine;
+    for (const n of [60, 7, 60]) {
+      const [a, b] = [new Rng(n), new Rng(n)];
+      const got = model.generate(n, a);
+      const eps = drawNoise(cfg, n, b);
+      const want = drawGenerate(model.weights, cfg, eps, { engine });
+      assertClose(await got.logits.data() as Float32Array, await want.logits.data() as Float32Array, {
+        atol: 0,
+        what: `logits of ${n}`,
+      });
+      equal(a.state, b.state, "the same draws taken from rng");
+      tf.dispose([got.logits, got.means, want.logits, want.means, eps]);
+    }
+    model.dispose();
+  } finally {
+    engine.dispose();
   }
 });
 

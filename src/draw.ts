@@ -444,6 +444,32 @@ export interface DrawSample {
 /** The weights that generation (Eqs 13–16) does not read, by name prefix. */
 const ENCODER_ONLY = ["encoder.", "posterior.", "read."];
 
+/** The weights generation reads (Eqs 13–16: the decoder, the write, c_0). */
+function generativeSpecs(config: DrawConfig): ParamSpec[] {
+  return paramSpecs(config).filter((s) => !ENCODER_ONLY.some((prefix) => s.name.startsWith(prefix)));
+}
+
+/** Throws unless every weight generation reads is present with its shape. */
+function checkGenerative(weights: DrawWeights, config: DrawConfig): void {
+  for (const spec of generativeSpecs(config)) {
+    const w = weights[spec.name];
+    if (!w || w.shape.join() !== spec.shape.join()) {
+      throw new TypeError(`Cannot generate as weight ${spec.name} must be [${spec.shape}]`);
+    }
+  }
+}
+
+/** drawGenerate on the fused engine, from noise values [T, n, z] (read before any tfjs call). */
+function fusedGenerate(runner: FusedRunner, weights: DrawWeights, config: DrawConfig, eps: Float32Array): DrawSample {
+  const fw: Record<string, Float32Array> = {};
+  for (const spec of generativeSpecs(config)) fw[spec.name] = peek32(weights[spec.name]);
+  const canvas = runner.generate(fw, eps);
+  return tf.tidy(() => {
+    const logits = toImages(tf.tensor2d(canvas, [runner.batch, imageSize(config)]), config);
+    return { logits, means: tf.sigmoid(logits) as tf.Tensor4D } as unknown as tf.TensorContainer;
+  }) as unknown as DrawSample;
+}
+
 /**
  * DRAW Eqs 13–16: generates images from prior noise `eps` [T, n, z]. The encoder is not used.
  *
@@ -463,13 +489,7 @@ export function drawGenerate(
 ): DrawSample {
   const n = eps.shape[1];
   checkNoise(eps, config, n);
-  const generative = paramSpecs(config).filter((s) => !ENCODER_ONLY.some((prefix) => s.name.startsWith(prefix)));
-  for (const spec of generative) {
-    const w = weights[spec.name];
-    if (!w || w.shape.join() !== spec.shape.join()) {
-      throw new TypeError(`Cannot generate as weight ${spec.name} must be [${spec.shape}]`);
-    }
-  }
+  checkGenerative(weights, config);
   const runner = options.trace ? undefined : (options.engine ?? TFJS_ENGINE).draw(config, n, { training: false });
   if (runner instanceof WebGpuDraw) {
     const buffers = paramSpecs(config).map((s) => weights[s.name] ? bufferOf(weights[s.name]) : undefined);
@@ -481,15 +501,7 @@ export function drawGenerate(
       return { logits, means: tf.sigmoid(logits) as tf.Tensor4D } as unknown as tf.TensorContainer;
     }) as unknown as DrawSample;
   }
-  if (runner) {
-    const fw: Record<string, Float32Array> = {};
-    for (const spec of generative) fw[spec.name] = peek32(weights[spec.name]);
-    const canvas = runner.generate(fw, peek32(eps));
-    return tf.tidy(() => {
-      const logits = toImages(tf.tensor2d(canvas, [n, imageSize(config)]), config);
-      return { logits, means: tf.sigmoid(logits) as tf.Tensor4D } as unknown as tf.TensorContainer;
-    }) as unknown as DrawSample;
-  }
+  if (runner) return fusedGenerate(runner, weights, config, peek32(eps));
   return tf.tidy(() => {
     const H = config.hidden;
     const writeWindows = options.trace && config.writeN > 0 ? [] as tf.Tensor2D[] : undefined;
@@ -539,8 +551,8 @@ export class Draw {
   readonly weights: Record<string, tf.Variable>;
   /** What computes its passes (see engine/engine.ts); the tfjs graph unless set. */
   engine: Engine = TFJS_ENGINE;
-  /** The fused engine's training noise, one buffer reused (a fresh 2.6 MB per step is paged in anew). */
-  private noise?: Float32Array;
+  /** The fused engine's noise buffers, by batch (a fresh 2.6 MB per step would be paged in anew). */
+  private readonly noise = new Map<number, Float32Array>();
 
   /** Builds a network with fresh weights from `seed`. */
   constructor(config: DrawConfig, seed = 0) {
@@ -575,9 +587,7 @@ export class Draw {
     const runner = this.engine.draw(this.config, n, { training: true });
     if (!runner) return undefined;
     if (!(runner instanceof WebGpuDraw)) {
-      const { T, z } = this.config;
-      if (this.noise?.length !== T * n * z) this.noise = new Float32Array(T * n * z); // drawNoise's values, kept
-      return fusedStep(runner, this.weights, this.config, batch.x, rng.fillNormal(this.noise));
+      return fusedStep(runner, this.weights, this.config, batch.x, rng.fillNormal(this.noiseOf(n)));
     }
     const eps = drawNoise(this.config, n, rng);
     try {
@@ -585,6 +595,17 @@ export class Draw {
     } finally {
       eps.dispose();
     }
+  }
+
+  /** A kept buffer for the noise [T, n, z] of a batch of n (the few latest sizes). */
+  private noiseOf(n: number): Float32Array {
+    let buffer = this.noise.get(n);
+    if (!buffer) {
+      if (this.noise.size >= 4) this.noise.clear();
+      buffer = new Float32Array(this.config.T * n * this.config.z);
+      this.noise.set(n, buffer);
+    }
+    return buffer;
   }
 
   /** The parameters of this network (see {@link paramSpecs}). */
@@ -596,6 +617,11 @@ export class Draw {
   generate(n: number, rng: Rng, options: TraceOptions = {}): DrawSample {
     if (!Number.isInteger(n) || n < 1) {
       throw new RangeError(`Cannot generate as n must be an integer >= 1: current value is ${n}`);
+    }
+    const runner = options.trace ? undefined : this.engine.draw(this.config, n, { training: false });
+    if (runner && !(runner instanceof WebGpuDraw)) { // drawNoise's values, without a tensor
+      checkGenerative(this.weights, this.config);
+      return fusedGenerate(runner, this.weights, this.config, rng.fillNormal(this.noiseOf(n)));
     }
     const eps = drawNoise(this.config, n, rng);
     try {
