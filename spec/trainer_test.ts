@@ -86,6 +86,40 @@ Deno.test("Trainer.step() applies Adam as Kingma & Ba define it, with the gradie
   model.dispose();
 });
 
+for (const backend of ["cpu", "wasm"] as const) {
+  Deno.test(`Trainer.step(): norm, clipping and Adam in place = the same through tfjs ops, clipped or not (${backend})`, async () => {
+    await (await import("../src/backend.ts")).selectBackend(backend);
+    for (const clipNorm of [0.05, 0]) {
+      const runs = [true, false].map((inPlace) => {
+        const model = new Draw(TINY, 11);
+        return { model, trainer: new Trainer(model, { lr: 1e-2, clipNorm, inPlace }) };
+      });
+      const x = batch(12);
+      for (let s = 0; s < 3; s++) {
+        const [a, b] = [await runs[0].trainer.step(x, new Rng(s)), await runs[1].trainer.step(x, new Rng(s))];
+        assertClose([a.loss, a.gradNorm], [b.loss, b.gradNorm], { rtol: 1e-5, what: `step ${s} loss and norm` });
+        if (clipNorm > 0) ok(a.gradNorm > clipNorm, "the gradient is clipped");
+      }
+      for (const name of Object.keys(runs[0].model.weights)) {
+        const [p, q] = runs.map((r) => r.trainer);
+        for (
+          const [what, u, w] of [["w", runs[0].model.weights, runs[1].model.weights], ["m", p.m, q.m], ["v", p.v, q.v]]
+        ) {
+          const got = (u as Record<string, tf.Tensor>)[name].dataSync(),
+            want = (w as Record<string, tf.Tensor>)[name].dataSync();
+          assertClose(got, want, { rtol: 1e-4, atol: 1e-7, what: `${what} of ${name}, clip ${clipNorm}` });
+        }
+      }
+      equal(runs[0].trainer.iteration, 3);
+      x.dispose();
+      for (const r of runs) {
+        r.trainer.dispose();
+        r.model.dispose();
+      }
+    }
+  });
+}
+
 Deno.test("Trainer.step() leaves the weights untouched when the loss is not finite", async () => {
   const model = new Draw(TINY, 1);
   const trainer = new Trainer(model);

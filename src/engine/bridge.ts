@@ -46,6 +46,15 @@ export function peek32(t: tf.Tensor): Float32Array {
 }
 
 /**
+ * Whether {@link peek32} gives a tensor's own storage, so that a fresh tensor can be written through
+ * it: the wasm backend (its heap) and the cpu backend (dataSync returns the array it keeps).
+ */
+export function storageViews(): boolean {
+  const name = tf.getBackend();
+  return name === "wasm" || name === "cpu";
+}
+
+/**
  * A new float32 tensor holding a copy of `values`, which the caller may then overwrite (a view of
  * an engine's memory, say): the wasm backend copies into its heap, the others keep the array they
  * are given, so they get a copy.
