@@ -139,19 +139,25 @@ class Threads<R extends PoolRunner> {
     }
   }
 
-  /** Runs `cmd` on every share (woken) and `mine` on the main thread's, and waits for all. */
+  /**
+   * Runs `cmd` on every share (woken) and `mine` on the main thread's, and waits for all, also when
+   * `mine` throws: no worker is left running on the shared memory when this returns.
+   */
   each(cmd: number, mine: () => void): void {
     this.wake(cmd);
-    mine();
-    for (const s of this.shares) {
-      for (;;) {
-        const done = Atomics.load(s.ctrl, CONTROL.DONE);
-        if (done === s.seq) break;
-        Atomics.wait(s.ctrl, CONTROL.DONE, done, 1000);
+    try {
+      mine();
+    } finally {
+      for (const s of this.shares) {
+        for (;;) {
+          const done = Atomics.load(s.ctrl, CONTROL.DONE);
+          if (done === s.seq) break;
+          Atomics.wait(s.ctrl, CONTROL.DONE, done, 1000);
+        }
       }
-      if (Atomics.load(s.ctrl, CONTROL.FAILED)) {
-        throw new Error("Cannot run the fused engine: a worker thread failed (see its message above)");
-      }
+    }
+    if (this.shares.some((s) => Atomics.load(s.ctrl, CONTROL.FAILED))) {
+      throw new Error("Cannot run the fused engine: a worker thread failed (see its message above)");
     }
   }
 
@@ -230,6 +236,9 @@ export class FusedPool implements FusedRunner {
 
   /** The gradient for the latest forward pass: the shares' gradients summed in place. */
   backward(dlx: Float32Array, dlz: Float32Array): FusedWeights {
+    if (!this.threads.main.training) {
+      throw new Error("Cannot run a backward pass on a forward-only fused runner (made with training: false)");
+    }
     for (const [r, first] of this.all) {
       r.setLossGradients(dlx.subarray(first, first + r.batch), dlz.subarray(first, first + r.batch));
     }
