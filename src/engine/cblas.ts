@@ -113,7 +113,9 @@ export function openCblas(): Cblas | undefined {
   }
   if (env === "none") return undefined;
   try {
-    Deno.env.set("OPENBLAS_NUM_THREADS", "1"); // read by OpenBLAS when it loads
+    // read by OpenBLAS when it loads; set once (the workers that open it again find it set: setenv
+    // while other threads read the environment is not safe in C)
+    if (Deno.env.get("OPENBLAS_NUM_THREADS") !== "1") Deno.env.set("OPENBLAS_NUM_THREADS", "1");
   } catch {
     // no --allow-env: openblas_set_num_threads(1) below still keeps products on the calling thread
   }
