@@ -176,16 +176,39 @@ class Threads<R extends PoolRunner> {
   }
 }
 
+/** What both pools share: the threads, where the products run, the passes, each runner's first image. */
+abstract class Pool<R extends PoolRunner> {
+  protected constructor(readonly batch: number, protected readonly threads: Threads<R>) {}
+
+  /** Where the products run. */
+  get products(): string {
+    return this.threads.main.products;
+  }
+
+  /** Forward passes so far. */
+  get passes(): number {
+    return this.threads.main.passes;
+  }
+
+  /** Every runner with its first image. */
+  protected get all(): [R, number][] {
+    return [[this.threads.main, 0], ...this.threads.shares.map((s) => [s.runner, s.start] as [R, number])];
+  }
+
+  /** Stops the workers. */
+  dispose(): void {
+    this.threads.dispose();
+  }
+}
+
 /**
  * DRAW's batch split over the main thread and `threads − 1` workers. Create with
  * {@link FusedPool.create}; a single {@link FusedDraw} serves when it returns undefined.
  */
-export class FusedPool implements FusedRunner {
-  private constructor(
-    readonly config: DrawConfig,
-    readonly batch: number,
-    private readonly threads: Threads<FusedDraw>,
-  ) {}
+export class FusedPool extends Pool<FusedDraw> implements FusedRunner {
+  private constructor(readonly config: DrawConfig, batch: number, threads: Threads<FusedDraw>) {
+    super(batch, threads);
+  }
 
   /** Starts the workers (see Threads.start), or returns undefined where one thread serves. */
   static create(
@@ -199,21 +222,6 @@ export class FusedPool implements FusedRunner {
   ): FusedPool | undefined {
     const t = Threads.start<FusedDraw>({ kind: "draw", config }, batch, threads, module, blas, training, timeoutMs);
     return t && new FusedPool(config, batch, t);
-  }
-
-  /** Where the products run. */
-  get products(): string {
-    return this.threads.main.products;
-  }
-
-  /** Forward passes so far. */
-  get passes(): number {
-    return this.threads.main.passes;
-  }
-
-  /** Every runner with its first image. */
-  private get all(): [FusedDraw, number][] {
-    return [[this.threads.main, 0], ...this.threads.shares.map((s) => [s.runner, s.start] as [FusedDraw, number])];
   }
 
   /** Eqs 1–12 on the whole batch, split over the threads. */
@@ -257,23 +265,16 @@ export class FusedPool implements FusedRunner {
     for (const [r, first] of this.all) out.set(r.finalCanvas, first * D);
     return out;
   }
-
-  /** Stops the workers. */
-  dispose(): void {
-    this.threads.dispose();
-  }
 }
 
 /**
  * The classifier's batch split over the main thread and `threads − 1` workers, as
  * {@link FusedPool} splits DRAW's. Create with {@link ClassifierPool.create}.
  */
-export class ClassifierPool implements ClassifierRunner {
-  private constructor(
-    readonly config: ClassifierConfig,
-    readonly batch: number,
-    private readonly threads: Threads<FusedClassifier>,
-  ) {}
+export class ClassifierPool extends Pool<FusedClassifier> implements ClassifierRunner {
+  private constructor(readonly config: ClassifierConfig, batch: number, threads: Threads<FusedClassifier>) {
+    super(batch, threads);
+  }
 
   /** Starts the workers (see Threads.start), or returns undefined where one thread serves. */
   static create(
@@ -287,22 +288,6 @@ export class ClassifierPool implements ClassifierRunner {
     const model = { kind: "classifier" as const, config };
     const t = Threads.start<FusedClassifier>(model, batch, threads, module, blas, true, timeoutMs);
     return t && new ClassifierPool(config, batch, t);
-  }
-
-  /** Where the products run. */
-  get products(): string {
-    return this.threads.main.products;
-  }
-
-  /** Forward passes so far. */
-  get passes(): number {
-    return this.threads.main.passes;
-  }
-
-  /** Every runner with its first image. */
-  private get all(): [FusedClassifier, number][] {
-    const shares = this.threads.shares.map((s) => [s.runner, s.start] as [FusedClassifier, number]);
-    return [[this.threads.main, 0], ...shares];
   }
 
   /** Class scores [batch, classes] on the whole batch, split over the threads. */
@@ -324,10 +309,5 @@ export class ClassifierPool implements ClassifierRunner {
     this.threads.each(COMMAND.BACKWARD, () => this.threads.main.runBackward());
     this.threads.sumGradients();
     return this.threads.main.gradients();
-  }
-
-  /** Stops the workers. */
-  dispose(): void {
-    this.threads.dispose();
   }
 }
