@@ -14,7 +14,7 @@ import { lstmCell, type LstmState } from "./lstm.ts";
 import type { Rng } from "./random.ts";
 import type { Batch } from "./trainer.ts";
 import { type Engine, TFJS_ENGINE } from "./engine/engine.ts";
-import { engineOp, peek32, tensorCopy, values32 } from "./engine/bridge.ts";
+import { engineOp, peek32, tensorCopy } from "./engine/bridge.ts";
 import type { ClassifierRunner } from "./engine/fused_classifier.ts";
 import { WebGpuClassifier } from "./engine/webgpu_classifier.ts";
 import { bufferOf, flushTfjs, gpuEngineOp, tensorFrom } from "./engine/webgpu_bridge.ts";
@@ -81,7 +81,7 @@ function fusedLogits(
   const specs = classifierSpecs(config);
   const batch = x.shape[0];
   const xt = toInternal(x);
-  const xv = values32(xt).slice();
+  const xv = peek32(xt).slice();
   xt.dispose();
   let pass = -1;
   return engineOp(specs.map((s) => weights[s.name]), [batch, config.classes], {
@@ -162,33 +162,24 @@ function fusedClassifierStep(
   x: tf.Tensor4D,
   labels: tf.Tensor1D,
 ): ObjectiveGradients {
-  const specs = classifierSpecs(config), n = x.shape[0], K = config.classes;
-  const label = labels.dataSync();
+  const specs = classifierSpecs(config), n = x.shape[0];
   const xt = toInternal(x);
-  let logits: Float32Array;
+  let scores: Float32Array;
   try {
-    logits = runner.forward(Object.fromEntries(specs.map((s) => [s.name, peek32(weights[s.name])])), peek32(xt));
+    scores = runner.forward(Object.fromEntries(specs.map((s) => [s.name, peek32(weights[s.name])])), peek32(xt));
   } finally {
     xt.dispose();
   }
-  const dLogits = new Float32Array(n * K);
-  let loss = 0, errors = 0;
-  for (let b = 0; b < n; b++) {
-    const row = logits.subarray(b * K, (b + 1) * K), y = label[b];
-    let max = -Infinity, best = 0;
-    for (let k = 0; k < K; k++) if (row[k] > max) [max, best] = [row[k], k];
-    let sum = 0;
-    for (let k = 0; k < K; k++) sum += Math.exp(row[k] - max);
-    loss += max + Math.log(sum) - row[y];
-    if (best !== y) errors++;
-    for (let k = 0; k < K; k++) dLogits[b * K + k] = (Math.exp(row[k] - max) / sum - (k === y ? 1 : 0)) / n;
-  }
-  const g = runner.backward(dLogits);
-  return tf.tidy(() => ({
-    loss: tf.scalar(loss / n),
-    figures: { error: tf.scalar(errors / n) },
-    grads: Object.fromEntries(specs.map((s) => [s.name, tensorCopy(g[s.name], s.shape)])),
-  } as unknown as tf.TensorContainer)) as unknown as ObjectiveGradients;
+  return tf.tidy(() => {
+    const logits = tf.tensor2d(scores, [n, config.classes]);
+    const onehot = tf.oneHot(tf.cast(labels, "int32"), config.classes);
+    const g = runner.backward(peek32(tf.div(tf.sub(tf.softmax(logits), onehot), n)));
+    return {
+      loss: tf.mean(softmaxCrossEntropy(logits, labels)) as tf.Scalar,
+      figures: { error: errorRate(logits, labels) },
+      grads: Object.fromEntries(specs.map((s) => [s.name, tensorCopy(g[s.name], s.shape)])),
+    } as unknown as tf.TensorContainer;
+  }) as unknown as ObjectiveGradients;
 }
 
 /** Softmax cross-entropy per example: log Σ_k exp(logit_k) − logit_label. [batch] */

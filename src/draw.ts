@@ -299,7 +299,7 @@ function fusedLoss(
   const specs = paramSpecs(config);
   const batch = x.shape[0];
   const xt = toInternal(x);
-  const xv = values32(xt).slice();
+  const xv = peek32(xt).slice();
   xt.dispose();
   const ev = values32(eps);
   let logRatio: Float32Array = new Float32Array(0);
@@ -464,8 +464,13 @@ function fusedGenerate(runner: FusedRunner, weights: DrawWeights, config: DrawCo
   const fw: Record<string, Float32Array> = {};
   for (const spec of generativeSpecs(config)) fw[spec.name] = peek32(weights[spec.name]);
   const canvas = runner.generate(fw, eps);
+  return sampleOf(() => tf.tensor2d(canvas, [runner.batch, imageSize(config)]), config);
+}
+
+/** A DrawSample from an engine's final canvases (logits [n, D], made inside the tidy): c_T and σ(c_T). */
+function sampleOf(canvas: () => tf.Tensor2D, config: DrawConfig): DrawSample {
   return tf.tidy(() => {
-    const logits = toImages(tf.tensor2d(canvas, [runner.batch, imageSize(config)]), config);
+    const logits = toImages(canvas(), config);
     return { logits, means: tf.sigmoid(logits) as tf.Tensor4D } as unknown as tf.TensorContainer;
   }) as unknown as DrawSample;
 }
@@ -496,10 +501,7 @@ export function drawGenerate(
     const noise = bufferOf(eps);
     flushTfjs();
     const canvas = runner.generate(buffers, noise);
-    return tf.tidy(() => {
-      const logits = toImages(tensorFrom(canvas, [n, imageSize(config)]) as tf.Tensor2D, config);
-      return { logits, means: tf.sigmoid(logits) as tf.Tensor4D } as unknown as tf.TensorContainer;
-    }) as unknown as DrawSample;
+    return sampleOf(() => tensorFrom(canvas, [n, imageSize(config)]) as tf.Tensor2D, config);
   }
   if (runner) return fusedGenerate(runner, weights, config, peek32(eps));
   return tf.tidy(() => {
