@@ -5,7 +5,7 @@ import { loadCheckpoint, modelFromCheckpoint, restoreTrainer, saveCheckpoint } f
 import { encodeSafetensors } from "../src/safetensors.ts";
 import { Rng } from "../src/random.ts";
 import { Trainer } from "../src/trainer.ts";
-import { deepEqual, equal, ok, rejects } from "./_assert.ts";
+import { deepEqual, equal, ok, rejects, throws } from "./_assert.ts";
 
 Deno.test("saveCheckpoint() and loadCheckpoint() restore weights, Adam state and position exactly", async () => {
   const dir = await Deno.makeTempDir();
@@ -33,6 +33,24 @@ Deno.test("saveCheckpoint() and loadCheckpoint() restore weights, Adam state and
   equal(a.loss, b.loss);
   tf.dispose(x);
   for (const d of [model, copy, trainer, t2]) d.dispose();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a weights-only checkpoint (a shipped model) loads its weights and refuses to resume, saying so", async () => {
+  const dir = await Deno.makeTempDir();
+  const model = new Draw(TINY, 3);
+  const state = { iteration: 7, examples: 28, epoch: 1, batchInEpoch: 0, noiseRng: 1, seconds: 2 };
+  await saveCheckpoint(`${dir}/c.safetensors`, model, undefined, state, { dataset: "mnist" });
+  const ckpt = await loadCheckpoint(`${dir}/c.safetensors`);
+  equal(ckpt.adam, undefined);
+  deepEqual(ckpt.state, state);
+  const copy = modelFromCheckpoint(ckpt);
+  for (const name of Object.keys(model.weights)) {
+    deepEqual(copy.weights[name].dataSync(), model.weights[name].dataSync(), name);
+  }
+  const trainer = new Trainer(copy);
+  throws(() => restoreTrainer(trainer, ckpt), /no optimizer state \(weights only\): resume the run it came from/);
+  for (const d of [model, copy, trainer]) d.dispose();
   await Deno.remove(dir, { recursive: true });
 });
 

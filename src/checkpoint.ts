@@ -194,7 +194,9 @@ export function modelFromCheckpoint(ckpt: Checkpoint): Model {
 /** Restores a trainer's Adam moments and iteration count from a checkpoint. */
 export function restoreTrainer(trainer: Trainer, ckpt: Checkpoint): void {
   if (!ckpt.adam || !ckpt.state) {
-    throw new SafetensorsError("Cannot resume from this checkpoint as it holds no optimizer state (weights only)");
+    throw new SafetensorsError(
+      "Cannot resume from this checkpoint as it holds no optimizer state (weights only): resume the run it came from, or start a new one",
+    );
   }
   for (const [name, t] of ckpt.adam.m) tf.tidy(() => trainer.m[name].assign(tf.tensor(t.data, t.shape)));
   for (const [name, t] of ckpt.adam.v) tf.tidy(() => trainer.v[name].assign(tf.tensor(t.data, t.shape)));

@@ -4,13 +4,18 @@
  * config.json, and README.md, the model's card: data, command, training time, examples seen, the
  * test figure (measured here on the whole test split), the date.
  *
+ * With --weights-only the checkpoint keeps the weights alone (a third of the size: the repository
+ * allows 60 MB of model files, history included) and metrics.jsonl every validation with every
+ * tenth training line; such a model samples and evaluates but cannot be resumed.
+ *
  * Run: deno run -A tools/ship_model.ts <run-dir> <name> --command "<the train command>" [--samples K]
+ *   [--weights-only]
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import { selectBackend } from "../src/backend.ts";
-import { loadCheckpoint, modelFromCheckpoint } from "../src/checkpoint.ts";
+import { loadCheckpoint, modelFromCheckpoint, saveCheckpoint } from "../src/checkpoint.ts";
 import type { Classifier } from "../src/classifier.ts";
 import { DATASETS } from "../src/data/registry.ts";
 import type { Draw } from "../src/draw.ts";
@@ -21,10 +26,12 @@ import { clock } from "../src/progress.ts";
 const { positionals: [run, name], values } = parseArgs({
   args: Deno.args,
   allowPositionals: true,
-  options: { command: { type: "string" }, samples: { type: "string" } },
+  options: { command: { type: "string" }, samples: { type: "string" }, "weights-only": { type: "boolean" } },
 });
 if (!run || !name || !values.command) {
-  console.error('usage: tools/ship_model.ts <run-dir> <name> --command "<the train command>" [--samples K]');
+  console.error(
+    'usage: tools/ship_model.ts <run-dir> <name> --command "<the train command>" [--samples K] [--weights-only]',
+  );
   Deno.exit(2);
 }
 const ckpt = await loadCheckpoint(`${run}/checkpoint.safetensors`);
@@ -53,8 +60,17 @@ const source = splits.source
   .replaceAll(Deno.cwd() + "/", "");
 const out = `models/${name}`;
 await Deno.mkdir(out, { recursive: true });
-for (const f of ["checkpoint.safetensors", "metrics.jsonl", "config.json"]) {
-  await Deno.copyFile(`${run}/${f}`, `${out}/${f}`);
+const weightsOnly = values["weights-only"] === true;
+await Deno.copyFile(`${run}/config.json`, `${out}/config.json`);
+if (weightsOnly) {
+  await saveCheckpoint(`${out}/checkpoint.safetensors`, model, undefined, state, ckpt.info);
+  let train = 0;
+  const lines = (await Deno.readTextFile(`${run}/metrics.jsonl`)).split("\n").filter((line) =>
+    line && (!line.startsWith('{"kind":"train"') || train++ % 10 === 0)
+  );
+  await Deno.writeTextFile(`${out}/metrics.jsonl`, lines.join("\n") + "\n");
+} else {
+  for (const f of ["checkpoint.safetensors", "metrics.jsonl"]) await Deno.copyFile(`${run}/${f}`, `${out}/${f}`);
 }
 const card = `# ${name}
 
@@ -76,8 +92,13 @@ ${
 | date | ${new Date().toISOString().slice(0, 10)}, draw.ts on a 2-core CPU machine |
 
 Use it by name: \`deno run -A cli.ts sample ${name}\`, \`eval ${name}\`, \`serve ${name}\`, or \`loadModel("${name}")\`.
-The checkpoint keeps the optimizer's state: \`deno run -A cli.ts train ${dataset} --resume --out models/${name}\` continues
-the run.
+${
+  weightsOnly
+    ? `The checkpoint holds the weights alone (the optimizer's state is left out to keep the repository small), and
+metrics.jsonl every validation with every tenth training line: it samples and evaluates, and cannot be resumed.`
+    : `The checkpoint keeps the optimizer's state: \`deno run -A cli.ts train ${dataset} --resume --out models/${name}\`
+continues the run.`
+}
 `;
 await Deno.writeTextFile(`${out}/README.md`, card);
 await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", `${out}/README.md`] }).output(); // as deno fmt lays it out

@@ -4,6 +4,34 @@
 import { Attention, bankSize, GAMMA, WINDOW, windowBackward } from "./window";
 import { axpy, dot } from "./vector";
 
+/** Eq 4's error image x̂ = x − sig, len floats, into out. */
+function errorImage(x: usize, sig: usize, out: usize, len: i32): void {
+  let k = 0;
+  for (; k + 4 <= len; k += 4) {
+    const o = <usize> k << 2;
+    v128.store(out + o, f32x4.sub(v128.load(x + o), v128.load(sig + o)));
+  }
+  for (; k < len; k++) {
+    const o = <usize> k << 2;
+    store<f32>(out + o, load<f32>(x + o) - load<f32>(sig + o));
+  }
+}
+
+/** Backward of x̂ = x − σ(c) into ∂c: dc[k] −= ∂x̂[k]·σ(c)[k]·(1 − σ(c)[k]), len floats. */
+function sigmoidBackward(dXhat: usize, sig: usize, dc: usize, len: i32): void {
+  let k = 0;
+  const one = f32x4.splat(1);
+  for (; k + 4 <= len; k += 4) {
+    const o = <usize> k << 2, s = v128.load(sig + o);
+    const d = f32x4.mul(v128.load(dXhat + o), f32x4.mul(s, f32x4.sub(one, s)));
+    v128.store(dc + o, f32x4.sub(v128.load(dc + o), d));
+  }
+  for (; k < len; k++) {
+    const o = <usize> k << 2, s = load<f32>(sig + o);
+    store<f32>(dc + o, load<f32>(dc + o) - load<f32>(dXhat + o) * (s * (1 - s)));
+  }
+}
+
 /** The scratch layout of one image: x̂ [D], ∂U [N·2·C·A], ∂img [D], ∂F_X [N·A], ∂F_Y [N·B]. */
 function scratchAt(att: Attention, part: i32): usize {
   const D = att.B * att.C * att.A, U = att.N * 2 * att.C * att.A;
@@ -27,17 +55,7 @@ export function readForward(att: Attention, x: usize, sig: usize, out: usize, ou
     const U = att.mid + (<usize> (b * N * P * CA) << 2);
     const F = att.F + (<usize> (b * bankSize(att)) << 2), FY = F + (<usize> (N * A) << 2);
     const gamma = load<f32>(att.win + (<usize> (b * WINDOW + GAMMA) << 2));
-    if (sig) {
-      const s = sig + (<usize> (b * D) << 2);
-      let k = 0;
-      for (; k + 4 <= D; k += 4) {
-        const o = <usize> k << 2;
-        v128.store(xhat + o, f32x4.sub(v128.load(img + o), v128.load(s + o)));
-      }
-      for (; k < D; k++) {
-        store<f32>(xhat + (<usize> k << 2), load<f32>(img + (<usize> k << 2)) - load<f32>(s + (<usize> k << 2)));
-      }
-    }
+    if (sig) errorImage(img, sig + (<usize> (b * D) << 2), xhat, D);
     // U[j] = Σ_r F_Y[j, r]·img[r]
     memory.fill(U, 0, <usize> (N * P * CA) << 2);
     for (let j = 0; j < N; j++) {
@@ -100,10 +118,7 @@ export function readBackward(
     }
     // ∂F_Y[j, r] = Σ_p ∂U[j, p]·img_p[r]; ∂x̂[r] = Σ_j F_Y[j, r]·∂U[j, x̂]
     if (sig) {
-      const s = sig + (<usize> (b * D) << 2);
-      for (let k = 0; k < D; k++) {
-        store<f32>(xhat + (<usize> k << 2), load<f32>(img + (<usize> k << 2)) - load<f32>(s + (<usize> k << 2)));
-      }
+      errorImage(img, sig + (<usize> (b * D) << 2), xhat, D);
       memory.fill(dImg, 0, <usize> D << 2);
     }
     for (let j = 0; j < N; j++) {
@@ -117,14 +132,7 @@ export function readBackward(
         store<f32>(dFY + (<usize> (j * B + r) << 2), v);
       }
     }
-    if (sig) {
-      // x̂ = x − σ(c): ∂c −= ∂x̂·σ(c)·(1 − σ(c))
-      const s = sig + (<usize> (b * D) << 2), d = dc + (<usize> (b * D) << 2);
-      for (let k = 0; k < D; k++) {
-        const o = <usize> k << 2, sk = load<f32>(s + o);
-        store<f32>(d + o, load<f32>(d + o) - load<f32>(dImg + o) * sk * (1 - sk));
-      }
-    }
+    if (sig) sigmoidBackward(dImg, sig + (<usize> (b * D) << 2), dc + (<usize> (b * D) << 2), D);
     windowBackward(att, b, dFX, dFY, dg / gamma, dRaw + (<usize> (b * dRawStride) << 2));
   }
 }
@@ -134,10 +142,7 @@ export function readWholeForward(n: i32, D: i32, x: usize, sig: usize, out: usiz
   for (let b = 0; b < n; b++) {
     const o = out + (<usize> (b * outStride) << 2), xb = x + (<usize> (b * D) << 2), sb = sig + (<usize> (b * D) << 2);
     memory.copy(o, xb, <usize> D << 2);
-    for (let k = 0; k < D; k++) {
-      const q = <usize> k << 2;
-      store<f32>(o + (<usize> D << 2) + q, load<f32>(xb + q) - load<f32>(sb + q));
-    }
+    errorImage(xb, sb, o + (<usize> D << 2), D);
   }
 }
 
@@ -147,9 +152,6 @@ export function readWholeBackward(n: i32, D: i32, sig: usize, dOut: usize, outSt
     const d = dOut + (<usize> (b * outStride + D) << 2),
       sb = sig + (<usize> (b * D) << 2),
       cb = dc + (<usize> (b * D) << 2);
-    for (let k = 0; k < D; k++) {
-      const q = <usize> k << 2, s = load<f32>(sb + q);
-      store<f32>(cb + q, load<f32>(cb + q) - load<f32>(d + q) * s * (1 - s));
-    }
+    sigmoidBackward(d, sb, cb, D);
   }
 }
