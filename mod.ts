@@ -51,7 +51,7 @@ export {
   TFJS_ENGINE,
 } from "./src/engine/engine.ts";
 /** What an engine hands a model: the runners' types, for writing another engine. */
-export type { FusedLoss, FusedRunner, FusedWeights, WeightOffsets } from "./src/engine/fused_draw.ts";
+export type { FusedLoss, FusedRunner, FusedWeights, Noise, WeightOffsets } from "./src/engine/fused_draw.ts";
 export type { ClassifierRunner } from "./src/engine/fused_classifier.ts";
 export type { WebGpuDraw, WebGpuLoss } from "./src/engine/webgpu_draw.ts";
 export type { WebGpuClassifier } from "./src/engine/webgpu_classifier.ts";
@@ -66,6 +66,7 @@ export {
   type DrawWeights,
   initValues,
   initWeights,
+  noiseSeed,
   type ParamSpec,
   paramSpecs,
   readSize,
@@ -117,5 +118,5 @@ export { loadSvhn, readSvhnMat } from "./src/data/svhn.ts";
 export { type MatArray, readMat, writeMat } from "./src/data/mat.ts";
 export { makeTwoDigit } from "./src/data/two_digit.ts";
 export { CLUTTER_100, CLUTTER_60, type ClutterOptions, makeCluttered } from "./src/data/cluttered.ts";
-export { Rng } from "./src/random.ts";
+export { fillNoise, Rng } from "./src/random.ts";
 export { type BackendChoice, type BackendName, BACKENDS, selectBackend, webgpuAdapter } from "./src/backend.ts";

@@ -1,6 +1,6 @@
 import { CIFAR, CLUTTERED, MNIST, MNIST_NO_ATTENTION, PRESETS, SVHN, TINY, validateConfig } from "../src/config.ts";
 import { paramSpecs, readSize, writeSize } from "../src/draw.ts";
-import { Rng } from "../src/random.ts";
+import { fillNoise, Rng } from "../src/random.ts";
 import { deepEqual, equal, ok, throws } from "./_assert.ts";
 
 Deno.test("presets hold the numbers of Table 3", () => {
@@ -56,6 +56,30 @@ Deno.test("Rng is deterministic by seed, uniform in [0, 1) and normal with mean 
     ok(u >= 0 && u < 1);
   }
   throws(() => new Rng(NaN), TypeError);
+});
+
+Deno.test("fillNoise (DRAW's noise by counter): standard normal, a function of (seed, index) alone", () => {
+  const v = fillNoise(11, 0, new Float32Array(200_001));
+  const mean = v.reduce((s, e) => s + e, 0) / v.length;
+  const variance = v.reduce((s, e) => s + (e - mean) ** 2, 0) / v.length;
+  ok(Math.abs(mean) < 0.007 && Math.abs(variance - 1) < 0.015, `mean ${mean}, variance ${variance}`);
+  for (const [k, share] of [[1, 0.682689], [2, 0.954500], [3, 0.997300]]) {
+    const within = v.filter((e) => Math.abs(e) < k).length / v.length;
+    ok(Math.abs(within - share) < 0.003, `${within} of draws within ${k}σ, not ${share}`);
+  }
+  const tail = v.filter((e) => Math.abs(e) > 3.442619855899).length; // about 115 expected
+  ok(tail > 75 && tail < 160, `${tail} draws past 3.4426σ, not about 115`);
+  // neighbours are independent: the lag-1 and lag-z correlations of a batch's [T, n, z] layout
+  for (const lag of [1, 100]) {
+    let c = 0;
+    for (let i = lag; i < v.length; i++) c += v[i] * v[i - lag];
+    ok(Math.abs(c / (v.length - lag)) < 0.01, `lag-${lag} correlation ${c / (v.length - lag)}`);
+  }
+  // any slice of the stream is the same values drawn on their own (as each thread draws its share)
+  deepEqual(fillNoise(11, 12_345, new Float32Array(777)), v.slice(12_345, 12_345 + 777));
+  // another seed, another stream
+  const w = fillNoise(12, 0, new Float32Array(1000));
+  ok(w.filter((e, i) => e === v[i]).length < 5, "seeds 11 and 12 give different noise");
 });
 
 Deno.test("Rng.fillNormal (next32 inlined on a local state) = normal() drawn one by one, slow paths included", () => {

@@ -20,7 +20,7 @@ import { FusedDraw, type FusedRunner } from "../src/engine/fused_draw.ts";
 import { loadKernels, newArena } from "../src/engine/kernels.ts";
 import { ClassifierPool, FusedPool, MIN_SHARE } from "../src/engine/pool.ts";
 import { checkBounds, jsGemm, openCblas } from "../src/engine/cblas.ts";
-import { Rng } from "../src/random.ts";
+import { fillNoise, Rng } from "../src/random.ts";
 import { drawProblem, randomParams } from "./_problem.ts";
 import { assertClose, assertNormClose, equal, ok, throws } from "./_assert.ts";
 
@@ -167,7 +167,11 @@ for (const b of PRODUCTS) {
     const batch = 50; // not a multiple of 3 threads
     const { w, x, eps, dlx, dlz } = drawProblem(cfg, paramSpecs(cfg), batch, 3);
     const one = new FusedDraw(cfg, batch, context(b));
-    const a = one.forward(w, x, eps), ga = one.backward(dlx, dlz), sa = one.generate(w, eps);
+    const copy = (g: Record<string, Float32Array>) =>
+      Object.fromEntries(Object.entries(g).map(([k, v]) => [k, v.slice()]));
+    const a = one.forward(w, x, eps), ga = copy(one.backward(dlx, dlz)), sa = one.generate(w, eps);
+    const seed = 0x9e3779b9, values = fillNoise(seed, 0, new Float32Array(eps.length));
+    const c = one.forward(w, x, values), gc = copy(one.backward(dlx, dlz)), sc = one.generate(w, values);
     for (const threads of [2, 3]) {
       const pool = FusedPool.create(cfg, batch, threads, module, b);
       ok(pool, `a pool of ${threads} threads starts`);
@@ -179,6 +183,15 @@ for (const b of PRODUCTS) {
         const gb = pool.backward(dlx, dlz);
         for (const name of Object.keys(ga)) assertNormClose(gb[name], ga[name], { rtol: 1e-5, what: name });
         assertClose(pool.generate(w, eps), sa, { rtol: 1e-6, atol: 1e-6, what: "samples" });
+        // given a seed, each thread draws its own images' noise: fillNoise's values, as one thread given them
+        const lx = pool.forward(w, x, seed).lx;
+        assertClose(lx, c.lx, { rtol: 1e-6, what: "Lx, seeded" });
+        const gd = pool.backward(dlx, dlz);
+        for (const name of Object.keys(gc)) {
+          assertNormClose(gd[name], gc[name], { rtol: 1e-5, what: `${name}, seeded` });
+        }
+        assertClose(pool.generate(w, seed), sc, { rtol: 1e-6, atol: 1e-6, what: "samples, seeded" });
+        assertClose(pool.forward(w, x, eps).lx, a.lx, { rtol: 1e-6, what: "Lx from values after a seed" });
       } finally {
         pool.dispose();
       }
@@ -233,7 +246,7 @@ Deno.test("a forward-only runner (evaluation, generation) gives the same losses 
   }
 });
 
-Deno.test("Draw.generate on the fused engine (noise drawn into a kept buffer) = drawGenerate of drawNoise", async () => {
+Deno.test("Draw.generate on the fused engine (noise drawn by its threads from a seed) = drawGenerate of drawNoise", async () => {
   await selectBackend("wasm");
   const engine = await createEngine("fused", { threads: 2 });
   try {

@@ -13,9 +13,9 @@ import { selectBackend } from "../src/backend.ts";
 import { attentionWindow, filterbank, readPatch, writePatch } from "../src/attention.ts";
 import { AttentionKernels } from "../src/engine/attention_kernels.ts";
 import { openCblas } from "../src/engine/cblas.ts";
-import { instantiate, type KernelExports, loadKernels, newArena } from "../src/engine/kernels.ts";
+import { instantiate, type KernelExports, loadKernels, newArena, noiseTables } from "../src/engine/kernels.ts";
 import { cblasProducts, type Products, wasmProducts } from "../src/engine/products.ts";
-import { Rng } from "../src/random.ts";
+import { fillNoise, Rng } from "../src/random.ts";
 import { assertClose, assertNormClose, equal, ok } from "./_assert.ts";
 
 const SEED = 20151120;
@@ -154,6 +154,19 @@ Deno.test("fast math: e^x within 2e-7 relative, σ and tanh within 3e-7, over th
   equal(th[s + 10], -1);
   equal(sg[s + 9], 1);
   ok(sg[s + 10] >= 0 && sg[s + 10] < 1e-38, "σ(−∞) is 0 within the clamp of e^x");
+});
+
+Deno.test("noise: the kernel draws fillNoise's values bit for bit (wedge and tail too), from any index", () => {
+  const h = harness();
+  const tables = noiseTables(h.arena, h.k);
+  const cases: [number, number, number][] = [[0, 0, 100_003], [0xdeadbeef, 12_345, 50_001], [7, 2 ** 31 - 10, 21]];
+  for (const [seed, start, count] of cases) {
+    const out = h.put(count);
+    h.k.noise!(seed, start, count, out, tables);
+    const got = h.get(out, count), want = fillNoise(seed, start, new Float32Array(count));
+    for (let i = 0; i < count; i++) if (got[i] !== want[i]) equal(got[i], want[i], `seed ${seed}, draw ${start + i}`);
+    if (count > 50_000) ok(got.some((v) => Math.abs(v) > 3.442619855899), "some draws from the tail");
+  }
 });
 
 Deno.test("lstmForward/lstmBackward = the LSTM cell through tfjs autodiff, H a multiple of 4 or not, first step too", async () => {

@@ -13,10 +13,10 @@ import { type DrawConfig, imageSize, validateConfig } from "./config.ts";
 import { linear } from "./linear.ts";
 import { lstmCell, type LstmState } from "./lstm.ts";
 import { bernoulliNll, klStandardNormal } from "./loss.ts";
-import { Rng } from "./random.ts";
+import { fillNoise, Rng } from "./random.ts";
 import { type Engine, TFJS_ENGINE } from "./engine/engine.ts";
 import { engineOp, peek32, tensorCopy, values32 } from "./engine/bridge.ts";
-import type { FusedLoss, FusedRunner } from "./engine/fused_draw.ts";
+import type { FusedLoss, FusedRunner, Noise } from "./engine/fused_draw.ts";
 import { WebGpuDraw } from "./engine/webgpu_draw.ts";
 import type { ObjectiveGradients } from "./trainer.ts";
 import { bufferOf, flushTfjs, gpuEngineOp, tensorFrom } from "./engine/webgpu_bridge.ts";
@@ -394,14 +394,14 @@ function webgpuStep(
 /**
  * A training step's objective (Eq 12's batch mean) and its gradient on the fused engine, forward and
  * backward in one go without tfjs's tape: the weights and images are read in place, the noise
- * `eps` [T, n, z] is given as values, and ∂(mean)/∂Lx_b = ∂(mean)/∂Lz_b = 1/n.
+ * `eps` [T, n, z] is given as values or their seed (see drawNoise), and ∂(mean)/∂Lx_b = ∂(mean)/∂Lz_b = 1/n.
  */
 function fusedStep(
   runner: FusedRunner,
   weights: DrawWeights,
   config: DrawConfig,
   x: tf.Tensor4D,
-  eps: Float32Array,
+  eps: Noise,
 ): ObjectiveGradients {
   checkWeights(weights, config);
   checkImages(x, config);
@@ -459,8 +459,8 @@ function checkGenerative(weights: DrawWeights, config: DrawConfig): void {
   }
 }
 
-/** drawGenerate on the fused engine, from noise values [T, n, z] (read before any tfjs call). */
-function fusedGenerate(runner: FusedRunner, weights: DrawWeights, config: DrawConfig, eps: Float32Array): DrawSample {
+/** drawGenerate on the fused engine, from noise values [T, n, z] or their seed (see drawNoise). */
+function fusedGenerate(runner: FusedRunner, weights: DrawWeights, config: DrawConfig, eps: Noise): DrawSample {
   const fw: Record<string, Float32Array> = {};
   for (const spec of generativeSpecs(config)) fw[spec.name] = peek32(weights[spec.name]);
   const canvas = runner.generate(fw, eps);
@@ -526,10 +526,19 @@ export function drawGenerate(
   }) as unknown as DrawSample;
 }
 
-/** Prior or posterior noise for T steps of `batch` images: [T, batch, z] standard normals. */
+/**
+ * Prior or posterior noise for T steps of `batch` images: [T, batch, z] standard normals, random.ts's
+ * fillNoise from one seed drawn from `rng` ({@link noiseSeed}). The fused engine is given the seed
+ * alone and draws the same values on its threads.
+ */
 export function drawNoise(config: DrawConfig, batch: number, rng: Rng): tf.Tensor3D {
-  const values = rng.fillNormal(new Float32Array(config.T * batch * config.z));
+  const values = fillNoise(noiseSeed(rng), 0, new Float32Array(config.T * batch * config.z));
   return tf.tensor3d(values, [config.T, batch, config.z]);
+}
+
+/** The seed of a pass's noise: the next 32 bits of `rng` (one draw, whatever the batch). */
+export function noiseSeed(rng: Rng): number {
+  return rng.next32() >>> 0;
 }
 
 /**
@@ -553,8 +562,6 @@ export class Draw {
   readonly weights: Record<string, tf.Variable>;
   /** What computes its passes (see engine/engine.ts); the tfjs graph unless set. */
   engine: Engine = TFJS_ENGINE;
-  /** The fused engine's noise buffers, by batch (a fresh 2.6 MB per step would be paged in anew). */
-  private readonly noise = new Map<number, Float32Array>();
 
   /** Builds a network with fresh weights from `seed`. */
   constructor(config: DrawConfig, seed = 0) {
@@ -589,7 +596,7 @@ export class Draw {
     const runner = this.engine.draw(this.config, n, { training: true });
     if (!runner) return undefined;
     if (!(runner instanceof WebGpuDraw)) {
-      return fusedStep(runner, this.weights, this.config, batch.x, rng.fillNormal(this.noiseOf(n)));
+      return fusedStep(runner, this.weights, this.config, batch.x, noiseSeed(rng)); // drawNoise's values
     }
     const eps = drawNoise(this.config, n, rng);
     try {
@@ -597,17 +604,6 @@ export class Draw {
     } finally {
       eps.dispose();
     }
-  }
-
-  /** A kept buffer for the noise [T, n, z] of a batch of n (the few latest sizes). */
-  private noiseOf(n: number): Float32Array {
-    let buffer = this.noise.get(n);
-    if (!buffer) {
-      if (this.noise.size >= 4) this.noise.clear();
-      buffer = new Float32Array(this.config.T * n * this.config.z);
-      this.noise.set(n, buffer);
-    }
-    return buffer;
   }
 
   /** The parameters of this network (see {@link paramSpecs}). */
@@ -621,9 +617,9 @@ export class Draw {
       throw new RangeError(`Cannot generate as n must be an integer >= 1: current value is ${n}`);
     }
     const runner = options.trace ? undefined : this.engine.draw(this.config, n, { training: false });
-    if (runner && !(runner instanceof WebGpuDraw)) { // drawNoise's values, without a tensor
+    if (runner && !(runner instanceof WebGpuDraw)) { // drawNoise's values, drawn by the engine's threads
       checkGenerative(this.weights, this.config);
-      return fusedGenerate(runner, this.weights, this.config, rng.fillNormal(this.noiseOf(n)));
+      return fusedGenerate(runner, this.weights, this.config, noiseSeed(rng));
     }
     const eps = drawNoise(this.config, n, rng);
     try {

@@ -45,7 +45,7 @@ export class Rng {
   }
 
   /** The next 32 bits of the stream, as a signed integer. */
-  private next32(): number {
+  next32(): number {
     let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
@@ -95,7 +95,7 @@ export class Rng {
   }
 
   /** The ziggurat's slow path: a draw outside strip iz's rectangle (the wedge, or the tail past R). */
-  private normalTail(hz: number, iz: number): number {
+  normalTail(hz: number, iz: number): number {
     const { KN, WN, FN, R } = ZIGGURAT;
     for (;;) {
       const x = hz * WN[iz];
@@ -124,4 +124,45 @@ export class Rng {
     }
     return items;
   }
+}
+
+/** The ziggurat's tables, for the wasm kernel that draws {@link fillNoise}'s values (src/kernels/noise.ts). */
+export function zigguratTables(): { KN: Uint32Array; WN: Float64Array; FN: Float64Array; R: number } {
+  return ZIGGURAT;
+}
+
+/**
+ * DRAW's noise ε by counter: out[j] is standard normal number start + j of stream `seed`, a function
+ * of (seed, index) alone, so that each thread of the fused engine draws its own images' share of a
+ * batch's noise and gets the values one thread would. Number i is the ziggurat ({@link Rng.normal})
+ * on a mulberry32 stream started at murmur3's finaliser of seed ⊕ i·φ: most take its first 32 bits,
+ * the wedge and the tail more of the same stream. The kernel `noise` computes the same values bit
+ * for bit (integer steps, the same float64 products, and the host's exp and log); the spec checks.
+ */
+export function fillNoise(seed: number, start: number, out: Float32Array): Float32Array {
+  const { KN, WN } = ZIGGURAT;
+  let slow: Rng | undefined;
+  for (let j = 0; j < out.length; j++) {
+    let s = noiseState(seed, start + j);
+    s = (s + 0x6d2b79f5) | 0;
+    let t = Math.imul(s ^ (s >>> 15), s | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    const hz = (t ^ (t >>> 14)) | 0, iz = hz & 127;
+    if (Math.abs(hz) < KN[iz]) {
+      out[j] = hz * WN[iz];
+    } else {
+      slow ??= new Rng(0);
+      slow.state = s >>> 0;
+      out[j] = slow.normalTail(hz, iz);
+    }
+  }
+  return out;
+}
+
+/** Where number i of noise stream `seed` starts its mulberry32 stream: murmur3's fmix32 of seed ⊕ i·φ. */
+function noiseState(seed: number, i: number): number {
+  let h = seed ^ Math.imul(i, 0x9e3779b1);
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return h ^ (h >>> 16);
 }

@@ -22,7 +22,7 @@ const FLAGS = [
   "-O3",
   "--noAssert",
   "--use",
-  "abort=", // no imports but the memory
+  "abort=", // no imports but the memory and the noise kernel's e^x and log
 ];
 const root = new URL("../", import.meta.url);
 const source = new URL("src/kernels/index.ts", root).pathname;

@@ -13,7 +13,7 @@
  */
 import { type DrawConfig, imageSize, validateConfig } from "../config.ts";
 import { paramSpecs } from "../params.ts";
-import { type Allocator, AttentionStruct, type KernelExports, WINDOW } from "./kernels.ts";
+import { type Allocator, AttentionStruct, type KernelExports, noiseTables, WINDOW } from "./kernels.ts";
 import type { Operand, Products } from "./products.ts";
 
 /** Weights (or gradients) by parameter name, as plain arrays (the names and shapes of paramSpecs). */
@@ -29,6 +29,12 @@ export interface FusedLoss {
   logRatio: Float32Array;
 }
 
+/**
+ * A pass's noise ε [T, batch, z]: its values, or the seed of random.ts's fillNoise (drawn by the
+ * engine where it runs: each thread its own images').
+ */
+export type Noise = Float32Array | number;
+
 /** What runs DRAW on the fused engine: one {@link FusedDraw}, or a pool of them over threads. */
 export interface FusedRunner {
   /** Batch size. */
@@ -37,12 +43,15 @@ export interface FusedRunner {
   readonly passes: number;
   /** Where the products run, for the log. */
   readonly products: string;
-  /** Eqs 1–12; keeps what {@link backward} needs. */
-  forward(weights: FusedWeights, x: Float32Array, eps: Float32Array): FusedLoss;
+  /**
+   * Eqs 1–12; keeps what {@link backward} needs. The noise: values [T, batch, z], or a seed whose
+   * random.ts fillNoise values each thread draws for its own images.
+   */
+  forward(weights: FusedWeights, x: Float32Array, eps: Noise): FusedLoss;
   /** Gradient of Σ dlx·Lx + dlz·Lz for the latest forward pass (views of the runner's memory: copy what you keep). */
   backward(dlx: Float32Array, dlz: Float32Array): FusedWeights;
-  /** Eqs 13–16: final canvases as logits [batch, D]. */
-  generate(weights: FusedWeights, eps: Float32Array): Float32Array;
+  /** Eqs 13–16: final canvases as logits [batch, D], from noise values or a seed (as {@link forward}). */
+  generate(weights: FusedWeights, eps: Noise): Float32Array;
   /** Frees threads, if any. */
   dispose(): void;
 }
@@ -229,6 +238,8 @@ export class FusedDraw implements FusedRunner {
   private readonly zeros: number; // [max(S, 5)]
   private readonly operands: Record<"enc" | "dec" | "post" | "head" | "encT" | "decT" | "postT" | "headT", Operand>;
   private readonly grad?: Gradients;
+  /** The noise kernel's tables and the seed words [seed, first, of, drawn here] (wasm kernels only). */
+  private readonly seeded?: { tables: number; words: Int32Array };
   private forwards = 0;
 
   /** Whether this runner keeps what a backward pass needs. */
@@ -305,6 +316,7 @@ export class FusedDraw implements FusedRunner {
       headT: backward(S, H, true, this.headKernel, S),
     };
     this.grad = training ? allocateGradients(a, steps, { n, T, E, G, H, z, Q, S, D }) : undefined;
+    if (this.k.noise) this.seeded = { tables: noiseTables(a, this.k), words: a.i32(a.alloc(4), 4) };
     // the one-off products pack op(B) here: a step's gate gradients, or all steps' rows at the end
     const pk = (K: number, N: number) => this.k.packedSize(K, N);
     const work = training
@@ -339,7 +351,7 @@ export class FusedDraw implements FusedRunner {
   }
 
   /** Copies x [n, D] and eps in (see {@link setNoise}). */
-  setInputs(x: Float32Array, eps: Float32Array, first = 0, of = this.batch): void {
+  setInputs(x: Float32Array, eps: Noise, first = 0, of = this.batch): void {
     const n = this.batch;
     if (x.length !== n * this.D) {
       throw new RangeError(`Cannot run fused DRAW as x must hold ${n * this.D} values: it holds ${x.length}`);
@@ -348,9 +360,18 @@ export class FusedDraw implements FusedRunner {
     this.setNoise(eps, first, of);
   }
 
-  /** Copies this runner's noise in: the images [first, first + batch) of eps [T, of, z] (a pool's share). */
-  setNoise(eps: Float32Array, first = 0, of = this.batch): void {
+  /**
+   * This runner's noise: the images [first, first + batch) of eps [T, of, z] (a pool's share), copied
+   * in; or, given a seed, drawn by the pass itself on the thread it runs on (fillNoise's values).
+   */
+  setNoise(eps: Noise, first = 0, of = this.batch): void {
     const { T, z } = this.config, n = this.batch;
+    if (typeof eps === "number") {
+      if (!this.seeded) throw new Error("Cannot draw noise from a seed on these kernels: give its values");
+      this.seeded.words.set([eps | 0, first, of, 1]);
+      return;
+    }
+    if (this.seeded) this.seeded.words[3] = 0;
     if (eps.length !== T * of * z) {
       throw new RangeError(`Cannot run fused DRAW as eps must hold ${T * of * z} values: it holds ${eps.length}`);
     }
@@ -358,8 +379,8 @@ export class FusedDraw implements FusedRunner {
     for (let t = 0; t < T; t++) into.set(eps.subarray((t * of + first) * z, (t * of + first + n) * z), t * n * z);
   }
 
-  /** Eqs 1–12 on `x` [batch, D] (internal layout) with noise `eps` [T, batch, z]. */
-  forward(weights: FusedWeights, x: Float32Array, eps: Float32Array): FusedLoss {
+  /** Eqs 1–12 on `x` [batch, D] (internal layout) with noise `eps` [T, batch, z] (or its seed). */
+  forward(weights: FusedWeights, x: Float32Array, eps: Noise): FusedLoss {
     this.loadWeights(weights);
     this.setInputs(x, eps);
     this.runForward();
@@ -376,6 +397,15 @@ export class FusedDraw implements FusedRunner {
   setLossGradients(dlx: Float32Array, dlz: Float32Array): void {
     this.arena.f32(this.io.dlx, this.batch).set(dlx);
     this.arena.f32(this.io.dlz, this.batch).set(dlz);
+  }
+
+  /** Where {@link setNoise} was given a seed: this runner's images' noise, drawn here (on its thread). */
+  private drawNoise(): void {
+    if (!this.seeded?.words[3]) return;
+    const { T, z } = this.config, n = this.batch, [seed, first, of] = this.seeded.words;
+    for (let t = 0; t < T; t++) {
+      this.k.noise!(seed, (t * of + first) * z, n * z, this.io.eps + 4 * t * n * z, this.seeded.tables);
+    }
   }
 
   /** The concatenated decoder head (kernel [H, S], bias [S]); the read part zero for generation. */
@@ -418,6 +448,7 @@ export class FusedDraw implements FusedRunner {
     const n = this.batch, D = this.D, R = this.R, E = this.E, Q = this.Q, S = this.S, G = 4 * H;
     const k = this.k, p = this.p, ops = this.operands, w = (name: string) => this.w(name);
     this.forwards++;
+    this.drawNoise();
     this.buildHead(true);
     for (const o of [ops.enc, ops.dec, ops.post, ops.head]) p.pack(o); // the weights, once for T steps
     k.copyRows(this.canvas, D, w("canvas0"), 0, n, D);
@@ -600,7 +631,7 @@ export class FusedDraw implements FusedRunner {
    * Eqs 13–16: the final canvases (logits, [batch, D]) generated from prior noise `eps`
    * [T, batch, z]. Needs only the decoder's weights.
    */
-  generate(weights: FusedWeights, eps: Float32Array): Float32Array {
+  generate(weights: FusedWeights, eps: Noise): Float32Array {
     this.loadWeights(weights);
     this.setNoise(eps);
     this.runGenerate();
@@ -613,6 +644,7 @@ export class FusedDraw implements FusedRunner {
     const n = this.batch, D = this.D, Q = this.Q, S = this.S, G = 4 * H;
     const k = this.k, p = this.p, ops = this.operands, w = (name: string) => this.w(name);
     this.forwards++; // the stores no longer hold a forward pass
+    this.drawNoise();
     this.buildHead(false);
     p.pack(ops.dec);
     p.pack(ops.head);

@@ -7,12 +7,17 @@
  * @module
  */
 
+import { zigguratTables } from "../random.ts";
+
 /** The kernels' exports: every pointer is a byte offset into the shared memory. */
 export interface KernelExports {
   heapBase(): number;
   expInto(src: number, dst: number, len: number): void;
   sigmoidInto(src: number, dst: number, len: number): void;
   tanhInto(src: number, dst: number, len: number): void;
+  /** src/kernels/noise.ts (the wasm kernels only: the WebGPU engine is given its noise). */
+  noiseTablesSize?(): number;
+  noise?(seed: number, start: number, count: number, out: number, tables: number): void;
   packedSize(K: number, N: number): number;
   packB(trans: number, K: number, N: number, b: number, ldb: number, dst: number): void;
   gemmPacked(
@@ -191,9 +196,26 @@ export function newArena(module: WebAssembly.Module): Arena {
   return new Arena(instantiate(module, arena.memory).heapBase(), arena.memory);
 }
 
+/**
+ * Writes random.ts's ziggurat tables where the noise kernel reads them (KN as 32-bit integers,
+ * then WN, FN and R as float64, at the byte offsets of src/kernels/noise.ts); returns their offset.
+ */
+export function noiseTables(arena: Allocator, k: KernelExports): number {
+  const { KN, WN, FN, R } = zigguratTables();
+  const ptr = arena.alloc(k.noiseTablesSize!());
+  arena.i32(ptr, 128).set(KN);
+  const f = arena.f32(ptr + 512, 2 * 257), f64 = new Float64Array(f.buffer, f.byteOffset, 257);
+  f64.set(WN);
+  f64.set(FN, 128);
+  f64[256] = R;
+  return ptr;
+}
+
 /** One thread's instance of the kernels on an arena's memory. */
 export function instantiate(module: WebAssembly.Module, memory: WebAssembly.Memory): KernelExports {
-  const instance = new WebAssembly.Instance(module, { env: { memory } });
+  // the noise kernel's slow paths use the host's own e^x and log, so that it draws random.ts's values bit for bit
+  const noise = { hostExp: Math.exp, hostLog: Math.log };
+  const instance = new WebAssembly.Instance(module, { env: { memory }, noise });
   return instance.exports as unknown as KernelExports;
 }
 

@@ -14,7 +14,14 @@ import { type ClassifierConfig, type DrawConfig, imageSize } from "../config.ts"
 import type { Blas } from "./context.ts";
 import { engineContext } from "./context.ts";
 import { type ClassifierRunner, FusedClassifier } from "./fused_classifier.ts";
-import { type EngineContext, FusedDraw, type FusedLoss, type FusedRunner, type FusedWeights } from "./fused_draw.ts";
+import {
+  type EngineContext,
+  FusedDraw,
+  type FusedLoss,
+  type FusedRunner,
+  type FusedWeights,
+  type Noise,
+} from "./fused_draw.ts";
 import { newArena } from "./kernels.ts";
 
 /** The fewest images per thread for which {@link FusedPool.create} splits a batch. */
@@ -225,7 +232,7 @@ export class FusedPool extends Pool<FusedDraw> implements FusedRunner {
   }
 
   /** Eqs 1–12 on the whole batch, split over the threads. */
-  forward(weights: FusedWeights, x: Float32Array, eps: Float32Array): FusedLoss {
+  forward(weights: FusedWeights, x: Float32Array, eps: Noise): FusedLoss {
     const D = imageSize(this.config), main = this.threads.main;
     main.loadWeights(weights); // shared by every share
     for (const [r, first] of this.all) {
@@ -256,7 +263,7 @@ export class FusedPool extends Pool<FusedDraw> implements FusedRunner {
   }
 
   /** Eqs 13–16 on the whole batch, split over the threads. */
-  generate(weights: FusedWeights, eps: Float32Array): Float32Array {
+  generate(weights: FusedWeights, eps: Noise): Float32Array {
     const main = this.threads.main;
     main.loadWeights(weights);
     for (const [r, first] of this.all) r.setNoise(eps, first, this.batch);

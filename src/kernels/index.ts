@@ -9,6 +9,7 @@ export { readBackward, readForward, readWholeBackward, readWholeForward } from "
 export { writeBackward, writeForward } from "./write";
 export { bernoulliBackward, bernoulliForward, posteriorBackward, posteriorForward } from "./loss";
 export { addColumnSums, addInto, addRows, copyRows, zero } from "./vector";
+export { noise, noiseTablesSize } from "./noise";
 
 /** Where the host may start allocating: past this module's static data. */
 export function heapBase(): usize {
