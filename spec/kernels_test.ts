@@ -4,8 +4,8 @@
  * multiples of the 4-lane vectors or the 8-column panels), the fast math against Math, the LSTM
  * cell against tfjs's autodiff, and the attention kernels against the tfjs composition of
  * attention.ts at every Table 3 size (values and gradients), the noise against random.ts's
- * fillNoise (bit for bit). The products also run through a
- * CBLAS library on the same memory where one is found.
+ * fillNoise (bit for bit). The products also run through a CBLAS library on the same memory where
+ * one is found.
  */
 // deno-lint-ignore no-import-prefix -- tests only: kept out of deno.json, whose every entry a first run installs
 import fc from "npm:fast-check@3.23.2";
