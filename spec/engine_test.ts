@@ -18,7 +18,7 @@ import { engineContext } from "../src/engine/context.ts";
 import { FusedClassifier } from "../src/engine/fused_classifier.ts";
 import { FusedDraw, type FusedRunner } from "../src/engine/fused_draw.ts";
 import { loadKernels, newArena } from "../src/engine/kernels.ts";
-import { ClassifierPool, FusedPool, MIN_SHARE } from "../src/engine/pool.ts";
+import { ClassifierPool, CONTROL, FusedPool, MIN_SHARE } from "../src/engine/pool.ts";
 import { checkBounds, jsGemm, openCblas } from "../src/engine/cblas.ts";
 import { fillNoise, Rng } from "../src/random.ts";
 import { drawProblem, randomParams } from "./_problem.ts";
@@ -199,6 +199,29 @@ for (const b of PRODUCTS) {
     ok(FusedPool.create(cfg, 2 * MIN_SHARE - 1, 2, module, b) === undefined, "a batch too small to split: one thread");
   });
 }
+
+Deno.test("FusedPool: when the main thread's share throws, the woken workers are waited for, and the pool goes on", () => {
+  const cfg: DrawConfig = { ...MNIST, T: 6, hidden: 32, z: 8 };
+  const batch = 64;
+  const { w, x, eps } = drawProblem(cfg, paramSpecs(cfg), batch, 5);
+  const pool = FusedPool.create(cfg, batch, 2, module);
+  ok(pool, "a pool of 2 threads starts");
+  try {
+    const want = pool.forward(w, x, eps).lx;
+    // deno-lint-ignore no-explicit-any -- reaching into the pool to plant a failure on the main thread
+    const threads = (pool as any).threads, main = threads.main as FusedDraw, run = main.runForward;
+    main.runForward = () => {
+      throw new Error("planted");
+    };
+    throws(() => pool.forward(w, x, eps), /planted/);
+    const share = threads.shares[0];
+    equal(Atomics.load(share.ctrl, CONTROL.DONE), share.seq, "the worker had finished its share when forward threw");
+    main.runForward = run;
+    assertClose(pool.forward(w, x, eps).lx, want, { atol: 0, what: "Lx after the failure" });
+  } finally {
+    pool.dispose();
+  }
+});
 
 for (const b of PRODUCTS) {
   Deno.test(`ClassifierPool: the classifier's batch split over threads = one thread (${label(b)})`, () => {
