@@ -46,10 +46,7 @@ export class Rng {
 
   /** The next 32 bits of the stream, as a signed integer. */
   next32(): number {
-    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) | 0;
+    return mulberry32((this.state = (this.state + 0x6d2b79f5) >>> 0));
   }
 
   /** A uniform draw in [0, 1). */
@@ -71,17 +68,15 @@ export class Rng {
 
   /**
    * Fills `out` with standard normal draws: {@link normal} n times, the same stream bit for bit
-   * (the spec checks), with next32 inlined on a local copy of the state, as a training step draws
-   * T·batch·z of them: most take one 32-bit integer, a product and a comparison.
+   * (the spec checks), on a local copy of the state: most take one 32-bit integer, a product and a
+   * comparison.
    */
   fillNormal(out: Float32Array): Float32Array {
     const { KN, WN } = ZIGGURAT;
     let s = this.state | 0; // the state's 32 bits; next32's steps give the same bits on int32
     for (let i = 0; i < out.length; i++) {
       s = (s + 0x6d2b79f5) | 0;
-      let t = Math.imul(s ^ (s >>> 15), s | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      const hz = (t ^ (t >>> 14)) | 0, iz = hz & 127;
+      const hz = mulberry32(s), iz = hz & 127;
       if (Math.abs(hz) < KN[iz]) {
         out[i] = hz * WN[iz];
       } else {
@@ -143,11 +138,8 @@ export function fillNoise(seed: number, start: number, out: Float32Array): Float
   const { KN, WN } = ZIGGURAT;
   let slow: Rng | undefined;
   for (let j = 0; j < out.length; j++) {
-    let s = noiseState(seed, start + j);
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    const hz = (t ^ (t >>> 14)) | 0, iz = hz & 127;
+    const s = (noiseState(seed, start + j) + 0x6d2b79f5) | 0;
+    const hz = mulberry32(s), iz = hz & 127;
     if (Math.abs(hz) < KN[iz]) {
       out[j] = hz * WN[iz];
     } else {
@@ -157,6 +149,13 @@ export function fillNoise(seed: number, start: number, out: Float32Array): Float
     }
   }
   return out;
+}
+
+/** mulberry32's 32 bits (as a signed integer) for its state s, already advanced. */
+function mulberry32(s: number): number {
+  let t = Math.imul(s ^ (s >>> 15), s | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return (t ^ (t >>> 14)) | 0;
 }
 
 /** Where number i of noise stream `seed` starts its mulberry32 stream: murmur3's fmix32 of seed ⊕ i·φ. */
