@@ -59,6 +59,19 @@ async function download(d: GPUDevice, b: GPUBuffer, floats: number): Promise<Flo
   return v;
 }
 
+/** Each weight's gradient on the GPU against the fused engine's (the same tolerance for every test here). */
+async function checkGradients(
+  d: GPUDevice,
+  grads: GPUBuffer[],
+  specs: { name: string }[],
+  want: Record<string, Float32Array>,
+): Promise<void> {
+  for (let i = 0; i < specs.length; i++) {
+    const w = want[specs[i].name];
+    assertNormClose(await download(d, grads[i], w.length), w, { rtol: 1e-4, atol: 1e-6, what: `∂/∂${specs[i].name}` });
+  }
+}
+
 /** The Table 3 models with few steps: every layer at full size, the attention at odd sizes too. */
 const FULL: Record<string, DrawConfig> = {
   mnist: { ...MNIST, T: 3 },
@@ -86,15 +99,7 @@ for (const [name, cfg] of Object.entries(FULL)) {
       assertClose(await download(d, out.logRatio, batch), want.logRatio, { rtol: 1e-4, atol: 1e-3, what: "log ratio" });
       const dy = new Float32Array(2 * batch);
       for (let b = 0; b < batch; b++) [dy[2 * b], dy[2 * b + 1]] = [dlx[b], dlz[b]];
-      const grads = gpu.backward(upload(d, dy));
-      for (let i = 0; i < specs.length; i++) {
-        const want = wantGrads[specs[i].name];
-        assertNormClose(await download(d, grads[i], want.length), want, {
-          rtol: 1e-4,
-          atol: 1e-6,
-          what: `∂/∂${specs[i].name}`,
-        });
-      }
+      await checkGradients(d, gpu.backward(upload(d, dy)), specs, wantGrads);
       // generation, on a forward-only runner (decoder weights only)
       const gen = new WebGpuDraw(d, cfg, batch, { training: false });
       const decoder = specs.map((s) => /^(encoder|posterior|read)/.test(s.name) ? undefined : upload(d, w[s.name]));
@@ -121,15 +126,7 @@ Deno.test({
     const gpu = new WebGpuClassifier(d, cfg, batch);
     const logits = gpu.forward(specs.map((s) => upload(d, w[s.name])), upload(d, x));
     assertClose(await download(d, logits, batch * cfg.classes), want, { rtol: 1e-4, atol: 1e-5, what: "logits" });
-    const grads = gpu.backward(upload(d, dL));
-    for (let i = 0; i < specs.length; i++) {
-      const want = wantGrads[specs[i].name];
-      assertNormClose(await download(d, grads[i], want.length), want, {
-        rtol: 1e-4,
-        atol: 1e-6,
-        what: `∂/∂${specs[i].name}`,
-      });
-    }
+    await checkGradients(d, gpu.backward(upload(d, dL)), specs, wantGrads);
     gpu.dispose();
   },
 });
