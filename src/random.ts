@@ -46,7 +46,7 @@ export class Rng {
 
   /** The next 32 bits of the stream, as a signed integer. */
   next32(): number {
-    return mulberry32((this.state = (this.state + 0x6d2b79f5) >>> 0));
+    return mulberry32(this.state = (this.state + 0x6d2b79f5) >>> 0);
   }
 
   /** A uniform draw in [0, 1). */
