@@ -269,7 +269,7 @@ Deno.test("a forward-only runner (evaluation, generation) gives the same losses 
   }
 });
 
-Deno.test("Draw.generate on the fused engine (noise drawn by its threads from a seed) = drawGenerate of drawNoise", async () => {
+Deno.test("Draw.generate and Draw.loss for evaluation on the fused engine (noise drawn by its threads from a seed) = the same of drawNoise", async () => {
   await selectBackend("wasm");
   const engine = await createEngine("fused", { threads: 2 });
   try {
@@ -287,6 +287,20 @@ Deno.test("Draw.generate on the fused engine (noise drawn by its threads from a 
       });
       equal(a.state, b.state, "the same draws taken from rng");
       tf.dispose([got.logits, got.means, want.logits, want.means, eps]);
+      // evaluation (eval, importance weights): Lx, Lz and log p(z) − log q(z|x) of the same noise
+      const x = tf.tidy(() => tf.cast(tf.less(tf.randomUniform([n, 28, 28, 1], 0, 1, "float32", n), 0.3), "float32"));
+      const [c, d] = [new Rng(n + 1), new Rng(n + 1)];
+      const lost = model.loss(x as tf.Tensor4D, c, { inference: true, logWeights: true });
+      const epsL = drawNoise(cfg, n, d);
+      const ref = drawLoss(model.weights, cfg, x as tf.Tensor4D, epsL, { engine, inference: true, logWeights: true });
+      for (const k of ["lx", "lz", "logRatio"] as const) {
+        assertClose(await lost[k]!.data() as Float32Array, await ref[k]!.data() as Float32Array, {
+          atol: 0,
+          what: `${k} of ${n}`,
+        });
+      }
+      equal(c.state, d.state, "the same draws taken from rng (loss)");
+      tf.dispose([x, epsL, lost.lx, lost.lz, lost.loss, lost.logRatio!, ref.lx, ref.lz, ref.loss, ref.logRatio!]);
     }
     model.dispose();
   } finally {

@@ -286,14 +286,15 @@ export function drawLoss(
 
 /**
  * drawLoss on the fused engine: one tfjs op whose forward and backward passes are the engine's,
- * so that tf.variableGrads and the Trainer work unchanged.
+ * so that tf.variableGrads and the Trainer work unchanged. The noise is a tensor [T, n, z] or the
+ * seed of drawNoise's values, which the engine's threads then draw themselves.
  */
 function fusedLoss(
   runner: FusedRunner,
   weights: DrawWeights,
   config: DrawConfig,
   x: tf.Tensor4D,
-  eps: tf.Tensor3D,
+  eps: tf.Tensor3D | number,
   options: TraceOptions,
 ): DrawLoss {
   const specs = paramSpecs(config);
@@ -301,7 +302,7 @@ function fusedLoss(
   const xt = toInternal(x);
   const xv = peek32(xt).slice();
   xt.dispose();
-  const ev = values32(eps);
+  const ev: Noise = typeof eps === "number" ? eps : values32(eps);
   let logRatio: Float32Array = new Float32Array(0);
   let pass = -1;
   return tf.tidy(() => {
@@ -571,6 +572,14 @@ export class Draw {
 
   /** Eqs 1–12 on images `x` [batch, H, W, C] with noise drawn from `rng`. */
   loss(x: tf.Tensor4D, rng: Rng, options: TraceOptions = {}): DrawLoss {
+    const runner = options.inference && !options.trace
+      ? this.engine.draw(this.config, x.shape[0], { training: false })
+      : undefined;
+    if (runner && !(runner instanceof WebGpuDraw)) { // drawNoise's values, drawn by the engine's threads
+      checkWeights(this.weights, this.config);
+      checkImages(x, this.config);
+      return fusedLoss(runner, this.weights, this.config, x, noiseSeed(rng), options);
+    }
     const eps = drawNoise(this.config, x.shape[0], rng);
     try {
       return drawLoss(this.weights, this.config, x, eps, { engine: this.engine, ...options });
