@@ -20,9 +20,10 @@ import { FusedDraw, type FusedRunner } from "../src/engine/fused_draw.ts";
 import { loadKernels, newArena } from "../src/engine/kernels.ts";
 import { ClassifierPool, CONTROL, FusedPool, MIN_SHARE } from "../src/engine/pool.ts";
 import { checkBounds, jsGemm, openCblas } from "../src/engine/cblas.ts";
+import { Team, TeamFailure } from "../src/engine/team.ts";
 import { fillNoise, Rng } from "../src/random.ts";
 import { drawProblem, randomParams } from "./_problem.ts";
-import { assertClose, assertNormClose, equal, ok, throws } from "./_assert.ts";
+import { assertClose, assertNormClose, deepEqual, equal, ok, throws } from "./_assert.ts";
 
 const SEED = 20151120;
 const blas = openCblas();
@@ -175,6 +176,8 @@ for (const b of PRODUCTS) {
     for (const threads of [2, 3]) {
       const pool = FusedPool.create(cfg, batch, threads, module, b);
       ok(pool, `a pool of ${threads} threads starts`);
+      // deno-lint-ignore no-explicit-any -- reaching into the pool: its threads share the LSTMs' products by columns
+      ok((pool as any).threads.main.team, "a training pool's threads are a team (team.ts)");
       try {
         const r = pool.forward(w, x, eps);
         assertClose(r.lx, a.lx, { rtol: 1e-6, what: "Lx" });
@@ -199,6 +202,22 @@ for (const b of PRODUCTS) {
     ok(FusedPool.create(cfg, 2 * MIN_SHARE - 1, 2, module, b) === undefined, "a batch too small to split: one thread");
   });
 }
+
+Deno.test("Team: a failed thread's partners throw at their next barrier instead of waiting; reset clears it", () => {
+  const arena = newArena(module), sizes = { T: 2, E: 8, Q: 4, G: 16 };
+  const place = { ptr: Team.allocate(arena, 10, sizes), batch: 10, first: 0, n: 5, size: 2, rank: 0 };
+  const team = new Team(arena, place, sizes);
+  deepEqual([team.columns(16), team.columns(10), new Team(arena, { ...place, rank: 1 }, sizes).columns(10)], [
+    [0, 8],
+    [0, 8],
+    [8, 10],
+  ]);
+  team.fail();
+  throws(() => team.barrier(), TeamFailure);
+  team.reset();
+  const alone = new Team(arena, { ...place, size: 1 }, sizes);
+  alone.barrier(); // the last (only) thread to arrive passes at once
+});
 
 Deno.test("FusedPool: when the main thread's share throws, the woken workers are waited for, and the pool goes on", () => {
   const cfg: DrawConfig = { ...MNIST, T: 6, hidden: 32, z: 8 };

@@ -15,6 +15,7 @@ import { type DrawConfig, imageSize, validateConfig } from "../config.ts";
 import { paramSpecs } from "../params.ts";
 import { type Allocator, AttentionStruct, type KernelExports, noiseTables, WINDOW } from "./kernels.ts";
 import type { Operand, Products } from "./products.ts";
+import { Team, type TeamPlace, type TeamSizes } from "./team.ts";
 
 /** Weights (or gradients) by parameter name, as plain arrays (the names and shapes of paramSpecs). */
 export type FusedWeights = Record<string, Float32Array>;
@@ -98,6 +99,16 @@ class Steps {
   }
 }
 
+/** The widths of the stores a team shares (team.ts) for `config`: the LSTMs' inputs and gates. */
+export function teamSizes(config: DrawConfig): TeamSizes {
+  const { T, hidden: H, z, readN: Nr, channels: C } = config;
+  const R = Nr > 0 ? 2 * Nr * Nr * C : 2 * imageSize(config);
+  return { T, E: R + 2 * H, Q: z + H, G: 4 * H };
+}
+
+/** The operands of the LSTMs' large products, which a team splits by columns. */
+type LstmOperand = "enc" | "dec" | "encT" | "decT";
+
 /** Rows per product when a weight's gradient sums over all T·n rows (bounds the packing buffer). */
 const ROWS = 512;
 
@@ -110,6 +121,11 @@ export interface FusedDrawOptions {
    * generation) keeps two steps' stores instead of T and no gradient buffers.
    */
   training?: boolean;
+  /**
+   * This thread's place in a pool's team (team.ts; training runners only): the LSTMs' large
+   * products split by columns over the threads, every other step split by images.
+   */
+  team?: TeamPlace;
 }
 
 /** Sizes a runner's buffers are made of (floats per image unless said). */
@@ -138,16 +154,22 @@ interface Stores {
   sig: Steps; // σ(c_{t−1})
 }
 
-/** Allocates the forward pass's stores, in a fixed order (other threads repeat it to find them). */
-function allocateStores(steps: (width: number) => Steps, z: Sizes): Stores {
+/** The stores a team shares: the LSTMs' inputs and gates. */
+type TeamStores = Pick<Stores, "encIn" | "encG" | "decIn" | "decG">;
+
+/**
+ * Allocates the forward pass's stores, in a fixed order (other threads repeat it to find them);
+ * those a team shares are its views.
+ */
+function allocateStores(steps: (width: number) => Steps, z: Sizes, shared?: TeamStores): Stores {
   return {
-    encIn: steps(z.E),
-    encG: steps(z.G),
+    encIn: shared?.encIn ?? steps(z.E),
+    encG: shared?.encG ?? steps(z.G),
     encC: steps(z.H),
     encH: steps(z.H),
     q: steps(2 * z.z),
-    decIn: steps(z.Q),
-    decG: steps(z.G),
+    decIn: shared?.decIn ?? steps(z.Q),
+    decG: shared?.decG ?? steps(z.G),
     decC: steps(z.H),
     decH: steps(z.H),
     head: steps(z.S),
@@ -171,11 +193,12 @@ interface Gradients {
   headB: number;
 }
 
-/** Allocates the backward pass's buffers (a training runner only). */
+/** Allocates the backward pass's buffers (a training runner only); a team shares the input gradients. */
 function allocateGradients(
   a: Allocator,
   steps: (width: number, count?: number) => Steps,
   z: Sizes & { n: number; T: number },
+  shared?: { dEncIn: number; dDecIn: number },
 ): Gradients {
   const { n, T, H, S } = z, row = (w: number) => a.alloc(n * w);
   return {
@@ -186,8 +209,8 @@ function allocateGradients(
     dcDec: row(H),
     dhEnc: row(H),
     dcEnc: row(H),
-    dEncIn: row(z.E),
-    dDecIn: row(z.Q),
+    dEncIn: shared?.dEncIn ?? row(z.E),
+    dDecIn: shared?.dDecIn ?? row(z.Q),
     dRead: [row(WINDOW.size), row(WINDOW.size)],
     headK: a.alloc(H * S),
     headB: a.alloc(S),
@@ -238,6 +261,10 @@ export class FusedDraw implements FusedRunner {
   private readonly zeros: number; // [max(S, 5)]
   private readonly operands: Record<"enc" | "dec" | "post" | "head" | "encT" | "decT" | "postT" | "headT", Operand>;
   private readonly grad?: Gradients;
+  /** This thread's team (a pool's training runner; see team.ts). */
+  readonly team?: Team;
+  /** In a team: this thread's columns of the LSTMs' operands, and the first column's index. */
+  private readonly teamOps?: Record<LstmOperand, { op: Operand; c0: number }>;
   /** The noise kernel's tables and the seed words [seed, first, of, drawn here] (wasm kernels only). */
   private readonly seeded?: { tables: number; words: Int32Array };
   private forwards = 0;
@@ -279,7 +306,18 @@ export class FusedDraw implements FusedRunner {
     this.canvas = a.alloc(n * D);
     const slots = training ? T : Math.min(T, 2);
     const steps = (k: number, count = slots) => new Steps(a.alloc(count * n * k), n * k, count);
-    this.s = allocateStores(steps, { E, G, H, z, Q, S, D });
+    const team = this.team = options.team && training ? new Team(a, options.team, teamSizes(config)) : undefined;
+    if (team && team.place.n !== n) {
+      throw new RangeError(`Cannot build fused engine as its team place holds ${team.place.n} images, not ${n}`);
+    }
+    // a team's stores: this runner's rows of the whole batch's, [T, batch, width]
+    const view = (ptr: number, k: number) => new Steps(ptr + 4 * team!.place.first * k, team!.place.batch * k, T);
+    this.s = allocateStores(
+      steps,
+      { E, G, H, z, Q, S, D },
+      team &&
+        { encIn: view(team.encIn, E), encG: view(team.encG, G), decIn: view(team.decIn, Q), decG: view(team.decG, G) },
+    );
     if (Nr > 0) {
       const att = new AttentionStruct(a, { n, N: Nr, A, B, C }, ctx.parallelImages ? n : 1);
       this.read = { att, win: steps(WINDOW.size), F: steps(att.bank), U: steps(Nr * 2 * C * A) };
@@ -302,20 +340,40 @@ export class FusedDraw implements FusedRunner {
       ld,
       packed: a.alloc(this.k.packedSize(K, N)),
     });
-    // the transposed weights, and every gradient buffer, only where backward passes run
-    const backward = (K: number, N: number, trans: boolean, ptr: number, ld: number) =>
-      training ? operand(K, N, trans, ptr, ld) : { K, N, trans, ptr, ld, packed: 0 };
+    // the transposed weights' packed panels, and every gradient buffer, only where backward passes
+    // run; a team's threads multiply by their own columns of the LSTMs' weights (teamOps), and
+    // generation by the whole decoder's
+    const packedIf = (used: boolean) => (K: number, N: number, trans: boolean, ptr: number, ld: number) =>
+      used ? operand(K, N, trans, ptr, ld) : { K, N, trans, ptr, ld, packed: 0 };
+    const backward = packedIf(training), whole = packedIf(!team), wholeBackward = packedIf(training && !team);
     this.operands = {
-      enc: operand(E, G, false, w("encoder.kernel"), G),
+      enc: whole(E, G, false, w("encoder.kernel"), G),
       dec: operand(Q, G, false, w("decoder.kernel"), G),
       post: operand(H, 2 * z, false, w("posterior.kernel"), 2 * z),
       head: operand(H, S, false, this.headKernel, S),
-      encT: backward(G, E, true, w("encoder.kernel"), G),
-      decT: backward(G, Q, true, w("decoder.kernel"), G),
+      encT: wholeBackward(G, E, true, w("encoder.kernel"), G),
+      decT: wholeBackward(G, Q, true, w("decoder.kernel"), G),
       postT: backward(2 * z, H, true, w("posterior.kernel"), 2 * z),
       headT: backward(S, H, true, this.headKernel, S),
     };
-    this.grad = training ? allocateGradients(a, steps, { n, T, E, G, H, z, Q, S, D }) : undefined;
+    this.grad = training
+      ? allocateGradients(
+        a,
+        steps,
+        { n, T, E, G, H, z, Q, S, D },
+        team && { dEncIn: team.dEncIn + 4 * team.place.first * E, dDecIn: team.dDecIn + 4 * team.place.first * Q },
+      )
+      : undefined;
+    if (team) {
+      // column c of op(B) starts at c in B, or at row c of B where op(B) = Bᵀ
+      const cols = (full: Operand, width: number) => {
+        const [c0, c1] = team.columns(width);
+        const ptr = full.ptr + 4 * c0 * (full.trans ? full.ld : 1);
+        return { op: operand(full.K, c1 - c0, full.trans, ptr, full.ld), c0 };
+      };
+      const o = this.operands;
+      this.teamOps = { enc: cols(o.enc, G), dec: cols(o.dec, G), encT: cols(o.encT, E), decT: cols(o.decT, Q) };
+    }
     if (this.k.noise) this.seeded = { tables: noiseTables(a, this.k), words: a.i32(a.alloc(4), 4) };
     // the one-off products pack op(B) here: a step's gate gradients, or all steps' rows at the end
     const pk = (K: number, N: number) => this.k.packedSize(K, N);
@@ -442,15 +500,42 @@ export class FusedDraw implements FusedRunner {
     this.k.writeForward(ptr, head + 4 * this.wOff, S, this.canvas);
   }
 
+  /**
+   * C = A·op(B) for one of the LSTMs' large products (a, c: this runner's rows, row strides lda and
+   * ldc): alone, or in a team every image's rows by this thread's columns, between two barriers.
+   */
+  private lstmProduct(a: number, lda: number, b: LstmOperand, c: number, ldc: number): void {
+    const team = this.team, mine = this.teamOps?.[b];
+    if (!team || !mine) {
+      this.p.gemmWith(false, this.batch, a, lda, this.operands[b], 0, c, ldc);
+      return;
+    }
+    const first = team.place.first;
+    team.barrier(); // every thread's rows of A are written
+    this.p.gemmWith(
+      false,
+      team.place.batch,
+      a - 4 * first * lda,
+      lda,
+      mine.op,
+      0,
+      c - 4 * first * ldc + 4 * mine.c0,
+      ldc,
+    );
+    team.barrier(); // every thread's columns of C are written
+  }
+
   /** Eqs 1–12 on the loaded weights, x and eps; keeps what the backward pass needs. */
   runForward(): void {
     const { T, hidden: H, z } = this.config;
     const n = this.batch, D = this.D, R = this.R, E = this.E, Q = this.Q, S = this.S, G = 4 * H;
     const k = this.k, p = this.p, ops = this.operands, w = (name: string) => this.w(name);
+    const mine = this.teamOps;
     this.forwards++;
     this.drawNoise();
     this.buildHead(true);
-    for (const o of [ops.enc, ops.dec, ops.post, ops.head]) p.pack(o); // the weights, once for T steps
+    // the weights, once for T steps (in a team, this thread's columns of the LSTMs')
+    for (const o of [mine?.enc.op ?? ops.enc, mine?.dec.op ?? ops.dec, ops.post, ops.head]) p.pack(o);
     k.copyRows(this.canvas, D, w("canvas0"), 0, n, D);
     k.copyRows(this.h0dec, H, w("decoder.h0"), 0, n, H);
     if (this.read) {
@@ -477,7 +562,7 @@ export class FusedDraw implements FusedRunner {
       if (t === 0) k.copyRows(encIn + 4 * (R + H), E, w("encoder.h0"), 0, n, H);
       else k.copyRows(encIn + 4 * (R + H), E, this.s.encH.at(t - 1), H, n, H);
       // Eq 5: the encoder
-      p.gemmWith(false, n, encIn, E, ops.enc, 0, this.s.encG.at(t), G); // [n, 4H]
+      this.lstmProduct(encIn, E, "enc", this.s.encG.at(t), G); // [n, 4H]
       const cEncPrev = t === 0 ? 0 : this.s.encC.at(t - 1);
       k.lstmForward(n, H, this.s.encG.at(t), w("encoder.bias"), cEncPrev, this.s.encC.at(t), this.s.encH.at(t));
       // Eqs 1–2, 6, 10–11: the posterior, its sample and its KL
@@ -487,7 +572,7 @@ export class FusedDraw implements FusedRunner {
       k.posteriorForward(n, z, q, this.io.eps + 4 * t * n * z, decIn, Q, this.io.lz, this.io.logRatio);
       k.copyRows(decIn + 4 * z, Q, hDecPrev, H, n, H);
       // Eq 7: the decoder
-      p.gemmWith(false, n, decIn, Q, ops.dec, 0, this.s.decG.at(t), G);
+      this.lstmProduct(decIn, Q, "dec", this.s.decG.at(t), G);
       const cDecPrev = t === 0 ? 0 : this.s.decC.at(t - 1);
       k.lstmForward(n, H, this.s.decG.at(t), w("decoder.bias"), cDecPrev, this.s.decC.at(t), this.s.decH.at(t));
       // the head: write window, write, next read window; then Eq 8
@@ -530,8 +615,8 @@ export class FusedDraw implements FusedRunner {
     }
     const { T, hidden: H, z } = this.config;
     const n = this.batch, D = this.D, R = this.R, E = this.E, Q = this.Q, S = this.S, G = 4 * H;
-    const k = this.k, p = this.p, ops = this.operands, gr = this.grad!;
-    for (const o of [ops.encT, ops.decT, ops.postT, ops.headT]) p.pack(o);
+    const k = this.k, p = this.p, ops = this.operands, gr = this.grad!, mine = this.teamOps;
+    for (const o of [mine?.encT.op ?? ops.encT, mine?.decT.op ?? ops.decT, ops.postT, ops.headT]) p.pack(o);
     k.zero(this.gradsPtr, this.offsets.total);
     for (const b of [gr.dhDec, gr.dcDec, gr.dhEnc, gr.dcEnc]) k.zero(b, n * H);
     k.bernoulliBackward(n, D, this.canvas, this.io.x, this.io.dlx, gr.dc); // ∂c_T
@@ -554,7 +639,7 @@ export class FusedDraw implements FusedRunner {
       const cDecPrev = t === 0 ? 0 : this.s.decC.at(t - 1);
       const dDecG = this.s.decG.at(t); // the gate gradients replace the gates, in place, kept for the end
       k.lstmBackward(n, H, this.s.decG.at(t), this.s.decC.at(t), cDecPrev, gr.dhDec, gr.dcDec, dDecG);
-      p.gemmWith(false, n, dDecG, G, ops.decT, 0, gr.dDecIn, Q); // [n, z + H]
+      this.lstmProduct(dDecG, G, "decT", gr.dDecIn, Q); // [n, z + H]
       // Eqs 6, 10–11 backward
       const dq = gr.dQ.at(t);
       k.posteriorBackward(n, z, this.s.q.at(t), this.io.eps + 4 * t * n * z, gr.dDecIn, Q, this.io.dlz, dq);
@@ -563,7 +648,7 @@ export class FusedDraw implements FusedRunner {
       const cEncPrev = t === 0 ? 0 : this.s.encC.at(t - 1);
       const dEncG = this.s.encG.at(t); // likewise
       k.lstmBackward(n, H, this.s.encG.at(t), this.s.encC.at(t), cEncPrev, gr.dhEnc, gr.dcEnc, dEncG);
-      p.gemmWith(false, n, dEncG, G, ops.encT, 0, gr.dEncIn, E); // [n, R + 2H]
+      this.lstmProduct(dEncG, G, "encT", gr.dEncIn, E); // [n, R + 2H]
       // ∂h^dec_{t−1} (through both LSTMs' inputs) and ∂h^enc_{t−1}
       k.copyRows(gr.dhDec, H, gr.dDecIn + 4 * z, Q, n, H);
       k.addRows(gr.dhDec, H, gr.dEncIn + 4 * R, E, n, H);
@@ -603,8 +688,29 @@ export class FusedDraw implements FusedRunner {
     };
     k.zero(gr.headB, S);
     const { encIn, encG, decIn, decG, encH, decH } = this.s; // encG, decG: every step's gate gradients by now
-    sum(E, G, encIn.at(0), encG.at(0), g("encoder.kernel"), g("encoder.bias"));
-    sum(Q, G, decIn.at(0), decG.at(0), g("decoder.kernel"), g("decoder.bias"));
+    const team = this.team;
+    if (team) {
+      // the LSTMs' weights: every image's rows (the team's stores), this thread's columns; the
+      // others' columns stay 0 here for the pool's sum
+      const { batch, first } = team.place, all = T * batch, [c0, c1] = team.columns(G);
+      for (
+        const [input, M, gates, name] of [[team.encIn, E, team.encG, "encoder"], [
+          team.decIn,
+          Q,
+          team.decG,
+          "decoder",
+        ]] as const
+      ) {
+        for (let r = 0; r < all && c1 > c0; r += ROWS) {
+          const a = input + 4 * r * M, b = gates + 4 * (r * G + c0), kernel = g(`${name}.kernel`) + 4 * c0;
+          p.gemm(true, false, M, c1 - c0, Math.min(ROWS, all - r), a, M, b, G, r === 0 ? 0 : 1, kernel, G);
+        }
+        for (let t = 0; t < T; t++) k.addColumnSums(gates + 4 * (t * batch + first) * G, n, G, g(`${name}.bias`));
+      }
+    } else {
+      sum(E, G, encIn.at(0), encG.at(0), g("encoder.kernel"), g("encoder.bias"));
+      sum(Q, G, decIn.at(0), decG.at(0), g("decoder.kernel"), g("decoder.bias"));
+    }
     sum(H, 2 * z, encH.at(0), gr.dQ.at(0), g("posterior.kernel"), g("posterior.bias"));
     sum(H, S, decH.at(0), gr.dHead.at(0), gr.headK, gr.headB); // [H, S]
     const parts: [string, number, number][] = [];

@@ -21,8 +21,10 @@ import {
   type FusedRunner,
   type FusedWeights,
   type Noise,
+  teamSizes,
 } from "./fused_draw.ts";
 import { newArena } from "./kernels.ts";
+import { Team, type TeamPlace } from "./team.ts";
 
 /** The fewest images per thread for which {@link FusedPool.create} splits a batch. */
 export const MIN_SHARE = 16;
@@ -48,6 +50,8 @@ export interface WorkerInit {
   blas: boolean;
   /** Whether backward passes run (else the share keeps two steps' stores). */
   training: boolean;
+  /** The share's place in the team (DRAW's training pools; see team.ts). */
+  team?: TeamPlace;
 }
 
 /** One worker's share. */
@@ -67,11 +71,16 @@ export function makeRunner(
   model: WorkerInit["model"],
   n: number,
   ctx: EngineContext,
-  options: { weightsPtr?: number; training: boolean },
+  options: { weightsPtr?: number; training: boolean; team?: TeamPlace },
 ): PoolRunner {
   return model.kind === "draw"
     ? new FusedDraw(model.config, n, ctx, options)
     : new FusedClassifier(model.config, n, ctx, options);
+}
+
+/** A runner's team, if it has one (DRAW's training pools). */
+export function teamOf(runner: PoolRunner): Team | undefined {
+  return runner instanceof FusedDraw ? runner.team : undefined;
 }
 
 /**
@@ -98,14 +107,24 @@ class Threads<R extends PoolRunner> {
     if (threads < 2 || batch < MIN_SHARE * threads) return undefined;
     const arena = newArena(module);
     const per = Math.floor(batch / threads), mainN = batch - per * (threads - 1);
-    const main = makeRunner(model, mainN, engineContext(module, arena, blas), { training }) as R;
+    // DRAW's training pools share the LSTMs' large products by columns (team.ts)
+    let place: ((rank: number, first: number, n: number) => TeamPlace) | undefined;
+    if (model.kind === "draw" && training) {
+      const ptr = Team.allocate(arena, batch, teamSizes(model.config));
+      place = (rank, first, n) => ({ ptr, batch, first, n, size: threads, rank });
+    }
+    const main = makeRunner(model, mainN, engineContext(module, arena, blas), {
+      training,
+      team: place?.(0, 0, mainN),
+    }) as R;
     const shares: Share<R>[] = [];
     let first = mainN;
     for (let k = 1; k < threads; k++) {
       const ctrlPtr = arena.alloc(CONTROL.size);
       const start = arena.used;
       const ctx = engineContext(module, arena, blas);
-      const runner = makeRunner(model, per, ctx, { weightsPtr: main.weightsPtr, training }) as R;
+      const team = place?.(k, first, per);
+      const runner = makeRunner(model, per, ctx, { weightsPtr: main.weightsPtr, training, team }) as R;
       const init: WorkerInit = {
         module,
         memory: arena.memory,
@@ -117,6 +136,7 @@ class Threads<R extends PoolRunner> {
         ctrl: ctrlPtr,
         blas: blas !== undefined,
         training,
+        team,
       };
       const worker = new Worker(new URL("./worker.ts", import.meta.url).href, { type: "module" });
       worker.postMessage(init);
@@ -140,6 +160,7 @@ class Threads<R extends PoolRunner> {
   private wake(cmd: number): void {
     for (const s of this.shares) {
       s.seq++;
+      Atomics.store(s.ctrl, CONTROL.FAILED, 0); // a failure is the command's
       Atomics.store(s.ctrl, CONTROL.CMD, cmd);
       Atomics.store(s.ctrl, CONTROL.SEQ, s.seq);
       Atomics.notify(s.ctrl, CONTROL.SEQ);
@@ -154,6 +175,9 @@ class Threads<R extends PoolRunner> {
     this.wake(cmd);
     try {
       mine();
+    } catch (e) {
+      teamOf(this.main)?.fail(); // the workers' barriers give up on this thread
+      throw e;
     } finally {
       for (const s of this.shares) {
         for (;;) {
@@ -238,6 +262,7 @@ export class FusedPool extends Pool<FusedDraw> implements FusedRunner {
     for (const [r, first] of this.all) {
       r.setInputs(x.subarray(first * D, (first + r.batch) * D), eps, first, this.batch);
     }
+    main.team?.reset();
     this.threads.each(COMMAND.FORWARD, () => main.runForward());
     const n = this.batch, out = { lx: new Float32Array(n), lz: new Float32Array(n), logRatio: new Float32Array(n) };
     for (const [r, first] of this.all) {
@@ -257,6 +282,7 @@ export class FusedPool extends Pool<FusedDraw> implements FusedRunner {
     for (const [r, first] of this.all) {
       r.setLossGradients(dlx.subarray(first, first + r.batch), dlz.subarray(first, first + r.batch));
     }
+    this.threads.main.team?.reset();
     this.threads.each(COMMAND.BACKWARD, () => this.threads.main.runBackward());
     this.threads.sumGradients();
     return this.threads.main.gradients();

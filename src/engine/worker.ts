@@ -8,7 +8,8 @@
 import { engineContext } from "./context.ts";
 import { FusedDraw } from "./fused_draw.ts";
 import { Arena } from "./kernels.ts";
-import { COMMAND, CONTROL, makeRunner, type WorkerInit } from "./pool.ts";
+import { COMMAND, CONTROL, makeRunner, teamOf, type WorkerInit } from "./pool.ts";
+import { TeamFailure } from "./team.ts";
 
 self.onmessage = async (event: MessageEvent<WorkerInit>) => {
   const init = event.data;
@@ -21,6 +22,7 @@ self.onmessage = async (event: MessageEvent<WorkerInit>) => {
     runner = makeRunner(init.model, init.n, engineContext(init.module, arena, blas), {
       weightsPtr: init.weightsPtr,
       training: init.training,
+      team: init.team,
     });
     if (arena.used !== init.end) throw new Error(`share laid out to ${arena.used}, expected ${init.end}`);
   } catch (e) {
@@ -44,7 +46,9 @@ self.onmessage = async (event: MessageEvent<WorkerInit>) => {
       else if (cmd === COMMAND.BACKWARD) runner.runBackward();
       else if (cmd === COMMAND.GENERATE && runner instanceof FusedDraw) runner.runGenerate();
     } catch (e) {
-      console.error(`fused worker: ${e instanceof Error ? e.stack : e}`);
+      teamOf(runner)?.fail(); // the other threads' barriers give up on this one
+      // a barrier that gave up on another thread: that thread says why
+      if (!(e instanceof TeamFailure)) console.error(`fused worker: ${e instanceof Error ? e.stack : e}`);
       Atomics.store(ctrl, CONTROL.FAILED, 1);
     }
     Atomics.store(ctrl, CONTROL.DONE, seq);
