@@ -26,11 +26,13 @@ export class TeamFailure extends Error {
 const WORD = { COUNT: 0, PASSED: 1, FAILED: 2, size: 4 } as const;
 
 /**
- * Checks of the barrier before a waiting thread sleeps in Atomics.wait (about 0.1 ms here): the partner's
- * work between two barriers is as large as this thread's, so it usually arrives within that; a
- * partner that was descheduled (another process on the core) is then waited for without spinning.
+ * Checks of the barrier before a waiting thread sleeps in Atomics.wait (about 10 µs here). The
+ * partner's work between two barriers is as large as this thread's, so it often arrives within
+ * that; where it was descheduled (other processes on the cores), spinning longer would take the
+ * core it needs: with another two-thread training beside it, a step took 10% longer with 20,000
+ * checks (about 0.1 ms) than with these, and alone the same within the noise.
  */
-const SPINS = 20_000;
+const SPINS = 2_000;
 
 /** The widths (floats per image) of the shared stores. */
 export interface TeamSizes {
