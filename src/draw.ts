@@ -570,12 +570,19 @@ export class Draw {
     this.weights = createVariables(paramSpecs(config), seed, "draw");
   }
 
+  /**
+   * The fused engine's forward-only runner for `n` images, which draws a pass's noise itself from
+   * drawNoise's seed; undefined on other engines.
+   */
+  private fusedRunner(n: number): FusedRunner | undefined {
+    const runner = this.engine.draw(this.config, n, { training: false });
+    return runner instanceof WebGpuDraw ? undefined : runner;
+  }
+
   /** Eqs 1–12 on images `x` [batch, H, W, C] with noise drawn from `rng`. */
   loss(x: tf.Tensor4D, rng: Rng, options: TraceOptions = {}): DrawLoss {
-    const runner = options.inference && !options.trace
-      ? this.engine.draw(this.config, x.shape[0], { training: false })
-      : undefined;
-    if (runner && !(runner instanceof WebGpuDraw)) { // drawNoise's values, drawn by the engine's threads
+    const runner = options.inference && !options.trace ? this.fusedRunner(x.shape[0]) : undefined;
+    if (runner) { // drawNoise's values, drawn by the engine's threads
       checkWeights(this.weights, this.config);
       checkImages(x, this.config);
       return fusedLoss(runner, this.weights, this.config, x, noiseSeed(rng), options);
@@ -625,8 +632,8 @@ export class Draw {
     if (!Number.isInteger(n) || n < 1) {
       throw new RangeError(`Cannot generate as n must be an integer >= 1: current value is ${n}`);
     }
-    const runner = options.trace ? undefined : this.engine.draw(this.config, n, { training: false });
-    if (runner && !(runner instanceof WebGpuDraw)) { // drawNoise's values, drawn by the engine's threads
+    const runner = options.trace ? undefined : this.fusedRunner(n);
+    if (runner) { // drawNoise's values, drawn by the engine's threads
       checkGenerative(this.weights, this.config);
       return fusedGenerate(runner, this.weights, this.config, noiseSeed(rng));
     }

@@ -99,11 +99,17 @@ class Steps {
   }
 }
 
+/** The widths of the LSTMs' inputs and gates (floats per image): read vector R, E = R + 2H, Q = z + H, G = 4H. */
+function lstmWidths(config: DrawConfig): { R: number; E: number; Q: number; G: number } {
+  const { hidden: H, z, readN: Nr, channels: C } = config;
+  const R = Nr > 0 ? 2 * Nr * Nr * C : 2 * imageSize(config);
+  return { R, E: R + 2 * H, Q: z + H, G: 4 * H };
+}
+
 /** The widths of the stores a team shares (team.ts) for `config`: the LSTMs' inputs and gates. */
 export function teamSizes(config: DrawConfig): TeamSizes {
-  const { T, hidden: H, z, readN: Nr, channels: C } = config;
-  const R = Nr > 0 ? 2 * Nr * Nr * C : 2 * imageSize(config);
-  return { T, E: R + 2 * H, Q: z + H, G: 4 * H };
+  const { E, Q, G } = lstmWidths(config);
+  return { T: config.T, E, Q, G };
 }
 
 /** The operands of the LSTMs' large products, which a team splits by columns. */
@@ -285,12 +291,13 @@ export class FusedDraw implements FusedRunner {
     this.k = ctx.kernels;
     const { T, hidden: H, z, readN: Nr, writeN: Nw, channels: C, width: A, height: B } = config;
     const n = batch, G = 4 * H, D = this.D = imageSize(config);
-    this.R = Nr > 0 ? 2 * Nr * Nr * C : 2 * D;
+    const widths = lstmWidths(config);
+    this.R = widths.R;
     this.W = Nw > 0 ? Nw * Nw * C : D;
     this.wOff = Nw > 0 ? WINDOW.size : 0;
     this.rOff = Nr > 0 ? this.wOff + this.W : -1;
     const S = this.S = this.wOff + this.W + (Nr > 0 ? WINDOW.size : 0);
-    const E = this.E = this.R + 2 * H, Q = this.Q = z + H;
+    const E = this.E = widths.E, Q = this.Q = widths.Q;
     this.offsets = weightOffsets(paramSpecs(config));
     this.weightsPtr = weightsPtr ?? a.alloc(this.offsets.total);
     this.gradsPtr = training ? a.alloc(this.offsets.total) : 0;
@@ -678,34 +685,30 @@ export class FusedDraw implements FusedRunner {
     const n = this.batch, D = this.D, S = this.S, E = this.E, Q = this.Q, G = 4 * H;
     const k = this.k, p = this.p, gr = this.grad!, g = (name: string) => this.g(name);
     const rows = T * n;
-    // ∂W = Σ_t inputᵀ·∂out: in chunks of rows, so that packing op(B) needs little memory
-    const sum = (M: number, N: number, input: number, dOut: number, kernel: number, bias: number) => {
-      for (let r = 0; r < rows; r += ROWS) {
-        const a = input + 4 * r * M, b = dOut + 4 * r * N;
-        p.gemm(true, false, M, N, Math.min(ROWS, rows - r), a, M, b, N, r === 0 ? 0 : 1, kernel, N);
+    // ∂W = Σ_t inputᵀ·∂out over `all` rows, in chunks of rows so that packing op(B) needs little
+    // memory; ∂out and ∂W have row stride ld (N columns of them where N < ld)
+    const weight = (all: number, M: number, N: number, ld: number, input: number, dOut: number, kernel: number) => {
+      for (let r = 0; r < all && N > 0; r += ROWS) {
+        const a = input + 4 * r * M, b = dOut + 4 * r * ld;
+        p.gemm(true, false, M, N, Math.min(ROWS, all - r), a, M, b, ld, r === 0 ? 0 : 1, kernel, ld);
       }
+    };
+    const sum = (M: number, N: number, input: number, dOut: number, kernel: number, bias: number) => {
+      weight(rows, M, N, N, input, dOut, kernel);
       k.addColumnSums(dOut, rows, N, bias);
     };
     k.zero(gr.headB, S);
     const { encIn, encG, decIn, decG, encH, decH } = this.s; // encG, decG: every step's gate gradients by now
     const team = this.team;
     if (team) {
-      // the LSTMs' weights: every image's rows (the team's stores), this thread's columns; the
-      // others' columns stay 0 here for the pool's sum
-      const { batch, first } = team.place, all = T * batch, [c0, c1] = team.columns(G);
-      for (
-        const [input, M, gates, name] of [[team.encIn, E, team.encG, "encoder"], [
-          team.decIn,
-          Q,
-          team.decG,
-          "decoder",
-        ]] as const
-      ) {
-        for (let r = 0; r < all && c1 > c0; r += ROWS) {
-          const a = input + 4 * r * M, b = gates + 4 * (r * G + c0), kernel = g(`${name}.kernel`) + 4 * c0;
-          p.gemm(true, false, M, c1 - c0, Math.min(ROWS, all - r), a, M, b, G, r === 0 ? 0 : 1, kernel, G);
-        }
-        for (let t = 0; t < T; t++) k.addColumnSums(gates + 4 * (t * batch + first) * G, n, G, g(`${name}.bias`));
+      // the LSTMs' weights: every image's rows (the team's stores), this thread's columns (the
+      // others' stay 0 here for the pool's sum); the biases: this thread's images
+      const [c0, c1] = team.columns(G), all = T * team.place.batch;
+      weight(all, E, c1 - c0, G, team.encIn, team.encG + 4 * c0, g("encoder.kernel") + 4 * c0);
+      weight(all, Q, c1 - c0, G, team.decIn, team.decG + 4 * c0, g("decoder.kernel") + 4 * c0);
+      for (let t = 0; t < T; t++) {
+        k.addColumnSums(encG.at(t), n, G, g("encoder.bias"));
+        k.addColumnSums(decG.at(t), n, G, g("decoder.bias"));
       }
     } else {
       sum(E, G, encIn.at(0), encG.at(0), g("encoder.kernel"), g("encoder.bias"));

@@ -172,6 +172,7 @@ class Threads<R extends PoolRunner> {
    * `mine` throws: no worker is left running on the shared memory when this returns.
    */
   each(cmd: number, mine: () => void): void {
+    teamOf(this.main)?.reset(); // no other thread runs yet
     this.wake(cmd);
     try {
       mine();
@@ -262,7 +263,6 @@ export class FusedPool extends Pool<FusedDraw> implements FusedRunner {
     for (const [r, first] of this.all) {
       r.setInputs(x.subarray(first * D, (first + r.batch) * D), eps, first, this.batch);
     }
-    main.team?.reset();
     this.threads.each(COMMAND.FORWARD, () => main.runForward());
     const n = this.batch, out = { lx: new Float32Array(n), lz: new Float32Array(n), logRatio: new Float32Array(n) };
     for (const [r, first] of this.all) {
@@ -282,7 +282,6 @@ export class FusedPool extends Pool<FusedDraw> implements FusedRunner {
     for (const [r, first] of this.all) {
       r.setLossGradients(dlx.subarray(first, first + r.batch), dlz.subarray(first, first + r.batch));
     }
-    this.threads.main.team?.reset();
     this.threads.each(COMMAND.BACKWARD, () => this.threads.main.runBackward());
     this.threads.sumGradients();
     return this.threads.main.gradients();
