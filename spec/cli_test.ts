@@ -4,6 +4,7 @@
 import { loadCheckpoint } from "../src/checkpoint.ts";
 import { encodeAmat } from "../src/data/amat.ts";
 import { sha256 } from "../src/data/download.ts";
+import { decodePng } from "../src/data/svhn_multi.ts";
 import { deepEqual, equal, match, ok } from "./_assert.ts";
 import { cliCommand, runCli } from "./_cli.ts";
 
@@ -191,6 +192,29 @@ Deno.test("cli: the tiny preset trains and samples on colour CIFAR-10, both SVHN
     }
     await Deno.remove(out, { recursive: true });
   }
+});
+
+Deno.test("cli: README's pictures of the shipped MNIST model are what `sample mnist` draws today", async () => {
+  // docs/results/mnist-shipped/samples.png was drawn by `deno run -A cli.ts sample mnist`: a change to the noise
+  // stream, the sampler or the shipped weights redraws other digits, and README would show pictures nobody can make.
+  // Products on another CPU's kernels may round a pixel differently, so each may move by a few levels of 255.
+  const pics = await Deno.makeTempDir();
+  const s = await cli(["sample", "mnist", "--no-nearest", "--out", pics]);
+  equal(s.code, 0, s.stderr);
+  const read = async (p: string) => decodePng(await Deno.readFile(p), p);
+  const now = await read(`${pics}/samples.png`), shown = await read("docs/results/mnist-shipped/samples.png");
+  deepEqual([now.width, now.height], [shown.width, shown.height]);
+  let worst = 0, total = 0;
+  for (let i = 0; i < now.rgb.length; i++) {
+    const d = Math.abs(now.rgb[i] - shown.rgb[i]);
+    worst = Math.max(worst, d);
+    total += d;
+  }
+  ok(
+    worst <= 8 && total / now.rgb.length < 0.05,
+    `samples differ from README's: worst ${worst}, mean ${total / now.rgb.length}`,
+  );
+  await Deno.remove(pics, { recursive: true });
 });
 
 Deno.test("cli: sample and eval take the name of a shipped model (models/<name>/), and an unknown name lists them", async () => {
