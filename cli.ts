@@ -398,7 +398,7 @@ async function cmdEval(pos: string[], v: Values): Promise<number> {
     const c = await evaluateClassifier(model, ds, {
       limit,
       batch: num(v, "batch", 250, { int: true, min: 1 }),
-      onProgress: (d, n) => progress.update(`evaluating ${d}/${n}`),
+      onProgress: progress.counter("evaluating"),
     });
     model.dispose();
     if (v.json) {
@@ -419,7 +419,7 @@ async function cmdEval(pos: string[], v: Values): Promise<number> {
     limit,
     batch: num(v, "batch", 250, { int: true, min: 1 }),
     seed: num(v, "seed", 0, { int: true, min: 0 }),
-    onProgress: (d, n) => progress.update(`evaluating ${d}/${n}`),
+    onProgress: progress.counter("evaluating"),
   });
   model.dispose();
   if (v.json) {

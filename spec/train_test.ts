@@ -158,3 +158,19 @@ Deno.test("train() with lrFinal steps with the scheduled size and keeps the deca
   assertClose([ckpt.state!.lr!], [scheduledLr(settings, 1.75)], { rtol: 1e-12, what: "step size" });
   await Deno.remove(out, { recursive: true });
 });
+
+Deno.test("Progress.counter() shows done/total and the time left at the rate so far", () => {
+  const lines: string[] = [];
+  let ms = 1000;
+  const count = new Progress({ write: (t) => lines.push(t), tty: false, interval: 0 }).counter("evaluating", () => ms);
+  count(0, 400);
+  ms += 30_000; // 100 of 400 in 30 s: 300 more take 90 s
+  count(100, 400);
+  ms += 60_000;
+  count(400, 400);
+  deepEqual(lines, [
+    "evaluating 0/400 | ETA ?\n",
+    "evaluating 100/400 | ETA 1:30\n",
+    "evaluating 400/400 | ETA 0:00\n",
+  ]);
+});

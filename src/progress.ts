@@ -45,6 +45,18 @@ export class Progress {
     return true;
   }
 
+  /**
+   * A counter for a pass over `total` items: each call shows "`what` done/total | ETA m:ss", the time left at the
+   * rate since the counter was made (`now` in milliseconds, for tests).
+   */
+  counter(what: string, now: () => number = () => performance.now()): (done: number, total: number) => void {
+    const start = now();
+    return (done, total) => {
+      const seconds = (now() - start) / 1000;
+      this.update(`${what} ${done}/${total} | ETA ${done > 0 ? clock((seconds / done) * (total - done)) : "?"}`);
+    };
+  }
+
   /** Prints a permanent line. */
   line(text: string): void {
     if (this.#open) this.#write("\r\x1b[2K");
