@@ -290,8 +290,8 @@ export class FusedDraw implements FusedRunner {
     const a = this.arena = ctx.arena;
     this.k = ctx.kernels;
     const { T, hidden: H, z, readN: Nr, writeN: Nw, channels: C, width: A, height: B } = config;
-    const n = batch, G = 4 * H, D = this.D = imageSize(config);
     const widths = lstmWidths(config);
+    const n = batch, G = widths.G, D = this.D = imageSize(config);
     this.R = widths.R;
     this.W = Nw > 0 ? Nw * Nw * C : D;
     this.wOff = Nw > 0 ? WINDOW.size : 0;
