@@ -19,7 +19,8 @@ import { BackendError, type BackendName, BACKENDS, selectBackend } from "./src/b
 import { DATASETS } from "./src/data/registry.ts";
 import type { Splits } from "./src/data/dataset.ts";
 import { DataError, isFile, writeAtomic } from "./src/data/files.ts";
-import { loadCheckpoint, modelFromCheckpoint, SafetensorsError } from "./src/checkpoint.ts";
+import { type Checkpoint, loadCheckpoint, modelFromCheckpoint, SafetensorsError } from "./src/checkpoint.ts";
+import { frozenParts } from "./src/trainer.ts";
 import { shippedModel, shippedModels } from "./src/models.ts";
 import { servePage } from "./src/serve.ts";
 import { evaluate, evaluateClassifier } from "./src/evaluate.ts";
@@ -72,6 +73,10 @@ train options:
   --out DIR             run directory (default runs/<dataset>-<preset>)
   --resume              continue the run in --out from its checkpoint (with the run's own batch,
                         lr, clip and seed)
+  --init-from MODEL     start a new run from the weights of a shipped model, run directory or checkpoint
+                        (same kind and weight shapes; e.g. a 4-glimpse classifier from cluttered-8)
+  --freeze W1,W2        with --init-from: hold these weights fixed and train the rest (names as in
+                        the checkpoint, e.g. lstm.kernel; lstm.kernel[144:] its rows from 144 on); kept on --resume
   --checkpoint-every M  minutes between checkpoints (default 5)
   --valid-limit N       validate on at most N images
 
@@ -131,6 +136,8 @@ const OPTIONS = {
   seed: { type: "string" },
   out: { type: "string" },
   resume: { type: "boolean" },
+  "init-from": { type: "string" },
+  freeze: { type: "string" },
   "checkpoint-every": { type: "string" },
   "valid-limit": { type: "string" },
   split: { type: "string" },
@@ -319,6 +326,29 @@ function reportTrain(summary: TrainSummary, splits: Splits, v: Values): number {
   return summary.stopped === "nan" ? 1 : summary.stopped === "interrupted" ? 130 : 0;
 }
 
+/** The weights --freeze names. */
+const freezeList = (v: Values) => v.freeze?.split(",").map((w) => w.trim()).filter(Boolean);
+
+/** The checkpoint --init-from names (a new run starts from its weights), after the checks of --freeze. */
+async function initFrom(v: Values): Promise<{ from: string; checkpoint: Checkpoint } | undefined> {
+  const from = v["init-from"];
+  if (v.resume && (from !== undefined || v.freeze !== undefined)) {
+    throw new UsageError(
+      "--init-from and --freeze start a new run; --resume continues one with its own: give one or the other",
+    );
+  }
+  if (v.freeze !== undefined && from === undefined) {
+    throw new UsageError("--freeze holds a trained model's weights fixed: give --init-from with it");
+  }
+  if (from === undefined) return undefined;
+  const { path } = await checkpointPath([from], "--init-from");
+  const checkpoint = await loadCheckpoint(path);
+  if (v.freeze !== undefined) {
+    usage(() => frozenParts(freezeList(v)!, Object.fromEntries(checkpoint.weights)));
+  }
+  return { from, checkpoint };
+}
+
 async function cmdTrain(pos: string[], v: Values): Promise<number> {
   if (pos.length !== 1) throw new UsageError(`train takes one dataset (${Object.keys(DATASETS).join(", ")})`);
   const dataset = pos[0];
@@ -335,6 +365,7 @@ async function cmdTrain(pos: string[], v: Values): Promise<number> {
   const settings = runSettings(v);
   const out = v.out ?? `runs/${dataset}-${presetName(request)}`;
   if (v.resume) await checkResumeDataset(out, dataset);
+  const init = await initFrom(v);
   const be = await backend(v);
   const splits = await loadData(dataset, v);
   const config = usage(() => resolveConfig(request, splits.train));
@@ -353,6 +384,8 @@ async function cmdTrain(pos: string[], v: Values): Promise<number> {
       epochs,
       minutes,
       resume: v.resume,
+      init,
+      freeze: freezeList(v),
       checkpointMinutes: num(v, "checkpoint-every", 5, { min: 0 }),
       validLimit: v["valid-limit"] !== undefined ? num(v, "valid-limit", 0, { int: true, min: 1 }) : undefined,
       backend: be,

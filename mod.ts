@@ -100,7 +100,9 @@ export {
   evaluateClassifier,
 } from "./src/evaluate.ts";
 export {
+  type BaseModel,
   type Checkpoint,
+  encodeCheckpoint,
   loadCheckpoint,
   type Model,
   modelFromCheckpoint,
@@ -108,6 +110,7 @@ export {
   type NamedTensor,
   restoreTrainer,
   saveCheckpoint,
+  saveFineTuned,
   type TrainState,
 } from "./src/checkpoint.ts";
 export { loadModel, shippedModels } from "./src/models.ts";

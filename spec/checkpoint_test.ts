@@ -1,7 +1,16 @@
 import * as tf from "../src/tf.ts";
-import { TINY } from "../src/config.ts";
+import { TINY, TINY_CLASSIFIER } from "../src/config.ts";
 import { Draw } from "../src/draw.ts";
-import { loadCheckpoint, modelFromCheckpoint, restoreTrainer, saveCheckpoint } from "../src/checkpoint.ts";
+import {
+  encodeCheckpoint,
+  loadCheckpoint,
+  modelFromCheckpoint,
+  parseCheckpoint,
+  restoreTrainer,
+  saveCheckpoint,
+  saveFineTuned,
+} from "../src/checkpoint.ts";
+import { Classifier } from "../src/classifier.ts";
 import { encodeSafetensors } from "../src/safetensors.ts";
 import { Rng } from "../src/random.ts";
 import { Trainer } from "../src/trainer.ts";
@@ -100,4 +109,50 @@ Deno.test("loadCheckpoint() rejects truncated, foreign and mismatched files with
   ok(true);
   model.dispose();
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a fine-tuned checkpoint holds only the changed weights and rows, loads whole over its base, and refuses another base", async () => {
+  const models = await Deno.makeTempDir();
+  await Deno.mkdir(`${models}/base`);
+  await Deno.mkdir(`${models}/tuned`);
+  const base = new Classifier(TINY_CLASSIFIER, 3);
+  await saveCheckpoint(`${models}/base/checkpoint.safetensors`, base, undefined, undefined, {
+    dataset: "cluttered-60",
+  });
+  // the tuned model: one more glimpse (no weight depends on it), rows 1–2 of lstm.kernel and all of out.bias changed
+  const tuned = new Classifier({ ...TINY_CLASSIFIER, glimpses: TINY_CLASSIFIER.glimpses + 1 }, 0);
+  for (const [k, w] of Object.entries(base.weights)) tuned.weights[k].assign(w);
+  const kernel = base.weights["lstm.kernel"].arraySync() as number[][];
+  kernel[1][0] += 0.5;
+  kernel[2][3] -= 0.25;
+  tuned.weights["lstm.kernel"].assign(tf.tensor2d(kernel));
+  tuned.weights["out.bias"].assign(tf.add(base.weights["out.bias"], 1));
+  const path = `${models}/tuned/checkpoint.safetensors`;
+  const saved = await saveFineTuned(path, tuned, { model: "base", path: `${models}/base/checkpoint.safetensors` });
+  deepEqual(saved.tensors, ["lstm.kernel[1:3]", "out.bias"]);
+  const ckpt = await loadCheckpoint(path);
+  equal(ckpt.base?.model, "base");
+  equal((ckpt.config as typeof TINY_CLASSIFIER).glimpses, TINY_CLASSIFIER.glimpses + 1);
+  for (const [k, w] of Object.entries(tuned.weights)) deepEqual(ckpt.weights.get(k)!.data, w.dataSync(), k);
+  // what the page gets: one whole checkpoint, no base needed
+  const whole = parseCheckpoint(encodeCheckpoint(ckpt), "served");
+  for (const [k, w] of Object.entries(tuned.weights)) deepEqual(whole.weights.get(k)!.data, w.dataSync(), k);
+  throws(
+    () => parseCheckpoint(Deno.readFileSync(path), path),
+    /holds only what fine-tuning changed in base: read it with loadCheckpoint/,
+  );
+  // another version of the base: refused, not loaded with the wrong weights
+  const other = new Classifier(TINY_CLASSIFIER, 4);
+  await saveCheckpoint(`${models}/base/checkpoint.safetensors`, other);
+  await rejects(
+    () => loadCheckpoint(path),
+    /changed in model base, and .*base\/checkpoint\.safetensors is another version of it/,
+  );
+  await Deno.remove(`${models}/base`, { recursive: true });
+  await rejects(
+    () => loadCheckpoint(path),
+    /changed in model base, which should be beside it at .*base\/checkpoint\.safetensors/,
+  );
+  for (const m of [base, tuned, other]) m.dispose();
+  await Deno.remove(models, { recursive: true });
 });

@@ -1,7 +1,9 @@
 /**
  * End-to-end: cli.ts run as a user runs it, on the fixtures, with the tiny preset.
  */
-import { loadCheckpoint } from "../src/checkpoint.ts";
+import { loadCheckpoint, parseCheckpoint } from "../src/checkpoint.ts";
+import { decodeSafetensors } from "../src/safetensors.ts";
+import { servePage } from "./_browser.ts";
 import { encodeAmat } from "../src/data/amat.ts";
 import { sha256 } from "../src/data/download.ts";
 import { decodePng } from "../src/data/svhn_multi.ts";
@@ -62,6 +64,27 @@ Deno.test("cli: train, eval and sample run end to end on the fixtures and write 
   deepEqual(await magic("generation.gif", 6), Array.from(new TextEncoder().encode("GIF89a")));
   deepEqual(await magic("reading.gif", 6), Array.from(new TextEncoder().encode("GIF89a")));
   match(await Deno.readTextFile(`${out}/loss.svg`), /<svg[\s\S]*validation cost/);
+  await Deno.remove(out, { recursive: true });
+});
+
+Deno.test("cli: validation on --valid-limit images says so, not that the time budget sized it", async () => {
+  const out = await Deno.makeTempDir();
+  const r = await cli([
+    "train",
+    "mnist",
+    ...TINY,
+    "--epochs",
+    "1",
+    "--minutes",
+    "30",
+    "--valid-limit",
+    "4",
+    "--out",
+    out,
+  ]);
+  equal(r.code, 0, r.stderr);
+  match(r.stderr, /validation ELBO .* \(on the first 4 of \d+ validation images\)/);
+  ok(!/sized to the time budget/.test(r.stderr), r.stderr);
   await Deno.remove(out, { recursive: true });
 });
 
@@ -359,6 +382,129 @@ Deno.test("cli: the classifier trains on cluttered MNIST fixtures, reports test 
   equal(bad.code, 2);
   match(bad.stderr, /unknown classifier preset "mnist": choose one of cluttered, tiny/);
   await Deno.remove(out, { recursive: true });
+});
+
+Deno.test("cli: --init-from starts a new run from a trained model's weights, --freeze holds some of them fixed", async () => {
+  const out = await Deno.makeTempDir();
+  const base = ["train", "cluttered-60", "--preset", "tiny", "--batch", "9", "--backend", "cpu", "--epochs", "1"];
+  const t = await cli([...base, "--out", `${out}/a`]);
+  equal(t.code, 0, t.stderr);
+  const tuned = await cli([
+    ...base,
+    "--glimpses",
+    "3",
+    "--init-from",
+    `${out}/a`,
+    "--freeze",
+    "lstm.kernel,h0",
+    "--out",
+    `${out}/b`,
+  ]);
+  equal(tuned.code, 0, tuned.stderr);
+  match(tuned.stderr, /3 glimpses of 3×3.*; started from .*\/a; frozen: lstm\.kernel, h0/);
+  const [a, b] = [
+    await loadCheckpoint(`${out}/a/checkpoint.safetensors`),
+    await loadCheckpoint(`${out}/b/checkpoint.safetensors`),
+  ];
+  equal((b.config as { glimpses: number }).glimpses, 3);
+  for (const k of ["lstm.kernel", "h0"]) deepEqual(b.weights.get(k)!.data, a.weights.get(k)!.data, `${k} is frozen`);
+  for (const k of ["lstm.bias", "read.kernel", "out.kernel"]) {
+    ok(b.weights.get(k)!.data.some((x, i) => x !== a.weights.get(k)!.data[i]), `${k} trained`);
+  }
+  const settings = JSON.parse(await Deno.readTextFile(`${out}/b/config.json`)).settings;
+  deepEqual([settings.initFrom, settings.freeze], [`${out}/a`, ["lstm.kernel", "h0"]]);
+  // resumed, it keeps its frozen weights
+  const more = await cli([
+    "train",
+    "cluttered-60",
+    "--backend",
+    "cpu",
+    "--resume",
+    "--epochs",
+    "2",
+    "--out",
+    `${out}/b`,
+  ]);
+  equal(more.code, 0, more.stderr);
+  const c = await loadCheckpoint(`${out}/b/checkpoint.safetensors`);
+  deepEqual(c.weights.get("lstm.kernel")!.data, a.weights.get("lstm.kernel")!.data, "still frozen after --resume");
+  const refusals: [string[], number, RegExp][] = [
+    [["--freeze", "lstm.kernel"], 2, /--freeze holds a trained model's weights fixed: give --init-from with it/],
+    [
+      ["--init-from", `${out}/a`, "--freeze", "lstm.kernal"],
+      2,
+      /Cannot freeze lstm\.kernal: the model.s weights are h0, lstm\.kernel/,
+    ],
+    [["--init-from", `${out}/a`, "--resume"], 2, /--init-from and --freeze start a new run; --resume continues one/],
+    [["--init-from", `${out}/nowhere`], 1, /Cannot find a checkpoint at .*nowhere/],
+    [
+      ["--init-from", `${out}/a`, "--hidden", "4"],
+      1,
+      /Cannot start from .*a as its h0 is \[8\] where this model needs \[4\]/,
+    ],
+  ];
+  for (const [flags, code, message] of refusals) {
+    const r = await cli([...base, ...flags, "--out", `${out}/c`]);
+    equal(r.code, code, `${flags.join(" ")}: ${r.stderr}`);
+    match(r.stderr, message);
+    equal(r.stderr.split("\n").filter((l) => /^\s+at /.test(l)).length, 0, "no stack trace");
+  }
+  await Deno.remove(out, { recursive: true });
+});
+
+Deno.test("cli: a fine-tuned model ships as its changes over its base, and eval, sample and serve use it by name", async () => {
+  const runs = await Deno.makeTempDir(), models = await Deno.makeTempDir();
+  const env = { DRAW_MODELS_DIR: models };
+  const base = ["train", "cluttered-60", "--preset", "tiny", "--batch", "9", "--backend", "cpu", "--epochs", "1"];
+  equal((await cli([...base, "--out", `${runs}/a`])).code, 0);
+  await Deno.mkdir(`${models}/base`);
+  await Deno.copyFile(`${runs}/a/checkpoint.safetensors`, `${models}/base/checkpoint.safetensors`);
+  // the tiny classifier's glimpse is 3×3: lstm.kernel's rows from 9 on take h, held fixed
+  const flags = ["--glimpses", "3", "--init-from", "base", "--freeze", "lstm.kernel[9:]", "--out", `${runs}/b`];
+  const t = await cli([...base, ...flags], env);
+  equal(t.code, 0, t.stderr);
+  const ship = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `--lock=${ROOT}spec/deno.lock`, `${ROOT}tools/ship_model.ts`, `${runs}/b`, "tuned"]
+      .concat(["--base", "base", "--command", "train …"]),
+    env: { DRAW_DATA_DIR: `${ROOT}fixtures`, DRAW_CACHE_DIR: `${ROOT}.cache/test`, NO_COLOR: "1", ...env },
+  }).output();
+  equal(ship.code, 0, new TextDecoder().decode(ship.stderr));
+  const file = `${models}/tuned/checkpoint.safetensors`;
+  const names = [...decodeSafetensors(await Deno.readFile(file), file).tensors.keys()];
+  ok(names.includes("lstm.kernel[0:9]") && !names.includes("lstm.kernel"), `tensors: ${names}`);
+  ok((await Deno.stat(file)).size < (await Deno.stat(`${models}/base/checkpoint.safetensors`)).size / 2, "smaller");
+  match(await Deno.readTextFile(`${models}/tuned/README.md`), /fine-tuned from the shipped `base`/);
+  // the shipped changes give the run's own model: the same test figures
+  const [e, direct] = [await cli(["eval", "tuned", "--json"], env), await cli(["eval", `${runs}/b`, "--json"], env)];
+  equal(e.code, 0, e.stderr);
+  deepEqual([JSON.parse(e.stdout).error, JSON.parse(e.stdout).cross_entropy], [
+    JSON.parse(direct.stdout).error,
+    JSON.parse(direct.stdout).cross_entropy,
+  ]);
+  const s = await cli(["sample", "tuned", "--out", `${runs}/pics`], env);
+  equal(s.code, 0, s.stderr);
+  ok((await Deno.stat(`${runs}/pics/glimpses.png`)).isFile);
+  // the page gets one whole checkpoint: the run's weights, no base needed in the browser
+  const server = await servePage("tuned", { ...env, DRAW_DATA_DIR: `${ROOT}fixtures` });
+  try {
+    const served = parseCheckpoint(
+      new Uint8Array(await (await fetch(`${server.url}model.safetensors`)).arrayBuffer()),
+      "served",
+    );
+    const run = await loadCheckpoint(`${runs}/b/checkpoint.safetensors`);
+    for (const [k, w] of run.weights) deepEqual(served.weights.get(k)!.data, w.data, k);
+  } finally {
+    await server.stop();
+  }
+  // a base that is not beside it: one line, exit 1
+  await Deno.remove(`${models}/base`, { recursive: true });
+  const gone = await cli(["eval", "tuned"], env);
+  equal(gone.code, 1);
+  match(
+    gone.stderr,
+    /^error: Cannot use .*tuned\/checkpoint\.safetensors as it holds only what fine-tuning changed in model base, which should be beside it/,
+  );
+  for (const d of [runs, models]) await Deno.remove(d, { recursive: true });
 });
 
 Deno.test("cli: --blas trains through the system OpenBLAS where there is one, and says what it used", async () => {

@@ -140,3 +140,69 @@ Deno.test("Trainer rejects a learning rate that is not positive", () => {
   throws(() => new Trainer(model, { clipNorm: -1 }), RangeError);
   model.dispose();
 });
+
+for (const inPlace of [true, false]) {
+  Deno.test(
+    `Trainer({ frozen }): frozen weights and rows stay bit for bit, the rest move as without freezing, the norm is the rest's (${
+      inPlace ? "in place" : "tfjs ops"
+    })`,
+    async () => {
+      await (await import("../src/backend.ts")).selectBackend("wasm");
+      const make = (frozen: string[]) => {
+        const model = new Draw(TINY, 13);
+        return { model, trainer: new Trainer(model, { lr: 1e-2, clipNorm: 0, inPlace, frozen }) };
+      };
+      const [part, all] = [make(["encoder.kernel[2:5]", "write.bias"]), make([])];
+      // which values are frozen, by weight: rows 2–4 of encoder.kernel, all of write.bias
+      const isFrozen = (k: string, i: number) => {
+        const w = part.model.weights[k], cols = w.size / w.shape[0];
+        return k === "write.bias" || (k === "encoder.kernel" && i >= 2 * cols && i < 5 * cols);
+      };
+      const x = batch(14);
+      const before = Object.fromEntries(Object.entries(part.model.weights).map(([k, w]) => [k, w.dataSync().slice()]));
+      // the full gradient, to split its norm into the frozen values' part and the rest
+      const { grads } = tf.variableGrads(() => all.model.objective({ x }, new Rng(1)).loss);
+      let frozenSq = 0, restSq = 0;
+      for (const k of Object.keys(all.model.weights)) {
+        grads[all.model.weights[k].name].dataSync().forEach((g, i) =>
+          isFrozen(k, i) ? frozenSq += g * g : restSq += g * g
+        );
+      }
+      const a = await part.trainer.step(x, new Rng(1)), b = await all.trainer.step(x, new Rng(1));
+      assertClose([b.gradNorm], [Math.sqrt(frozenSq + restSq)], { rtol: 1e-4, what: "the full norm" });
+      assertClose([a.gradNorm], [Math.sqrt(restSq)], { rtol: 1e-4, what: "the norm without the frozen values" });
+      let moved = 0;
+      for (const k of Object.keys(part.model.weights)) {
+        const [got, free] = [part.model.weights[k].dataSync(), all.model.weights[k].dataSync()];
+        got.forEach((w, i) => {
+          if (isFrozen(k, i)) equal(w, before[k][i], `${k}[${i}] is frozen`);
+          else {
+            assertClose([w], [free[i]], { rtol: 1e-5, atol: 1e-7, what: `${k}[${i}]` });
+            if (w !== before[k][i]) moved++;
+          }
+        });
+      }
+      ok(moved > 100, `${moved} values moved`);
+      tf.dispose([x, ...Object.values(grads)]);
+      for (const r of [part, all]) {
+        r.trainer.dispose();
+        r.model.dispose();
+      }
+    },
+  );
+}
+
+Deno.test("Trainer({ frozen }) refuses a name that is no weight, and freezing every weight", () => {
+  const model = new Draw(TINY, 1);
+  throws(() => new Trainer(model, { frozen: ["lstm.kernel"] }), /Cannot freeze lstm\.kernel: the model's weights are /);
+  throws(() => new Trainer(model, { frozen: Object.keys(model.weights) }), /Cannot train with every weight frozen/);
+  throws(
+    () => new Trainer(model, { frozen: ["write.bias[3:2]"] }),
+    /write\.bias has rows 0 to \d+, give \[a:b\] with a < b/,
+  );
+  throws(
+    () => new Trainer(model, { frozen: ["write.bias[1-2]"] }),
+    /Cannot freeze write\.bias\[1-2\]: the model's weights are/,
+  );
+  model.dispose();
+});

@@ -10,6 +10,7 @@ import { type ClassifierConfig, type DrawConfig, validateConfig } from "./config
 import { Draw, type ParamSpec, paramSpecs } from "./draw.ts";
 import { Classifier, classifierSpecs, validateClassifierConfig } from "./classifier.ts";
 import { writeAtomic } from "./data/files.ts";
+import { sha256 } from "./data/download.ts";
 import { decodeSafetensors, encodeSafetensors, type NamedTensor, SafetensorsError } from "./safetensors.ts";
 import type { Trainer } from "./trainer.ts";
 
@@ -71,7 +72,23 @@ export interface Checkpoint {
   state?: TrainState;
   /** Other metadata (dataset, options), as stored. */
   info: Record<string, unknown>;
+  /** Where the file holds only what fine-tuning changed: the model it changed (its weights filled the rest in). */
+  base?: BaseModel;
 }
+
+/**
+ * The model a fine-tuned checkpoint holds only the changes of: a shipped model in the folder beside its own
+ * (models/<model>/checkpoint.safetensors), pinned by that file's SHA-256.
+ */
+export interface BaseModel {
+  /** The base model's folder name, e.g. "cluttered-8". */
+  model: string;
+  /** Lower-case hex SHA-256 of the base's checkpoint.safetensors. */
+  sha256: string;
+}
+
+/** A row slice of a weight in a fine-tuned checkpoint: `name[a:b]` holds rows a to b − 1 of `name`. */
+const SLICE = /^(.+)\[(\d+):(\d+)\]$/;
 
 async function tensorData(t: tf.Tensor): Promise<NamedTensor> {
   return { shape: t.shape.slice(), data: (await t.data()) as Float32Array };
@@ -88,9 +105,22 @@ export async function saveCheckpoint(
   state?: TrainState,
   info: Record<string, unknown> = {},
 ): Promise<void> {
+  const tensors = await modelTensors(model);
+  if (trainer) {
+    for (const spec of model.specs()) {
+      tensors.set(`adam.m.${spec.name}`, await tensorData(trainer.m[spec.name]));
+      tensors.set(`adam.v.${spec.name}`, await tensorData(trainer.v[spec.name]));
+    }
+  }
+  const metadata = checkpointMetadata(model, state, info);
+  if (trainer) metadata.adam = JSON.stringify(trainer.options);
+  await writeAtomic(path, encodeSafetensors(tensors, metadata));
+}
+
+/** A model's weights by name, refusing (RangeError) a weight that is not finite. */
+async function modelTensors(model: Model): Promise<Map<string, NamedTensor>> {
   const tensors = new Map<string, NamedTensor>();
-  const specs = model.specs();
-  for (const spec of specs) {
+  for (const spec of model.specs()) {
     const t = await tensorData(model.weights[spec.name]);
     const bad = t.data.findIndex((v) => !Number.isFinite(v));
     if (bad >= 0) {
@@ -100,12 +130,15 @@ export async function saveCheckpoint(
     }
     tensors.set(spec.name, t);
   }
-  if (trainer) {
-    for (const spec of specs) {
-      tensors.set(`adam.m.${spec.name}`, await tensorData(trainer.m[spec.name]));
-      tensors.set(`adam.v.${spec.name}`, await tensorData(trainer.v[spec.name]));
-    }
-  }
+  return tensors;
+}
+
+/** The metadata strings of a checkpoint (docs/checkpoint.md). */
+function checkpointMetadata(
+  model: { kind: ModelKind; config: unknown },
+  state: TrainState | undefined,
+  info: Record<string, unknown>,
+): Record<string, string> {
   const metadata: Record<string, string> = {
     format: FORMAT,
     kind: model.kind,
@@ -113,8 +146,56 @@ export async function saveCheckpoint(
     info: JSON.stringify(info),
   };
   if (state) metadata.state = JSON.stringify(state);
-  if (trainer) metadata.adam = JSON.stringify(trainer.options);
-  await writeAtomic(path, encodeSafetensors(tensors, metadata));
+  return metadata;
+}
+
+/**
+ * Writes `model` as a fine-tuned checkpoint of `base` (a shipped model, read with {@link loadCheckpoint} from
+ * `base.path`): only the weights that differ from the base's, and of a weight whose changes lie in some rows
+ * only, those rows (`name[a:b]`); the rest comes from the base when the file is read. Weights only.
+ */
+export async function saveFineTuned(
+  path: string,
+  model: Model,
+  base: { model: string; path: string },
+  state?: TrainState,
+  info: Record<string, unknown> = {},
+): Promise<{ tensors: string[]; bytes: number }> {
+  const bytes = await Deno.readFile(base.path);
+  const ref: BaseModel = { model: base.model, sha256: await sha256(bytes) };
+  const from = parseCheckpoint(bytes, base.path);
+  if (from.kind !== model.kind) {
+    throw new RangeError(`Cannot save a ${model.kind} as changes to ${base.model}, a ${from.kind}`);
+  }
+  const changed = new Map<string, NamedTensor>();
+  for (const [name, t] of await modelTensors(model)) {
+    const b = from.weights.get(name);
+    if (!b || b.shape.join() !== t.shape.join()) {
+      throw new RangeError(`Cannot save ${name} as a change to ${base.model}, whose ${name} has another shape`);
+    }
+    const cols = t.data.length / t.shape[0];
+    const rows = Array.from({ length: t.shape[0] }, (_, r) => r).filter((r) => {
+      for (let i = r * cols; i < (r + 1) * cols; i++) if (t.data[i] !== b.data[i]) return true;
+      return false;
+    });
+    if (!rows.length) continue;
+    const [a, z] = [rows[0], rows[rows.length - 1] + 1];
+    if (a === 0 && z === t.shape[0]) changed.set(name, t);
+    else {changed.set(`${name}[${a}:${z}]`, {
+        shape: [z - a, ...t.shape.slice(1)],
+        data: t.data.slice(a * cols, z * cols),
+      });}
+  }
+  const metadata = checkpointMetadata(model, state, info);
+  metadata.base = JSON.stringify(ref);
+  const out = encodeSafetensors(changed, metadata);
+  await writeAtomic(path, out);
+  return { tensors: [...changed.keys()], bytes: out.length };
+}
+
+/** A checkpoint's weights (no optimizer state) as the bytes of a whole checkpoint file. */
+export function encodeCheckpoint(ckpt: Checkpoint): Uint8Array {
+  return encodeSafetensors(ckpt.weights, checkpointMetadata(ckpt, ckpt.state, ckpt.info));
 }
 
 /**
@@ -122,26 +203,104 @@ export async function saveCheckpoint(
  * shape against it. Throws {@link SafetensorsError} with the file's name on any mismatch.
  */
 export async function loadCheckpoint(path: string): Promise<Checkpoint> {
-  let bytes: Uint8Array;
+  const bytes = await readCheckpointFile(path);
+  const ref = baseOf(decodeSafetensors(bytes, path).metadata, path);
+  if (!ref) return parseCheckpoint(bytes, path);
+  const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : ".";
+  const basePath = `${dir}/../${ref.model}/checkpoint.safetensors`;
+  const fail = (why: string) =>
+    new SafetensorsError(`Cannot use ${path} as it holds only what fine-tuning changed in model ${ref.model}, ${why}`);
+  let baseBytes: Uint8Array;
   try {
-    bytes = await Deno.readFile(path);
+    baseBytes = await Deno.readFile(basePath);
+  } catch (e) {
+    throw fail(`which should be beside it at ${basePath} (${(e as Error).message})`);
+  }
+  const sum = await sha256(baseBytes);
+  if (sum !== ref.sha256) {
+    throw fail(
+      `and ${basePath} is another version of it (SHA-256 ${sum.slice(0, 12)}…, not ${ref.sha256.slice(0, 12)}…)`,
+    );
+  }
+  return parseCheckpoint(bytes, path, parseCheckpoint(baseBytes, basePath));
+}
+
+async function readCheckpointFile(path: string): Promise<Uint8Array> {
+  try {
+    return await Deno.readFile(path);
   } catch (e) {
     throw new SafetensorsError(`Cannot read checkpoint ${path} (${(e as Error).message})`);
   }
-  return parseCheckpoint(bytes, path);
+}
+
+/** The base model named in a checkpoint's metadata, if any (checked). */
+function baseOf(metadata: Record<string, string>, path: string): BaseModel | undefined {
+  if (metadata.base === undefined) return undefined;
+  let ref: Partial<BaseModel> = {};
+  try {
+    ref = JSON.parse(metadata.base);
+  } catch {
+    // reported below
+  }
+  if (
+    typeof ref.model !== "string" || !/^[a-z0-9][a-z0-9._-]*$/i.test(ref.model) ||
+    !/^[0-9a-f]{64}$/.test(ref.sha256 ?? "")
+  ) {
+    throw new SafetensorsError(
+      `Cannot use ${path} as a draw.ts checkpoint: its base model entry is invalid (${metadata.base})`,
+    );
+  }
+  return ref as BaseModel;
+}
+
+/** A fine-tuned checkpoint's tensors over its base's weights: whole weights replaced, row slices written in. */
+function overBase(
+  tensors: Map<string, NamedTensor>,
+  base: Checkpoint,
+  fail: (why: string) => SafetensorsError,
+): Map<string, NamedTensor> {
+  const out = new Map(base.weights);
+  for (const [key, t] of tensors) {
+    const m = SLICE.exec(key);
+    if (!m) {
+      out.set(key, t);
+      continue;
+    }
+    const whole = out.get(m[1]);
+    const [a, z] = [Number(m[2]), Number(m[3])];
+    if (!whole || z > whole.shape[0] || t.shape.join() !== [z - a, ...whole.shape.slice(1)].join()) {
+      throw fail(`its slice ${key} [${t.shape}] does not fit the base's ${m[1]}${whole ? ` [${whole.shape}]` : ""}`);
+    }
+    const data = whole.data.slice();
+    data.set(t.data, a * (whole.data.length / whole.shape[0]));
+    out.set(m[1], { shape: whole.shape, data });
+  }
+  return out;
 }
 
 /**
  * A checkpoint from its bytes (`what` names it in errors), checked as {@link loadCheckpoint}
  * checks a file; no file system needed (the page in the browser uses it).
  */
-export function parseCheckpoint(bytes: Uint8Array, what: string): Checkpoint {
+export function parseCheckpoint(bytes: Uint8Array, what: string, base?: Checkpoint): Checkpoint {
   const path = what;
-  const { tensors, metadata } = decodeSafetensors(bytes, path);
+  const decoded = decodeSafetensors(bytes, path);
+  const metadata = decoded.metadata;
+  let tensors = decoded.tensors;
   const fail = (why: string) => new SafetensorsError(`Cannot use ${path} as a draw.ts checkpoint: ${why}`);
   if (metadata.format !== FORMAT) throw fail(`its format tag is ${metadata.format ?? "missing"}, not ${FORMAT}`);
   const kind = (metadata.kind ?? "draw") as ModelKind;
   if (!(kind in KINDS)) throw fail(`its model kind ${kind} is unknown`);
+  const ref = baseOf(metadata, path);
+  if (ref) {
+    if (!base) {
+      throw fail(
+        `it holds only what fine-tuning changed in ${ref.model}: read it with loadCheckpoint, which reads ${ref.model} too`,
+      );
+    }
+    if (base.kind !== kind) throw fail(`it changes a ${kind}, and its base ${ref.model} is a ${base.kind}`);
+    tensors = overBase(tensors, base, fail);
+  }
   let config: DrawConfig | ClassifierConfig;
   let specs: ParamSpec[];
   try {
@@ -179,6 +338,7 @@ export function parseCheckpoint(bytes: Uint8Array, what: string): Checkpoint {
     adam: full ? { m, v } : undefined,
     state: metadata.state ? JSON.parse(metadata.state) : undefined,
     info: metadata.info ? JSON.parse(metadata.info) : {},
+    base: ref,
   };
 }
 

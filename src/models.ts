@@ -2,8 +2,9 @@
  * The trained models that ship with draw.ts: `models/<name>/` holds a run's checkpoint
  * (checkpoint.safetensors: weights, and the optimizer state so that training can continue with
  * `--resume`), its metrics.jsonl and config.json, and README.md, the model's card (data, command,
- * training time, examples seen, test figure, date). `sample`, `eval` and {@link loadModel} take
- * such a name where they take a run directory.
+ * training time, examples seen, test figure, date). A model fine-tuned from another may hold only its
+ * changes, the rest read from that model's folder (docs/checkpoint.md, "Fine-tuned checkpoints").
+ * `sample`, `eval` and {@link loadModel} take such a name where they take a run directory.
  *
  * @module
  */

@@ -1,13 +1,15 @@
 /**
  * The local page of `cli.ts serve`: a small HTTP server on localhost that serves the page
  * (web/index.html), the library bundled for the browser (web/app.ts, bundled by `deno bundle` when
- * the server starts), the model's weights as safetensors, the run's metrics, tfjs-wasm's binaries,
- * and, for a classifier, a few test images. Everything is local: no CDN, works offline.
+ * the server starts), the model's weights as safetensors (a fine-tuned model's merged with its
+ * base's), the run's metrics, tfjs-wasm's binaries, and, for a classifier, a few test images.
+ * Everything is local: no CDN, works offline.
  *
  * @module
  */
 import { cacheDir } from "./data/download.ts";
 import { DataError, isFile } from "./data/files.ts";
+import { encodeCheckpoint, loadCheckpoint } from "./checkpoint.ts";
 
 /** What the page shows. */
 export interface ServeOptions {
@@ -69,9 +71,15 @@ export async function servePage(o: ServeOptions): Promise<Deno.HttpServer<Deno.N
     if (pathname === "/" || pathname === "/index.html") return file(page, TYPES[".html"]);
     if (pathname === "/app.js") return file(bundle, TYPES[".js"]);
     if (pathname === "/model.safetensors") {
-      return await isFile(o.checkpoint)
-        ? file(o.checkpoint, "application/octet-stream")
-        : missing(`the checkpoint ${o.checkpoint} is gone`);
+      if (!(await isFile(o.checkpoint))) return missing(`the checkpoint ${o.checkpoint} is gone`);
+      // read afresh (a run in training rewrites it): the weights alone, a fine-tuned model's with its base's
+      try {
+        return new Response(encodeCheckpoint(await loadCheckpoint(o.checkpoint)).buffer as ArrayBuffer, {
+          headers: { "content-type": "application/octet-stream", "cache-control": "no-store" },
+        });
+      } catch (e) {
+        return missing((e as Error).message);
+      }
     }
     if (pathname === "/metrics.jsonl") {
       return o.metrics && await isFile(o.metrics)

