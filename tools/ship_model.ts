@@ -27,6 +27,7 @@ import type { Draw } from "../src/draw.ts";
 import { createEngine } from "../src/engine/engine.ts";
 import { evaluate, evaluateClassifier } from "../src/evaluate.ts";
 import { clock } from "../src/progress.ts";
+import type { RunSettings } from "../src/train.ts";
 
 const { positionals: [run, name], values } = parseArgs({
   args: Deno.args,
@@ -99,6 +100,7 @@ if (weightsOnly) {
 } else {
   for (const f of ["checkpoint.safetensors", "metrics.jsonl"]) await Deno.copyFile(`${run}/${f}`, `${out}/${f}`);
 }
+const initFrom = (ckpt.info.settings as RunSettings | undefined)?.initFrom;
 const card = `# ${name}
 
 ${
@@ -114,7 +116,9 @@ ${
 | settings | ${JSON.stringify(ckpt.info.settings)} |
 | training | ${state.examples.toLocaleString("en")} examples (${
   (state.examples / splits.train.count).toFixed(1)
-} epochs), ${clock(state.seconds)} of training |
+} epochs), ${clock(state.seconds)} of training${
+  initFrom ? `, starting from the weights of \`${initFrom}\` (its card gives its own training)` : ""
+} |
 | test | ${figure} |
 | date | ${new Date().toISOString().slice(0, 10)}, draw.ts on a 2-core CPU machine |
 
