@@ -463,12 +463,25 @@ Deno.test("cli: a fine-tuned model ships as its changes over its base, and eval,
   const flags = ["--glimpses", "3", "--init-from", "base", "--freeze", "lstm.kernel[9:]", "--out", `${runs}/b`];
   const t = await cli([...base, ...flags], env);
   equal(t.code, 0, t.stderr);
-  const ship = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `--lock=${ROOT}spec/deno.lock`, `${ROOT}tools/ship_model.ts`, `${runs}/b`, "tuned"]
-      .concat(["--base", "base", "--command", "train …"]),
-    env: { DRAW_DATA_DIR: `${ROOT}fixtures`, DRAW_CACHE_DIR: `${ROOT}.cache/test`, NO_COLOR: "1", ...env },
-  }).output();
+  const shipModel = (args: string[]) =>
+    new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        `--lock=${ROOT}spec/deno.lock`,
+        `${ROOT}tools/ship_model.ts`,
+        ...args,
+        "--command",
+        "train …",
+      ],
+      env: { DRAW_DATA_DIR: `${ROOT}fixtures`, DRAW_CACHE_DIR: `${ROOT}.cache/test`, NO_COLOR: "1", ...env },
+    }).output();
+  const ship = await shipModel([`${runs}/b`, "tuned", "--base", "base"]);
   equal(ship.code, 0, new TextDecoder().decode(ship.stderr));
+  // the base cannot be shipped over while a model holds its changes over it
+  const over = await shipModel([`${runs}/a`, "base"]);
+  equal(over.code, 1);
+  match(new TextDecoder().decode(over.stderr), /^error: models\/tuned holds its changes over base and pins that file/);
   const file = `${models}/tuned/checkpoint.safetensors`;
   const names = [...decodeSafetensors(await Deno.readFile(file), file).tensors.keys()];
   ok(names.includes("lstm.kernel[0:9]") && !names.includes("lstm.kernel"), `tensors: ${names}`);

@@ -10,7 +10,8 @@
  *
  * With --base <model> (a run started with `train --init-from <model>`, that model shipped in models/) the
  * checkpoint holds only what fine-tuning changed: the weights that differ from the base's, or their changed
- * rows where the run froze the others (`--freeze`), the rest read from models/<model> when it loads.
+ * rows where the run froze the others (`--freeze`), the rest read from models/<model> when it loads. A
+ * model that another holds its changes over is refused as <name>: that model pins its file.
  *
  * Run: deno run -A tools/ship_model.ts <run-dir> <name> --command "<the train command>" [--samples K]
  *   [--weights-only | --base <model>]
@@ -20,7 +21,8 @@
 import { parseArgs } from "node:util";
 import { selectBackend } from "../src/backend.ts";
 import { loadCheckpoint, modelFromCheckpoint, saveCheckpoint, saveFineTuned } from "../src/checkpoint.ts";
-import { modelsDir, shippedModel } from "../src/models.ts";
+import { modelsDir, shippedModel, shippedModels } from "../src/models.ts";
+import { decodeSafetensors } from "../src/safetensors.ts";
 import type { Classifier } from "../src/classifier.ts";
 import { DATASETS } from "../src/data/registry.ts";
 import type { Draw } from "../src/draw.ts";
@@ -44,6 +46,17 @@ if (!run || !name || !values.command) {
     'usage: tools/ship_model.ts <run-dir> <name> --command "<the train command>" [--samples K] [--weights-only | --base <model>]',
   );
   Deno.exit(2);
+}
+// a model that others were fine-tuned from is pinned by their files: replacing it would strand them
+for (const other of await shippedModels()) {
+  const path = (await shippedModel(other))!;
+  const base = decodeSafetensors(await Deno.readFile(path), path).metadata.base;
+  if (other !== name && base && JSON.parse(base).model === name) {
+    console.error(
+      `error: models/${other} holds its changes over ${name} and pins that file: ship under another name, or ship ${other} again after`,
+    );
+    Deno.exit(1);
+  }
 }
 const ckpt = await loadCheckpoint(`${run}/checkpoint.safetensors`);
 const config = JSON.parse(await Deno.readTextFile(`${run}/config.json`));
