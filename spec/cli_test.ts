@@ -8,7 +8,7 @@ import { encodeAmat } from "../src/data/amat.ts";
 import { sha256 } from "../src/data/download.ts";
 import { decodePng } from "../src/data/svhn_multi.ts";
 import { deepEqual, equal, match, ok } from "./_assert.ts";
-import { cliCommand, ROOT, runCli } from "./_cli.ts";
+import { cliCommand, ROOT, runCli, scriptCommand } from "./_cli.ts";
 
 const TINY = ["--preset", "tiny", "--batch", "16", "--backend", "cpu"];
 const command = cliCommand, cli = runCli;
@@ -464,18 +464,7 @@ Deno.test("cli: a fine-tuned model ships as its changes over its base, and eval,
   const t = await cli([...base, ...flags], env);
   equal(t.code, 0, t.stderr);
   const shipModel = (args: string[]) =>
-    new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        `--lock=${ROOT}spec/deno.lock`,
-        `${ROOT}tools/ship_model.ts`,
-        ...args,
-        "--command",
-        "train …",
-      ],
-      env: { DRAW_DATA_DIR: `${ROOT}fixtures`, DRAW_CACHE_DIR: `${ROOT}.cache/test`, NO_COLOR: "1", ...env },
-    }).output();
+    scriptCommand("tools/ship_model.ts", [...args, "--command", "train …"], env).output();
   const ship = await shipModel([`${runs}/b`, "tuned", "--base", "base"]);
   equal(ship.code, 0, new TextDecoder().decode(ship.stderr));
   // the base cannot be shipped over while a model holds its changes over it

@@ -11,7 +11,13 @@ import { Draw, type ParamSpec, paramSpecs } from "./draw.ts";
 import { Classifier, classifierSpecs, validateClassifierConfig } from "./classifier.ts";
 import { writeAtomic } from "./data/files.ts";
 import { sha256 } from "./data/download.ts";
-import { decodeSafetensors, encodeSafetensors, type NamedTensor, SafetensorsError } from "./safetensors.ts";
+import {
+  decodeSafetensors,
+  encodeSafetensors,
+  type NamedTensor,
+  type Safetensors,
+  SafetensorsError,
+} from "./safetensors.ts";
 import type { Trainer } from "./trainer.ts";
 
 /** The checkpoint format tag stored in the metadata. */
@@ -204,8 +210,9 @@ export function encodeCheckpoint(ckpt: Checkpoint): Uint8Array {
  */
 export async function loadCheckpoint(path: string): Promise<Checkpoint> {
   const bytes = await readCheckpointFile(path);
-  const ref = baseOf(decodeSafetensors(bytes, path).metadata, path);
-  if (!ref) return parseCheckpoint(bytes, path);
+  const decoded = decodeSafetensors(bytes, path);
+  const ref = baseOf(decoded.metadata, path);
+  if (!ref) return checkpointFrom(decoded, path);
   const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : ".";
   const basePath = `${dir}/../${ref.model}/checkpoint.safetensors`;
   const fail = (why: string) =>
@@ -222,7 +229,7 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
       `and ${basePath} is another version of it (SHA-256 ${sum.slice(0, 12)}…, not ${ref.sha256.slice(0, 12)}…)`,
     );
   }
-  return parseCheckpoint(bytes, path, parseCheckpoint(baseBytes, basePath));
+  return checkpointFrom(decoded, path, parseCheckpoint(baseBytes, basePath));
 }
 
 async function readCheckpointFile(path: string): Promise<Uint8Array> {
@@ -283,8 +290,11 @@ function overBase(
  * checks a file; no file system needed (the page in the browser uses it).
  */
 export function parseCheckpoint(bytes: Uint8Array, what: string, base?: Checkpoint): Checkpoint {
-  const path = what;
-  const decoded = decodeSafetensors(bytes, path);
+  return checkpointFrom(decodeSafetensors(bytes, what), what, base);
+}
+
+/** {@link parseCheckpoint} on the decoded file. */
+function checkpointFrom(decoded: Safetensors, path: string, base?: Checkpoint): Checkpoint {
   const metadata = decoded.metadata;
   let tensors = decoded.tensors;
   const fail = (why: string) => new SafetensorsError(`Cannot use ${path} as a draw.ts checkpoint: ${why}`);
@@ -345,10 +355,13 @@ export function parseCheckpoint(bytes: Uint8Array, what: string, base?: Checkpoi
 /** Builds the model (DRAW or classifier) holding a checkpoint's weights. */
 export function modelFromCheckpoint(ckpt: Checkpoint): Model {
   const model = KINDS[ckpt.kind].build(ckpt.config);
-  for (const [name, t] of ckpt.weights) {
-    tf.tidy(() => model.weights[name].assign(tf.tensor(t.data, t.shape)));
-  }
+  assignWeights(model, ckpt.weights);
   return model;
+}
+
+/** Gives `model` these weights (by name; each of the model's shape, as a checked checkpoint's are). */
+export function assignWeights(model: Model, weights: Map<string, NamedTensor>): void {
+  for (const [name, t] of weights) tf.tidy(() => model.weights[name].assign(tf.tensor(t.data, t.shape)));
 }
 
 /** Restores a trainer's Adam moments and iteration count from a checkpoint. */

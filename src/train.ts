@@ -14,6 +14,7 @@ import { Draw } from "./draw.ts";
 import { Classifier } from "./classifier.ts";
 import { evaluate, evaluateClassifier } from "./evaluate.ts";
 import {
+  assignWeights,
   type Checkpoint,
   loadCheckpoint,
   type Model,
@@ -127,7 +128,7 @@ export function classifierTask(config: ClassifierConfig): Task {
 }
 
 /** Options of {@link train}. */
-export interface TrainOptions extends RunSettings {
+export interface TrainOptions extends Omit<RunSettings, "initFrom"> {
   /** The model to train (on resume the checkpoint decides). */
   task: Task;
   /**
@@ -267,10 +268,7 @@ function initWeights(model: Model, from: string, ckpt: Checkpoint): void {
       );
     }
   }
-  for (const spec of model.specs()) {
-    const t = ckpt.weights.get(spec.name)!;
-    tf.tidy(() => model.weights[spec.name].assign(tf.tensor(t.data, t.shape)));
-  }
+  assignWeights(model, new Map(model.specs().map((spec) => [spec.name, ckpt.weights.get(spec.name)!])));
 }
 
 /** Opens the run in o.outDir: resumes its checkpoint, or starts a new one (writing config.json). */

@@ -144,6 +144,10 @@ export class Trainer {
   iteration = 0;
   /** The frozen weights: whole (undefined) or the rows [from, to) of their first axis. */
   private readonly frozen: Map<string, [number, number] | undefined>;
+  /** The weights a step updates: all but the wholly frozen ones. */
+  private readonly trained: string[];
+  /** For the ops path: per partly frozen weight, the mask that zeroes its frozen rows (made once). */
+  private readonly masks = new Map<string, tf.Tensor>();
 
   /** Prepares Adam state for every weight of `model`. */
   constructor(model: Trainable, options: TrainerOptions = {}) {
@@ -165,6 +169,7 @@ export class Trainer {
       throw new RangeError(`Cannot train as clipNorm must be >= 0: current value is ${clipNorm}`);
     }
     this.frozen = frozenParts(this.options.frozen, model.weights);
+    this.trained = Object.keys(model.weights).filter((n) => !this.frozen.has(n) || this.frozen.get(n));
     for (const [name, w] of Object.entries(model.weights)) {
       this.m[name] = tf.tidy(() => tf.variable(tf.zerosLike(w), false)); // tidy frees the initial value
       this.v[name] = tf.tidy(() => tf.variable(tf.zerosLike(w), false));
@@ -178,7 +183,7 @@ export class Trainer {
    */
   async step(batch: tf.Tensor4D | Batch, rng: Rng): Promise<StepResult> {
     const b: Batch = batch instanceof tf.Tensor ? { x: batch } : batch;
-    const names = Object.keys(this.model.weights).filter((n) => !this.frozen.has(n) || this.frozen.get(n));
+    const names = this.trained;
     let kept: Record<string, tf.Scalar> = {};
     const inPlace = this.options.inPlace && storageViews();
     const figures = tf.tidy(() => {
@@ -218,9 +223,14 @@ export class Trainer {
   private unfrozen(name: string, g: tf.Tensor): tf.Tensor {
     const rows = this.frozen.get(name);
     if (!rows) return g;
-    const [from, to] = rows, n = g.shape[0];
-    const keep = Float32Array.from({ length: n }, (_, i) => (i >= from && i < to ? 0 : 1));
-    return tf.mul(g, tf.reshape(tf.tensor1d(keep), [n, ...g.shape.slice(1).map(() => 1)]));
+    let mask = this.masks.get(name);
+    if (!mask) {
+      const [from, to] = rows, n = g.shape[0];
+      const keep = Float32Array.from({ length: n }, (_, i) => (i >= from && i < to ? 0 : 1));
+      mask = tf.keep(tf.tensor(keep, [n, ...g.shape.slice(1).map(() => 1)]));
+      this.masks.set(name, mask);
+    }
+    return tf.mul(g, mask);
   }
 
   /** {@link unfrozen} in place, on a gradient of the step's own that a backend lets us write. */
@@ -285,6 +295,6 @@ export class Trainer {
 
   /** Frees the optimizer state (not the model). */
   dispose(): void {
-    for (const t of [...Object.values(this.m), ...Object.values(this.v)]) t.dispose();
+    for (const t of [...Object.values(this.m), ...Object.values(this.v), ...this.masks.values()]) t.dispose();
   }
 }
