@@ -67,14 +67,16 @@ train options:
   --batch N             minibatch size (default 100)
   --lr X                Adam step size (default 1e-3)
   --lr-final X          decay the step size exponentially from --lr to X over --epochs (kept on --resume);
-                        with --resume: a new decay from the run's current step size and epoch to X at --epochs
+                        with --resume: a new decay from the run's current step size (or --lr) and epoch
+                        to X at --epochs
   --clip X              clip the gradient's global norm at X; 0 turns clipping off (default 10)
   --seed N              seed for weights, data order and noise (default 0)
   --out DIR             run directory (default runs/<dataset>-<preset>)
-  --resume              continue the run in --out from its checkpoint (with the run's own batch,
-                        lr, clip and seed)
-  --init-from MODEL     start a new run from the weights of a shipped model, run directory or checkpoint
-                        (same kind and weight shapes; e.g. a 4-glimpse classifier from cluttered-8)
+  --resume              continue the run in --out from its checkpoint (with the run's own batch, clip,
+                        seed and step size; --lr X goes on at X instead: a warm restart)
+  --init-from MODEL     start a new run from the weights of a shipped model, run directory or checkpoint,
+                        with its architecture unless --preset is given (flags such as --glimpses still
+                        apply; e.g. a 4-glimpse classifier: --init-from cluttered-8 --glimpses 4)
   --freeze W1,W2        with --init-from: hold these weights fixed and train the rest (names as in
                         the checkpoint, e.g. lstm.kernel; lstm.kernel[144:] its rows from 144 on); kept on --resume
   --checkpoint-every M  minutes between checkpoints (default 5)
@@ -274,16 +276,30 @@ function runSettings(v: Values): RunSettings {
   return { ...settings, lrFinal };
 }
 
-/** Refuses to resume a run on another data set (read from the run's config.json). */
-async function checkResumeDataset(out: string, dataset: string): Promise<void> {
-  let trained: unknown;
+/**
+ * Refuses to resume a run on another data set, or with a --batch, --clip or --seed other than the run's own (they
+ * stay fixed across resumes; read from the run's config.json).
+ */
+async function checkResume(out: string, dataset: string, v: Values, settings: RunSettings): Promise<void> {
+  let trained: { dataset?: string; settings?: Partial<RunSettings> };
   try {
-    trained = JSON.parse(await Deno.readTextFile(`${out}/config.json`)).dataset;
+    trained = JSON.parse(await Deno.readTextFile(`${out}/config.json`));
   } catch {
     return; // no config.json (or not readable): train() reports what is missing
   }
-  if (trained !== undefined && trained !== dataset) {
-    throw new UsageError(`the run in ${out} trained on ${trained}, not ${dataset}`);
+  if (trained.dataset !== undefined && trained.dataset !== dataset) {
+    throw new UsageError(`the run in ${out} trained on ${trained.dataset}, not ${dataset}`);
+  }
+  const fixed = [["batch", "batch"], ["clip", "clipNorm"], ["seed", "seed"]] as const;
+  for (const [flag, key] of fixed) {
+    const own = trained.settings?.[key];
+    if (v[flag] !== undefined && own !== undefined && settings[key] !== own) {
+      throw new UsageError(
+        `the run in ${out} trains with --${flag} ${own} on every resume: drop --${flag} ${
+          v[flag]
+        }, or start a new run from its weights with --init-from ${out}`,
+      );
+    }
   }
 }
 
@@ -364,8 +380,10 @@ async function cmdTrain(pos: string[], v: Values): Promise<number> {
     : undefined;
   const settings = runSettings(v);
   const out = v.out ?? `runs/${dataset}-${presetName(request)}`;
-  if (v.resume) await checkResumeDataset(out, dataset);
+  if (v.resume) await checkResume(out, dataset, v, settings);
   const init = await initFrom(v);
+  // a new run from a trained model takes its architecture unless a preset is named (the flags still override)
+  if (init && (init.checkpoint.kind === "classifier") === request.classify) request.base = init.checkpoint.config;
   const be = await backend(v);
   const splits = await loadData(dataset, v);
   const config = usage(() => resolveConfig(request, splits.train));
@@ -384,6 +402,7 @@ async function cmdTrain(pos: string[], v: Values): Promise<number> {
       epochs,
       minutes,
       resume: v.resume,
+      resumeLr: v.resume && v.lr !== undefined ? settings.lr : undefined,
       init,
       freeze: freezeList(v),
       checkpointMinutes: num(v, "checkpoint-every", 5, { min: 0 }),

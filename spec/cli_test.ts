@@ -6,7 +6,7 @@ import { decodeSafetensors } from "../src/safetensors.ts";
 import { servePage } from "./_browser.ts";
 import { encodeAmat } from "../src/data/amat.ts";
 import { sha256 } from "../src/data/download.ts";
-import { decodePng } from "../src/data/svhn_multi.ts";
+import { decodePng } from "../src/data/png.ts";
 import { deepEqual, equal, match, ok } from "./_assert.ts";
 import { cliCommand, ROOT, runCli, scriptCommand } from "./_cli.ts";
 
@@ -142,6 +142,27 @@ Deno.test("cli: Ctrl-C (SIGINT) saves a checkpoint and exits 130; --resume conti
   const again = await cli(["train", "mnist", ...TINY, "--epochs", String(ckpt.state!.epoch + 1), "--out", out]);
   equal(again.code, 1);
   match(again.stderr, /already holds a checkpoint: pass --resume to continue it/);
+  await Deno.remove(out, { recursive: true });
+});
+
+Deno.test("cli: --resume keeps the run's batch, clip and seed (another is refused, exit 2); --lr restarts the step", async () => {
+  const out = await Deno.makeTempDir();
+  equal((await cli(["train", "mnist", ...TINY, "--epochs", "1", "--out", out])).code, 0);
+  for (const [flag, value, own] of [["--batch", "8", "16"], ["--clip", "5", "10"], ["--seed", "4", "0"]]) {
+    const args = TINY.map((a, k) => TINY[k - 1] === flag ? value : a);
+    if (!args.includes(flag)) args.push(flag, value);
+    const r = await cli(["train", "mnist", ...args, "--epochs", "2", "--out", out, "--resume"]);
+    equal(r.code, 2, `${flag}: ${r.stderr}`);
+    equal(
+      r.stderr.trim().split("\n")[0],
+      `error: the run in ${out} trains with ${flag} ${own} on every resume: drop ${flag} ${value}, or start a new run from its weights with --init-from ${out}`,
+    );
+  }
+  const r = await cli(["train", "mnist", ...TINY, "--lr", "3e-3", "--epochs", "2", "--out", out, "--resume"]);
+  equal(r.code, 0, r.stderr);
+  match(r.stderr, /Adam lr 0.003,/);
+  const ckpt = await loadCheckpoint(`${out}/checkpoint.safetensors`);
+  deepEqual([ckpt.info.settings, ckpt.state!.lr], [{ batch: 16, lr: 3e-3, clipNorm: 10, seed: 0 }, 3e-3]);
   await Deno.remove(out, { recursive: true });
 });
 
@@ -428,6 +449,11 @@ Deno.test("cli: --init-from starts a new run from a trained model's weights, --f
   equal(more.code, 0, more.stderr);
   const c = await loadCheckpoint(`${out}/b/checkpoint.safetensors`);
   deepEqual(c.weights.get("lstm.kernel")!.data, a.weights.get("lstm.kernel")!.data, "still frozen after --resume");
+  // without --preset the new run takes the model's architecture, under the flags
+  const noPreset = ["train", "cluttered-60", "--batch", "9", "--backend", "cpu", "--epochs", "1"];
+  const d = await cli([...noPreset, "--init-from", `${out}/a`, "--glimpses", "2", "--out", `${out}/d`]);
+  equal(d.code, 0, d.stderr);
+  deepEqual((await loadCheckpoint(`${out}/d/checkpoint.safetensors`)).config, { ...a.config, glimpses: 2 });
   const refusals: [string[], number, RegExp][] = [
     [["--freeze", "lstm.kernel"], 2, /--freeze holds a trained model's weights fixed: give --init-from with it/],
     [

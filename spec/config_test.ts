@@ -1,4 +1,14 @@
-import { CIFAR, CLUTTERED, MNIST, MNIST_NO_ATTENTION, PRESETS, SVHN, TINY, validateConfig } from "../src/config.ts";
+import {
+  CIFAR,
+  CLUTTERED,
+  MNIST,
+  MNIST_NO_ATTENTION,
+  PRESETS,
+  resolveConfig,
+  SVHN,
+  TINY,
+  validateConfig,
+} from "../src/config.ts";
 import { paramSpecs, readSize, writeSize } from "../src/draw.ts";
 import { fillNoise, Rng } from "../src/random.ts";
 import { deepEqual, equal, ok, throws } from "./_assert.ts";
@@ -19,6 +29,19 @@ Deno.test("validateConfig() rejects N = 1 and non-integers with messages naming 
   throws(() => validateConfig({ ...MNIST, writeN: 1 }), RangeError);
   throws(() => validateConfig({ ...MNIST, T: 0 }), /T must be >= 1: current value is 0/);
   throws(() => validateConfig({ ...MNIST, hidden: 2.5 }), TypeError);
+});
+
+Deno.test("resolveConfig(): a base model stands in for the preset unless one is named; data size and flags apply on top", () => {
+  const geometry = { width: 32, height: 32, channels: 3 };
+  const base = { ...MNIST_NO_ATTENTION, T: 7 };
+  deepEqual(resolveConfig({ classify: false, base, overrides: { z: 5 } }, geometry), { ...base, ...geometry, z: 5 });
+  deepEqual(resolveConfig({ classify: false, base, preset: "tiny" }, geometry), { ...TINY, ...geometry });
+  deepEqual(resolveConfig({ classify: false, overrides: { z: 5 } }, geometry), { ...MNIST, ...geometry, z: 5 });
+  const classifier = { ...CLUTTERED, hidden: 16 };
+  deepEqual(resolveConfig({ classify: true, base: classifier, overrides: { glimpses: 4 } }, CLUTTERED), {
+    ...classifier,
+    glimpses: 4,
+  });
 });
 
 Deno.test("paramSpecs() sizes follow the read and write modes", () => {

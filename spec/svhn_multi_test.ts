@@ -4,10 +4,10 @@
  */
 import { batchTensor, type Dataset, head, imageBytes } from "../src/data/dataset.ts";
 import { DataError, gunzip, gzip } from "../src/data/files.ts";
+import { decodePng } from "../src/data/png.ts";
 import { untar, writeTar } from "../src/data/tar.ts";
 import {
   cropDigits,
-  decodePng,
   type DigitStructEntry,
   loadSvhnMulti,
   readDigitStruct,

@@ -146,6 +146,36 @@ Deno.test("train() --resume with lrFinal anneals from the run's epoch and step s
   await Deno.remove(out, { recursive: true });
 });
 
+Deno.test("train() --resume with resumeLr goes on at that step size: constant, or decaying from it with lrFinal", async () => {
+  await selectBackend("cpu");
+  const splits = await loadBinarizedMnist({ dataDir: FIXTURES, download: false, fallback: false });
+  const out = await Deno.makeTempDir();
+  await train({ ...base, splits, outDir: out, epochs: 2, lrFinal: 1e-3 });
+  // a warm restart: the decay is over at 1e-3; go on from epoch 2 at 3e-3, decaying to 1e-4 at epoch 4
+  await train({ ...base, splits, outDir: out, epochs: 3, resume: true, resumeLr: 3e-3, lrFinal: 1e-4 });
+  let ckpt = await loadCheckpoint(`${out}/checkpoint.safetensors`);
+  deepEqual(ckpt.info.settings, {
+    batch: 16,
+    lr: 3e-3,
+    clipNorm: 10,
+    seed: 3,
+    lrFinal: 1e-4,
+    decayStart: 2,
+    decayEpochs: 1,
+  });
+  assertClose([ckpt.state!.lr!], [3e-3 * (1e-4 / 3e-3) ** 0.75], { rtol: 1e-12, what: "step size of the restart" });
+  // without lrFinal: constant from here, the old decay dropped
+  await train({ ...base, splits, outDir: out, epochs: 4, resume: true, resumeLr: 5e-4 });
+  ckpt = await loadCheckpoint(`${out}/checkpoint.safetensors`);
+  deepEqual(ckpt.info.settings, { batch: 16, lr: 5e-4, clipNorm: 10, seed: 3 });
+  equal(ckpt.state!.lr, 5e-4);
+  // a plain resume keeps the run's own
+  await train({ ...base, splits, outDir: out, epochs: 5, resume: true, lr: 7 });
+  ckpt = await loadCheckpoint(`${out}/checkpoint.safetensors`);
+  equal(ckpt.state!.lr, 5e-4);
+  await Deno.remove(out, { recursive: true });
+});
+
 Deno.test("train() with lrFinal steps with the scheduled size and keeps the decay in its settings for --resume", async () => {
   await selectBackend("cpu");
   const splits = await loadBinarizedMnist({ dataDir: FIXTURES, download: false, fallback: false });

@@ -205,6 +205,11 @@ export interface ConfigRequest {
   noAttention?: boolean;
   /** Per-field overrides (`--T`, `--hidden`, …), already parsed as numbers. */
   overrides?: Partial<Record<"T" | "hidden" | "z" | "readN" | "writeN" | "glimpses", number>>;
+  /**
+   * A trained model's configuration (of this kind) to start from in place of the preset when no preset is named
+   * (`--init-from`): the data's image size and the overrides still apply on top.
+   */
+  base?: DrawConfig | ClassifierConfig;
 }
 
 /**
@@ -228,8 +233,8 @@ export function presetName(r: ConfigRequest): string {
 }
 
 /**
- * The checked configuration a request resolves to on images of the given geometry: the preset,
- * the image size of the data, then the overrides.
+ * The checked configuration a request resolves to on images of the given geometry: the preset (or the
+ * request's `base` model when it names no preset), the image size of the data, then the overrides.
  *
  * @example
  * ```ts
@@ -245,7 +250,7 @@ export function resolveConfig(
   const { width, height, channels } = geometry; // only these (a Dataset may be passed as the geometry)
   geometry = { width, height, channels };
   if (r.classify) {
-    const p = CLASSIFIER_PRESETS[name];
+    const p = r.base && !r.preset ? r.base as ClassifierConfig : CLASSIFIER_PRESETS[name];
     return validateClassifierConfig({
       ...p,
       ...geometry,
@@ -254,7 +259,8 @@ export function resolveConfig(
       readN: o.readN ?? p.readN,
     });
   }
-  const p: DrawConfig = { ...PRESETS[name], ...geometry, ...(r.noAttention ? { readN: 0, writeN: 0 } : {}) };
+  const from = r.base && !r.preset ? r.base as DrawConfig : PRESETS[name];
+  const p: DrawConfig = { ...from, ...geometry, ...(r.noAttention ? { readN: 0, writeN: 0 } : {}) };
   return validateConfig({
     ...p,
     T: o.T ?? p.T,

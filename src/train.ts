@@ -146,6 +146,11 @@ export interface TrainOptions extends Omit<RunSettings, "initFrom"> {
   /** Stop after this many minutes of this session, validation and checkpoint included. */
   minutes?: number;
   resume?: boolean;
+  /**
+   * On resume: go on at this step size instead of the run's own (a warm restart); constant from here, or with
+   * `lrFinal` decaying from it to lrFinal at `epochs`. Without it a resume keeps the run's step size and schedule.
+   */
+  resumeLr?: number;
   /** Minutes between periodic checkpoints. Default 5. */
   checkpointMinutes?: number;
   /** Validate on at most this many images. */
@@ -233,19 +238,21 @@ interface Run {
 }
 
 /**
- * A resumed run's settings: its own, and where `--lr-final` is given, a new decay from the step size the run has
- * reached (its constant lr, or where its schedule has brought it) to lrFinal, from the run's current epoch to
- * --epochs: annealing a run that has stopped improving, or going on below the end of its first decay.
+ * A resumed run's settings: its own; with `resumeLr`, that step size from here on (the old schedule dropped); and
+ * where `lrFinal` is given, a new decay from the step size the run goes on at (`resumeLr`, else where its schedule
+ * has brought it) to lrFinal, from the run's current epoch to --epochs: annealing a run that has stopped improving,
+ * going on below the end of its first decay, or a warm restart at a larger step that anneals again.
  */
-function annealed(saved: RunSettings, o: TrainOptions, epoch: number): RunSettings {
-  if (o.lrFinal === undefined) return saved;
+function resumedSettings(saved: RunSettings, o: TrainOptions, epoch: number): RunSettings {
+  const { lrFinal: _f, decayEpochs: _e, decayStart: _s, ...kept } = saved;
+  if (o.lrFinal === undefined) return o.resumeLr === undefined ? saved : { ...kept, lr: o.resumeLr };
   if (o.epochs === undefined || !(o.epochs > epoch)) {
     throw new RunError(
       `--lr-final on --resume anneals from the run's epoch ${epoch} to --epochs: give --epochs above ${epoch}`,
     );
   }
-  const lr = scheduledLr(saved, epoch);
-  return { ...saved, lr, lrFinal: o.lrFinal, decayStart: epoch, decayEpochs: o.epochs - epoch };
+  const lr = o.resumeLr ?? scheduledLr(saved, epoch);
+  return { ...kept, lr, lrFinal: o.lrFinal, decayStart: epoch, decayEpochs: o.epochs - epoch };
 }
 
 /**
@@ -284,7 +291,7 @@ async function openRun(o: TrainOptions): Promise<Run> {
     if (!ckpt.state) throw new RunError(`Cannot resume from ${ckptPath} as it holds no training state`);
     const saved = (ckpt.info.settings as RunSettings | undefined) ??
       { batch: o.batch, lr: o.lr, clipNorm: o.clipNorm, seed: o.seed };
-    const settings = annealed(saved, o, ckpt.state.epoch);
+    const settings = resumedSettings(saved, o, ckpt.state.epoch);
     checkGeometry(ckpt.config, o.splits.train);
     const model = modelFromCheckpoint(ckpt);
     const task = ckpt.kind === "classifier"

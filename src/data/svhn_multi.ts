@@ -11,11 +11,11 @@
  *
  * @module
  */
-import { Buffer } from "node:buffer";
 import { loadOptional } from "../optional.ts";
 import type { Dataset } from "./dataset.ts";
 import { cacheDir, download } from "./download.ts";
 import { concatBytes, DataError, gunzip, isFile, writeAtomic } from "./files.ts";
+import { decodePng } from "./png.ts";
 import { untar } from "./tar.ts";
 import type { LoadOptions, Splits } from "./dataset.ts";
 
@@ -194,30 +194,6 @@ export async function writeDigitStruct(entries: DigitStructEntry[]): Promise<Uin
   return out;
 }
 
-/** pngjs's synchronous reader, the one part of it used here. */
-interface PngReader {
-  PNG: { sync: { read(bytes: Buffer): { width: number; height: number; data: Uint8Array } } };
-}
-
-/** Decodes a PNG to RGB bytes (any bit depth and colour type, through pngjs, loaded on first use). */
-export async function decodePng(
-  bytes: Uint8Array,
-  what: string,
-): Promise<{ width: number; height: number; rgb: Uint8Array }> {
-  const pngjs = (await loadOptional<{ default: PngReader }>("pngjs")).default;
-  let png: { width: number; height: number; data: Uint8Array };
-  try {
-    png = pngjs.PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));
-  } catch (e) {
-    throw new DataError(`Cannot read ${what} as it is not a valid PNG (${(e as Error).message}): ${FIX}`);
-  }
-  const rgb = new Uint8Array(png.width * png.height * 3);
-  for (let p = 0; p < png.width * png.height; p++) {
-    for (let c = 0; c < 3; c++) rgb[p * 3 + c] = png.data[p * 4 + c];
-  }
-  return { width: png.width, height: png.height, rgb };
-}
-
 /**
  * Goodfellow et al. (2013)'s preprocessing of one image: the smallest rectangle holding every
  * digit box, grown by 30% in x and in y about its centre and clipped to the image, resized
@@ -277,7 +253,7 @@ export async function preprocessSplit(
     const what = `${files.what}: ${split}/${e.name}`;
     const png = await files.read(`${split}/${e.name}`);
     if (!png) throw new DataError(`Cannot read ${what}: digitStruct.mat names it but it is missing: ${FIX}`);
-    images.set(cropDigits(await decodePng(png, what), e.boxes, what), k * px);
+    images.set(cropDigits(await decodePng(png, what, FIX), e.boxes, what), k * px);
   }
   return { count: entries.length, images };
 }
