@@ -1,8 +1,9 @@
 import { selectBackend } from "../src/backend.ts";
 import type { Dataset } from "../src/data/dataset.ts";
 import { nearestTraining } from "../src/pictures.ts";
+import { linePlot } from "../src/render/plot.ts";
 import { GREEN, Raster } from "../src/render/raster.ts";
-import { deepEqual, equal } from "./_assert.ts";
+import { deepEqual, equal, match, ok } from "./_assert.ts";
 
 Deno.test("nearestTraining() finds the training image closest in pixelwise L2", async () => {
   await selectBackend("wasm");
@@ -25,4 +26,15 @@ Deno.test("Raster.window() joins the outermost filter centres, g ± (N − 1)δ/
   equal(green(5, 5), false, "inside is not drawn");
   equal(green(0, 5), false, "outside is not drawn");
   equal(green(5, 2) && green(5, 3), true, "top border is 2 pixels wide");
+});
+
+Deno.test("linePlot(): the y axis spans the last 90% of the run, so a steep start does not flatten the tail", () => {
+  const points: [number, number][] = Array.from({ length: 100 }, (_, k) => [k, k < 5 ? 400 : 90 - k / 10]);
+  const svg = linePlot([{ label: "cost", color: "red", points }], "t", "x", "y");
+  const yTicks = [...svg.matchAll(/text-anchor="end">([0-9.]+)</g)].map((m) => Number(m[1]));
+  ok(Math.max(...yTicks) < 100 && Math.min(...yTicks) > 79, `y ticks ${yTicks}`);
+  match(svg, /the first 10% of the run is off the top/);
+  match(svg, /clip-path="url\(#plot\)"/);
+  const rising = points.map(([x]) => [x, 80 + x / 10] as [number, number]);
+  ok(!linePlot([{ label: "cost", color: "red", points: rising }], "t", "x", "y").includes("off the top"), "no note");
 });

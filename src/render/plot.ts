@@ -31,7 +31,11 @@ export function linePlot(series: Series[], title: string, xLabel: string, yLabel
     }: no data</text></svg>\n`;
   }
   let [x0, x1] = [Math.min(...pts.map((p) => p[0])), Math.max(...pts.map((p) => p[0]))];
-  let [y0, y1] = [Math.min(...pts.map((p) => p[1])), Math.max(...pts.map((p) => p[1]))];
+  // the y range of the last 90% of the x range (when it holds points): a loss falls steeply at first, and the
+  // whole range would flatten the later curve, where whether it still falls is read; the start runs off the top
+  const late = pts.filter(([x]) => x >= x0 + 0.1 * (x1 - x0));
+  const yPts = late.length > 1 ? late : pts, clipped = yPts.length < pts.length;
+  let [y0, y1] = [Math.min(...yPts.map((p) => p[1])), Math.max(...yPts.map((p) => p[1]))];
   if (x1 === x0) x1 = x0 + 1;
   if (y1 === y0) [y0, y1] = [y0 - 1, y1 + 1];
   const pad = (y1 - y0) * 0.05;
@@ -45,7 +49,13 @@ export function linePlot(series: Series[], title: string, xLabel: string, yLabel
     `<text x="${W / 2}" y="22" text-anchor="middle" font-size="15">${esc(title)}</text>`,
     `<line x1="${L}" y1="${H - B}" x2="${W - R}" y2="${H - B}" stroke="black"/>`,
     `<line x1="${L}" y1="${T}" x2="${L}" y2="${H - B}" stroke="black"/>`,
+    `<clipPath id="plot"><rect x="${L}" y="${T}" width="${W - L - R}" height="${H - T - B}"/></clipPath>`,
   ];
+  if (clipped && Math.max(...pts.map((p) => p[1])) > y1) {
+    out.push(
+      `<text x="${L + 6}" y="${T - 6}" font-size="11" fill="#555">(the first 10% of the run is off the top)</text>`,
+    );
+  }
   for (const [lo, hi, axis] of [[x0, x1, "x"], [y0, y1, "y"]] as const) {
     const step = nice((hi - lo) / 6);
     for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9; v += step) {
@@ -69,7 +79,7 @@ export function linePlot(series: Series[], title: string, xLabel: string, yLabel
     const p = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
     if (p.length > 1) {
       out.push(
-        `<polyline fill="none" stroke="${s.color}" stroke-width="1.5" points="${
+        `<polyline fill="none" stroke="${s.color}" stroke-width="1.5" clip-path="url(#plot)" points="${
           p.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(" ")
         }"/>`,
       );
