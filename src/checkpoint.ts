@@ -241,7 +241,7 @@ async function readCheckpointFile(path: string): Promise<Uint8Array> {
 }
 
 /** The base model named in a checkpoint's metadata, if any (checked). */
-function baseOf(metadata: Record<string, string>, path: string): BaseModel | undefined {
+export function baseOf(metadata: Record<string, string>, path: string): BaseModel | undefined {
   if (metadata.base === undefined) return undefined;
   let ref: Partial<BaseModel> = {};
   try {

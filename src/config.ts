@@ -249,8 +249,9 @@ export function resolveConfig(
   const name = presetName(r), o = r.overrides ?? {};
   const { width, height, channels } = geometry; // only these (a Dataset may be passed as the geometry)
   geometry = { width, height, channels };
+  const base = r.preset ? undefined : r.base; // a named preset wins over the base model
   if (r.classify) {
-    const p = r.base && !r.preset ? r.base as ClassifierConfig : CLASSIFIER_PRESETS[name];
+    const p = base ? base as ClassifierConfig : CLASSIFIER_PRESETS[name];
     return validateClassifierConfig({
       ...p,
       ...geometry,
@@ -259,7 +260,7 @@ export function resolveConfig(
       readN: o.readN ?? p.readN,
     });
   }
-  const from = r.base && !r.preset ? r.base as DrawConfig : PRESETS[name];
+  const from = base ? base as DrawConfig : PRESETS[name];
   const p: DrawConfig = { ...from, ...geometry, ...(r.noAttention ? { readN: 0, writeN: 0 } : {}) };
   return validateConfig({
     ...p,

@@ -20,7 +20,7 @@
  */
 import { parseArgs } from "node:util";
 import { selectBackend } from "../src/backend.ts";
-import { loadCheckpoint, modelFromCheckpoint, saveCheckpoint, saveFineTuned } from "../src/checkpoint.ts";
+import { baseOf, loadCheckpoint, modelFromCheckpoint, saveCheckpoint, saveFineTuned } from "../src/checkpoint.ts";
 import { modelsDir, shippedModel, shippedModels } from "../src/models.ts";
 import { decodeSafetensors } from "../src/safetensors.ts";
 import type { Classifier } from "../src/classifier.ts";
@@ -50,8 +50,8 @@ if (!run || !name || !values.command) {
 // a model that others were fine-tuned from is pinned by their files: replacing it would strand them
 for (const other of await shippedModels()) {
   const path = (await shippedModel(other))!;
-  const base = decodeSafetensors(await Deno.readFile(path), path).metadata.base;
-  if (other !== name && base && JSON.parse(base).model === name) {
+  const base = baseOf(decodeSafetensors(await Deno.readFile(path), path).metadata, path);
+  if (other !== name && base?.model === name) {
     console.error(
       `error: models/${other} holds its changes over ${name} and pins that file: ship under another name, or ship ${other} again after`,
     );
