@@ -260,47 +260,22 @@ function usage<T>(f: () => T): T {
   }
 }
 
-/** The hyper-parameters a run keeps across resumes, from the flags. */
-function runSettings(v: Values): RunSettings {
+/** The run settings the flags give (train() takes the defaults, or on --resume the run's own, for the rest). */
+function runSettings(v: Values): Partial<RunSettings> {
+  const given = (key: keyof Values, check: { int?: boolean; min?: number }) =>
+    v[key] === undefined ? undefined : num(v, key, 0, check);
   const settings = {
-    batch: num(v, "batch", 100, { int: true, min: 1 }),
-    lr: num(v, "lr", 1e-3, { min: 0 }),
-    clipNorm: num(v, "clip", 10, { min: 0 }),
-    seed: num(v, "seed", 0, { int: true, min: 0 }),
+    batch: given("batch", { int: true, min: 1 }),
+    lr: given("lr", { min: 0 }),
+    clipNorm: given("clip", { min: 0 }),
+    seed: given("seed", { int: true, min: 0 }),
   };
-  if (!(settings.lr > 0)) throw new UsageError(`--lr must be > 0: got ${v.lr}`);
+  if (settings.lr !== undefined && !(settings.lr > 0)) throw new UsageError(`--lr must be > 0: got ${v.lr}`);
   if (v["lr-final"] === undefined) return settings;
   const lrFinal = num(v, "lr-final", 0, { min: 0 });
   if (!(lrFinal > 0)) throw new UsageError(`--lr-final must be > 0: got ${v["lr-final"]}`);
   if (v.epochs === undefined) throw new UsageError("--lr-final decays over --epochs: give --epochs too");
   return { ...settings, lrFinal };
-}
-
-/**
- * Refuses to resume a run on another data set, or with a --batch, --clip or --seed other than the run's own (they
- * stay fixed across resumes; read from the run's config.json).
- */
-async function checkResume(out: string, dataset: string, v: Values, settings: RunSettings): Promise<void> {
-  let trained: { dataset?: string; settings?: Partial<RunSettings> };
-  try {
-    trained = JSON.parse(await Deno.readTextFile(`${out}/config.json`));
-  } catch {
-    return; // no config.json (or not readable): train() reports what is missing
-  }
-  if (trained.dataset !== undefined && trained.dataset !== dataset) {
-    throw new UsageError(`the run in ${out} trained on ${trained.dataset}, not ${dataset}`);
-  }
-  const fixed = [["batch", "batch"], ["clip", "clipNorm"], ["seed", "seed"]] as const;
-  for (const [flag, key] of fixed) {
-    const own = trained.settings?.[key];
-    if (v[flag] !== undefined && own !== undefined && settings[key] !== own) {
-      throw new UsageError(
-        `the run in ${out} trains with --${flag} ${own} on every resume: drop --${flag} ${
-          v[flag]
-        }, or start a new run from its weights with --init-from ${out}`,
-      );
-    }
-  }
 }
 
 /** Ctrl-C once: finish the step and save; twice: quit at once. Returns the signal and a remover. */
@@ -380,7 +355,6 @@ async function cmdTrain(pos: string[], v: Values): Promise<number> {
     : undefined;
   const settings = runSettings(v);
   const out = v.out ?? `runs/${dataset}-${presetName(request)}`;
-  if (v.resume) await checkResume(out, dataset, v, settings);
   const init = await initFrom(v);
   // a new run from a trained model takes its architecture unless a preset is named (the flags still override)
   if (init && (init.checkpoint.kind === "classifier") === request.classify) request.base = init.checkpoint.config;
@@ -402,7 +376,6 @@ async function cmdTrain(pos: string[], v: Values): Promise<number> {
       epochs,
       minutes,
       resume: v.resume,
-      resumeLr: v.resume && v.lr !== undefined ? settings.lr : undefined,
       init,
       freeze: freezeList(v),
       checkpointMinutes: num(v, "checkpoint-every", 5, { min: 0 }),
@@ -649,7 +622,7 @@ export async function main(args: string[]): Promise<number> {
     if (cmd === "serve") return await cmdServe(pos, v);
     throw new UsageError(`unknown command "${cmd}": use train, eval, sample or serve`);
   } catch (e) {
-    if (e instanceof UsageError) {
+    if (e instanceof UsageError || (e instanceof RunError && e.usage)) {
       console.error(`error: ${e.message}\nRun "deno run -A cli.ts --help" for usage.`);
       return 2;
     }

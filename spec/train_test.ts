@@ -1,7 +1,16 @@
 import { TINY } from "../src/config.ts";
 import { loadBinarizedMnist } from "../src/data/mnist.ts";
 import { selectBackend } from "../src/backend.ts";
-import { drawTask, epochOrder, RUN_SEEDS, scheduledLr, train } from "../src/train.ts";
+import {
+  drawTask,
+  epochOrder,
+  RUN_SEEDS,
+  RunError,
+  scheduledLr,
+  train,
+  TRAIN_DEFAULTS,
+  type TrainOptions,
+} from "../src/train.ts";
 import { type Dataset, imageBytes } from "../src/data/dataset.ts";
 import { Rng } from "../src/random.ts";
 import { Progress } from "../src/progress.ts";
@@ -21,6 +30,8 @@ const base = {
   backend: "cpu",
   progress: quiet,
 };
+/** The same options for a resume: without `lr`, which on resume is a warm restart. */
+const { lr: _lr, ...again } = base;
 
 Deno.test("train() stops on a non-finite loss without touching the last good checkpoint", async () => {
   await selectBackend("cpu");
@@ -30,7 +41,7 @@ Deno.test("train() stops on a non-finite loss without touching the last good che
   equal(first.stopped, "epochs");
   const good = await Deno.readFile(`${out}/checkpoint.safetensors`);
   const poisoned = { ...splits, train: { ...splits.train, scale: NaN } };
-  const r = await train({ ...base, splits: poisoned, outDir: out, epochs: 2, resume: true });
+  const r = await train({ ...again, splits: poisoned, outDir: out, epochs: 2, resume: true });
   equal(r.stopped, "nan");
   match(r.message, /the loss is NaN.*the last good checkpoint .* is kept/);
   deepEqual(await Deno.readFile(`${out}/checkpoint.safetensors`), good);
@@ -43,7 +54,7 @@ Deno.test("train() resumed after an epoch ends where an uninterrupted run ends, 
   const [a, b] = [await Deno.makeTempDir(), await Deno.makeTempDir()];
   await train({ ...base, splits, outDir: a, epochs: 2 });
   await train({ ...base, splits, outDir: b, epochs: 1 });
-  const r = await train({ ...base, splits, outDir: b, epochs: 2, resume: true, lr: 0.5 }); // lr is the run's, not the flag's
+  const r = await train({ ...again, splits, outDir: b, epochs: 2, resume: true });
   equal(r.state.iteration, 8);
   const [ca, cb] = [
     await loadCheckpoint(`${a}/checkpoint.safetensors`),
@@ -69,7 +80,7 @@ Deno.test("train() on resume drops metrics written after the last checkpoint and
   await train({ ...base, splits, outDir: out, epochs: 1 });
   const path = `${out}/metrics.jsonl`;
   await Deno.writeTextFile(path, '{"kind":"train","step":99,"loss":1}\n{"kind":"train","st', { append: true });
-  await train({ ...base, splits, outDir: out, epochs: 2, resume: true });
+  await train({ ...again, splits, outDir: out, epochs: 2, resume: true });
   const lines = (await Deno.readTextFile(path)).trim().split("\n").map((l) => JSON.parse(l));
   ok(lines.every((m) => m.step <= 8), `steps: ${lines.map((m) => m.step)}`);
   equal(lines.filter((m) => m.kind === "valid").length, 2);
@@ -127,32 +138,32 @@ Deno.test("train() --resume with lrFinal anneals from the run's epoch and step s
   const splits = await loadBinarizedMnist({ dataDir: FIXTURES, download: false, fallback: false });
   const out = await Deno.makeTempDir();
   await train({ ...base, splits, outDir: out, epochs: 1 });
-  await train({ ...base, splits, outDir: out, epochs: 3, resume: true, lrFinal: 1e-3 });
+  await train({ ...again, splits, outDir: out, epochs: 3, resume: true, lrFinal: 1e-3 });
   let ckpt = await loadCheckpoint(`${out}/checkpoint.safetensors`);
   let settings = ckpt.info.settings as Parameters<typeof scheduledLr>[0];
   deepEqual(settings, { batch: 16, lr: 1e-2, clipNorm: 10, seed: 3, lrFinal: 1e-3, decayStart: 1, decayEpochs: 2 });
   // the last update (epoch 2, batch 3 of 4) used lr·(lrFinal/lr)^((2.75 − 1)/2)
   assertClose([ckpt.state!.lr!], [1e-2 * 0.1 ** (1.75 / 2)], { rtol: 1e-12, what: "step size" });
   // past the decay's end the run is at 1e-3: a second anneal starts there
-  await train({ ...base, splits, outDir: out, epochs: 5, resume: true, lrFinal: 1e-4 });
+  await train({ ...again, splits, outDir: out, epochs: 5, resume: true, lrFinal: 1e-4 });
   ckpt = await loadCheckpoint(`${out}/checkpoint.safetensors`);
   settings = ckpt.info.settings as Parameters<typeof scheduledLr>[0];
   assertClose([settings.lr, settings.decayStart!, settings.decayEpochs!], [1e-3, 3, 2], { rtol: 1e-12, what: "2nd" });
   assertClose([ckpt.state!.lr!], [1e-3 * 0.1 ** (1.75 / 2)], { rtol: 1e-12, what: "step size of the 2nd decay" });
   await rejects(
-    train({ ...base, splits, outDir: out, epochs: 5, resume: true, lrFinal: 1e-5 }),
+    train({ ...again, splits, outDir: out, epochs: 5, resume: true, lrFinal: 1e-5 }),
     /anneals from the run's epoch 5 to --epochs: give --epochs above 5/,
   );
   await Deno.remove(out, { recursive: true });
 });
 
-Deno.test("train() --resume with resumeLr goes on at that step size: constant, or decaying from it with lrFinal", async () => {
+Deno.test("train() --resume with lr goes on at that step size: constant, or decaying from it with lrFinal", async () => {
   await selectBackend("cpu");
   const splits = await loadBinarizedMnist({ dataDir: FIXTURES, download: false, fallback: false });
   const out = await Deno.makeTempDir();
   await train({ ...base, splits, outDir: out, epochs: 2, lrFinal: 1e-3 });
   // a warm restart: the decay is over at 1e-3; go on from epoch 2 at 3e-3, decaying to 1e-4 at epoch 4
-  await train({ ...base, splits, outDir: out, epochs: 3, resume: true, resumeLr: 3e-3, lrFinal: 1e-4 });
+  await train({ ...again, splits, outDir: out, epochs: 3, resume: true, lr: 3e-3, lrFinal: 1e-4 });
   let ckpt = await loadCheckpoint(`${out}/checkpoint.safetensors`);
   deepEqual(ckpt.info.settings, {
     batch: 16,
@@ -165,14 +176,41 @@ Deno.test("train() --resume with resumeLr goes on at that step size: constant, o
   });
   assertClose([ckpt.state!.lr!], [3e-3 * (1e-4 / 3e-3) ** 0.75], { rtol: 1e-12, what: "step size of the restart" });
   // without lrFinal: constant from here, the old decay dropped
-  await train({ ...base, splits, outDir: out, epochs: 4, resume: true, resumeLr: 5e-4 });
+  await train({ ...again, splits, outDir: out, epochs: 4, resume: true, lr: 5e-4 });
   ckpt = await loadCheckpoint(`${out}/checkpoint.safetensors`);
   deepEqual(ckpt.info.settings, { batch: 16, lr: 5e-4, clipNorm: 10, seed: 3 });
   equal(ckpt.state!.lr, 5e-4);
   // a plain resume keeps the run's own
-  await train({ ...base, splits, outDir: out, epochs: 5, resume: true, lr: 7 });
+  await train({ ...again, splits, outDir: out, epochs: 5, resume: true });
   ckpt = await loadCheckpoint(`${out}/checkpoint.safetensors`);
   equal(ckpt.state!.lr, 5e-4);
+  await Deno.remove(out, { recursive: true });
+});
+
+Deno.test("train(): a new run takes TRAIN_DEFAULTS; a resume refuses another batch, clip, seed or data set", async () => {
+  await selectBackend("cpu");
+  const splits = await loadBinarizedMnist({ dataDir: FIXTURES, download: false, fallback: false });
+  const out = await Deno.makeTempDir();
+  const { batch: _b, clipNorm: _c, seed: _s, ...bare } = again;
+  await train({ ...bare, splits, outDir: out, epochs: 1 });
+  deepEqual((await loadCheckpoint(`${out}/checkpoint.safetensors`)).info.settings, { ...TRAIN_DEFAULTS });
+  const refused = async (given: Partial<TrainOptions>, why: RegExp) => {
+    await rejects(train({ ...bare, splits, outDir: out, epochs: 2, resume: true, ...given }), (e) => {
+      ok(e instanceof RunError && e.usage, `${e}: a usage-level RunError`);
+      match(e.message, why);
+      return true;
+    });
+  };
+  await refused(
+    { batch: 16 },
+    /trains with --batch 100 on every resume: drop --batch 16, or start a new run .*--init-from/,
+  );
+  await refused({ clipNorm: 5 }, /trains with --clip 10 on every resume: drop --clip 5/);
+  await refused({ seed: 3 }, /trains with --seed 0 on every resume: drop --seed 3/);
+  await refused({ dataset: "cluttered" }, /trained on mnist, not cluttered/);
+  // the run's own values are accepted
+  const r = await train({ ...bare, splits, outDir: out, epochs: 2, resume: true, batch: 100, clipNorm: 10, seed: 0 });
+  equal(r.state.epoch, 2);
   await Deno.remove(out, { recursive: true });
 });
 

@@ -127,8 +127,24 @@ export function classifierTask(config: ClassifierConfig): Task {
   };
 }
 
+/** What a new run trains with where {@link TrainOptions} leaves a setting out. */
+export const TRAIN_DEFAULTS = { batch: 100, lr: 1e-3, clipNorm: 10, seed: 0 } as const;
+
 /** Options of {@link train}. */
-export interface TrainOptions extends Omit<RunSettings, "initFrom"> {
+export interface TrainOptions extends Omit<RunSettings, "initFrom" | "batch" | "lr" | "clipNorm" | "seed"> {
+  /**
+   * Examples per step, the gradient-norm clip and the seed of a new run (defaults: {@link TRAIN_DEFAULTS}). They
+   * stay the run's own on every resume: a resume that gives another value is refused with a RunError.
+   */
+  batch?: number;
+  clipNorm?: number;
+  seed?: number;
+  /**
+   * Adam's step size of a new run (at the start of its decay when `lrFinal` is given). On resume, a warm restart:
+   * go on at this step instead of the run's own, constant from here, or with `lrFinal` decaying from it to lrFinal
+   * at `epochs`. Left out on resume, the run keeps its own step size and schedule.
+   */
+  lr?: number;
   /** The model to train (on resume the checkpoint decides). */
   task: Task;
   /**
@@ -146,11 +162,6 @@ export interface TrainOptions extends Omit<RunSettings, "initFrom"> {
   /** Stop after this many minutes of this session, validation and checkpoint included. */
   minutes?: number;
   resume?: boolean;
-  /**
-   * On resume: go on at this step size instead of the run's own (a warm restart); constant from here, or with
-   * `lrFinal` decaying from it to lrFinal at `epochs`. Without it a resume keeps the run's step size and schedule.
-   */
-  resumeLr?: number;
   /** Minutes between periodic checkpoints. Default 5. */
   checkpointMinutes?: number;
   /** Validate on at most this many images. */
@@ -172,9 +183,15 @@ export interface TrainSummary {
   checkpoint?: string;
 }
 
-/** An error in the options or the run directory; the CLI prints it as a usage-level failure. */
+/**
+ * An error in the options or the run directory. `usage` marks options that contradict the run they resume (the
+ * CLI exits 2 on those, as on any usage error, and 1 on the rest).
+ */
 export class RunError extends Error {
   override name = "RunError";
+  constructor(message: string, readonly usage = false) {
+    super(message);
+  }
 }
 
 function checkGeometry(config: { height: number; width: number; channels: number }, ds: Dataset): void {
@@ -238,20 +255,20 @@ interface Run {
 }
 
 /**
- * A resumed run's settings: its own; with `resumeLr`, that step size from here on (the old schedule dropped); and
- * where `lrFinal` is given, a new decay from the step size the run goes on at (`resumeLr`, else where its schedule
- * has brought it) to lrFinal, from the run's current epoch to --epochs: annealing a run that has stopped improving,
- * going on below the end of its first decay, or a warm restart at a larger step that anneals again.
+ * A resumed run's settings: its own; with `lr` given on resume, that step size from here on (the old schedule
+ * dropped); and where `lrFinal` is given, a new decay from the step size the run goes on at (`lr`, else where its
+ * schedule has brought it) to lrFinal, from the run's current epoch to --epochs: annealing a run that has stopped
+ * improving, going on below the end of its first decay, or a warm restart at a larger step that anneals again.
  */
 function resumedSettings(saved: RunSettings, o: TrainOptions, epoch: number): RunSettings {
   const { lrFinal: _f, decayEpochs: _e, decayStart: _s, ...kept } = saved;
-  if (o.lrFinal === undefined) return o.resumeLr === undefined ? saved : { ...kept, lr: o.resumeLr };
+  if (o.lrFinal === undefined) return o.lr === undefined ? saved : { ...kept, lr: o.lr };
   if (o.epochs === undefined || !(o.epochs > epoch)) {
     throw new RunError(
       `--lr-final on --resume anneals from the run's epoch ${epoch} to --epochs: give --epochs above ${epoch}`,
     );
   }
-  const lr = o.resumeLr ?? scheduledLr(saved, epoch);
+  const lr = o.lr ?? scheduledLr(saved, epoch);
   return { ...kept, lr, lrFinal: o.lrFinal, decayStart: epoch, decayEpochs: o.epochs - epoch };
 }
 
@@ -278,6 +295,32 @@ function initWeights(model: Model, from: string, ckpt: Checkpoint): void {
   assignWeights(model, new Map(model.specs().map((spec) => [spec.name, ckpt.weights.get(spec.name)!])));
 }
 
+/** A new run's batch, step size, clip and seed: the options', or the defaults. */
+function newSettings(o: TrainOptions): RunSettings {
+  const d = TRAIN_DEFAULTS;
+  return { batch: o.batch ?? d.batch, lr: o.lr ?? d.lr, clipNorm: o.clipNorm ?? d.clipNorm, seed: o.seed ?? d.seed };
+}
+
+/**
+ * Refuses to resume a run on another data set, or with a batch, clip or seed other than the run's own (they stay
+ * fixed across resumes, so that a resumed run ends where an uninterrupted one would).
+ */
+function checkResumed(o: TrainOptions, dataset: unknown, saved: RunSettings): void {
+  if (typeof dataset === "string" && dataset !== o.dataset) {
+    throw new RunError(`the run in ${o.outDir} trained on ${dataset}, not ${o.dataset}`, true);
+  }
+  const fixed = [["--batch", "batch"], ["--clip", "clipNorm"], ["--seed", "seed"]] as const;
+  for (const [flag, key] of fixed) {
+    if (o[key] !== undefined && o[key] !== saved[key]) {
+      throw new RunError(
+        `the run in ${o.outDir} trains with ${flag} ${saved[key]} on every resume: drop ${flag} ${o[key]}, ` +
+          `or start a new run from its weights with --init-from ${o.outDir}`,
+        true,
+      );
+    }
+  }
+}
+
 /** Opens the run in o.outDir: resumes its checkpoint, or starts a new one (writing config.json). */
 async function openRun(o: TrainOptions): Promise<Run> {
   const progress = o.progress ?? new Progress();
@@ -289,8 +332,8 @@ async function openRun(o: TrainOptions): Promise<Run> {
     }
     const ckpt = await loadCheckpoint(ckptPath);
     if (!ckpt.state) throw new RunError(`Cannot resume from ${ckptPath} as it holds no training state`);
-    const saved = (ckpt.info.settings as RunSettings | undefined) ??
-      { batch: o.batch, lr: o.lr, clipNorm: o.clipNorm, seed: o.seed };
+    const saved = (ckpt.info.settings as RunSettings | undefined) ?? newSettings({ ...o, lr: undefined });
+    checkResumed(o, ckpt.info.dataset, saved);
     const settings = resumedSettings(saved, o, ckpt.state.epoch);
     checkGeometry(ckpt.config, o.splits.train);
     const model = modelFromCheckpoint(ckpt);
@@ -310,22 +353,29 @@ async function openRun(o: TrainOptions): Promise<Run> {
       `Cannot start a new run in ${o.outDir} as it already holds a checkpoint: pass --resume to continue it, or choose another --out`,
     );
   }
-  const settings: RunSettings = { batch: o.batch, lr: o.lr, clipNorm: o.clipNorm, seed: o.seed };
+  const settings = newSettings(o);
   if (o.lrFinal !== undefined) Object.assign(settings, { lrFinal: o.lrFinal, decayEpochs: o.epochs });
   if (o.freeze?.length) settings.freeze = o.freeze;
   if (o.init) settings.initFrom = o.init.from;
-  const model = o.task.create(o.seed);
+  const model = o.task.create(settings.seed);
   model.engine = o.engine ?? TFJS_ENGINE;
   checkGeometry(model.config, o.splits.train);
   if (o.init) initWeights(model, o.init.from, o.init.checkpoint);
   let trainer: Trainer;
   try {
-    trainer = new Trainer(model, { lr: o.lr, clipNorm: o.clipNorm, frozen: settings.freeze });
+    trainer = new Trainer(model, { lr: settings.lr, clipNorm: settings.clipNorm, frozen: settings.freeze });
   } catch (e) {
     model.dispose();
     throw new RunError((e as Error).message);
   }
-  const state = { iteration: 0, examples: 0, epoch: 0, batchInEpoch: 0, noiseRng: RUN_SEEDS.noise(o.seed), seconds: 0 };
+  const state = {
+    iteration: 0,
+    examples: 0,
+    epoch: 0,
+    batchInEpoch: 0,
+    noiseRng: RUN_SEEDS.noise(settings.seed),
+    seconds: 0,
+  };
   const config = {
     kind: model.kind,
     model: model.config,
