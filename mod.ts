@@ -83,6 +83,20 @@ export {
   Trainer,
   type TrainerOptions,
 } from "./src/trainer.ts";
+export {
+  classifierTask,
+  drawTask,
+  RunError,
+  type RunSettings,
+  scheduledLr,
+  type Task,
+  train,
+  TRAIN_DEFAULTS,
+  type TrainOptions,
+  type TrainSummary,
+  type Validation,
+} from "./src/train.ts";
+export { Progress } from "./src/progress.ts";
 export { linear } from "./src/linear.ts";
 export {
   Classifier,

@@ -191,9 +191,10 @@ Deno.test("train(): a new run takes TRAIN_DEFAULTS; a resume refuses another bat
   await selectBackend("cpu");
   const splits = await loadBinarizedMnist({ dataDir: FIXTURES, download: false, fallback: false });
   const out = await Deno.makeTempDir();
-  const { batch: _b, clipNorm: _c, seed: _s, ...bare } = again;
+  const { batch: _b, clipNorm: _c, seed: _s, backend: _k, ...bare } = again;
   await train({ ...bare, splits, outDir: out, epochs: 1 });
   deepEqual((await loadCheckpoint(`${out}/checkpoint.safetensors`)).info.settings, { ...TRAIN_DEFAULTS });
+  equal(JSON.parse(await Deno.readTextFile(`${out}/config.json`)).backend, "cpu", "the backend in use");
   const refused = async (given: Partial<TrainOptions>, why: RegExp) => {
     await rejects(train({ ...bare, splits, outDir: out, epochs: 2, resume: true, ...given }), (e) => {
       ok(e instanceof RunError && e.usage, `${e}: a usage-level RunError`);

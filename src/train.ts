@@ -3,6 +3,14 @@
  * atomic checkpoints every few minutes and at the end, clean stop on SIGINT, refusal to go on
  * after a non-finite loss, and exact resume.
  *
+ * @example
+ * ```ts
+ * import { drawTask, loadBinarizedMnist, MNIST, train } from "../mod.ts";
+ * const splits = await loadBinarizedMnist();
+ * const run = await train({ task: drawTask(MNIST), splits, dataset: "mnist", outDir: "runs/mine", epochs: 10 });
+ * console.log(run.message); // later: train({ ..., resume: true }) goes on from runs/mine
+ * ```
+ *
  * @module
  */
 import * as tf from "./tf.ts";
@@ -30,10 +38,13 @@ import { type Engine, TFJS_ENGINE } from "./engine/engine.ts";
 
 /** Hyper-parameters of a run that must stay fixed across resumes. */
 export interface RunSettings {
+  /** Examples per step. */
   batch: number;
   /** Adam's step size (where it decays: at the decay's start). */
   lr: number;
+  /** The global gradient norm the step clips to (0: no clipping). */
   clipNorm: number;
+  /** Seeds the weights, the order of every epoch and the noise of every step. */
   seed: number;
   /** Where the step size decays to, exponentially, by the end of `decayEpochs` (absent: constant). */
   lrFinal?: number;
@@ -66,8 +77,11 @@ export function scheduledLr(s: RunSettings, epochs: number): number {
 
 /** Validation figures and the line that reports them. */
 export interface Validation {
+  /** How many validation images the figures are over. */
   count: number;
+  /** The figures by name: `elbo`, `lx`, `lz` for DRAW; `error`, `xent` for the classifier. */
   figures: Record<string, number>;
+  /** The line the log shows. */
   text: string;
 }
 
@@ -137,7 +151,9 @@ export interface TrainOptions extends Omit<RunSettings, "initFrom" | "batch" | "
    * stay the run's own on every resume: a resume that gives another value is refused with a RunError.
    */
   batch?: number;
+  /** The gradient-norm clip of a new run (see `batch`: the run's own on resume). */
   clipNorm?: number;
+  /** The seed of a new run (see `batch`: the run's own on resume). */
   seed?: number;
   /**
    * Adam's step size of a new run (at the start of its decay when `lrFinal` is given). On resume, a warm restart:
@@ -153,33 +169,43 @@ export interface TrainOptions extends Omit<RunSettings, "initFrom" | "batch" | "
    * differ where no weight depends on it (a classifier's glimpse count).
    */
   init?: { from: string; checkpoint: Checkpoint };
+  /** The data: trained on `train`, validated on `valid`. */
   splits: Splits;
-  /** Dataset name, for config.json and checkpoints. */
+  /** Dataset name, for config.json and checkpoints (a resume on another is refused). */
   dataset: string;
+  /** The run's directory: checkpoint.safetensors, config.json and metrics.jsonl. */
   outDir: string;
   /** Stop after this many epochs (total, over resumes). */
   epochs?: number;
   /** Stop after this many minutes of this session, validation and checkpoint included. */
   minutes?: number;
+  /** Continue the run in `outDir` from its checkpoint (weights, Adam's state, data order, noise). */
   resume?: boolean;
   /** Minutes between periodic checkpoints. Default 5. */
   checkpointMinutes?: number;
   /** Validate on at most this many images. */
   validLimit?: number;
-  /** Backend in use, recorded in config.json. */
-  backend: string;
+  /** The tfjs backend's name for config.json and the log (default: the backend in use, `tf.getBackend()`). */
+  backend?: string;
   /** What computes the passes (default: the tfjs graph). */
   engine?: Engine;
+  /** Aborting it stops the run after the current step, with a checkpoint (`stopped: "interrupted"`). */
   signal?: AbortSignal;
+  /** Where the status line and the log go (default: stderr). */
   progress?: Progress;
 }
 
 /** How a run ended, and its last validation figures. */
 export interface TrainSummary {
+  /** Why the run ended: its epochs done, its minutes spent, aborted, or a non-finite loss (nothing saved). */
   stopped: "epochs" | "budget" | "interrupted" | "nan";
+  /** Where the run stands: steps, examples, epoch. */
   state: TrainState;
+  /** The last validation, where one ran. */
   valid?: Validation;
+  /** One line on how it ended. */
   message: string;
+  /** The checkpoint written at the end, where one was. */
   checkpoint?: string;
 }
 
@@ -188,9 +214,14 @@ export interface TrainSummary {
  * CLI exits 2 on those, as on any usage error, and 1 on the rest).
  */
 export class RunError extends Error {
+  /** "RunError". */
   override name = "RunError";
-  constructor(message: string, readonly usage = false) {
+  /** Whether the options contradict the run they resume (a usage error). */
+  readonly usage: boolean;
+  /** The error with its one-line message, a usage error where `usage`. */
+  constructor(message: string, usage = false) {
     super(message);
+    this.usage = usage;
   }
 }
 
@@ -383,7 +414,7 @@ async function openRun(o: TrainOptions): Promise<Run> {
     data_source: o.splits.source,
     comparable_with_paper: o.splits.comparable,
     settings,
-    backend: o.backend,
+    backend: o.backend ?? tf.getBackend(),
     parameters: model.size,
     started: new Date().toISOString(),
   };
@@ -599,7 +630,7 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
   const frozen = settings.freeze?.length ? `; frozen: ${settings.freeze.join(", ")}` : "";
   progress.line(
     `training ${o.dataset}: ${task.describe(model)}, ${model.size} parameters; batch ${batch}, Adam lr ${lr}, ` +
-      `gradient clipping ${clipping}; backend ${o.backend}${from}${frozen}`,
+      `gradient clipping ${clipping}; backend ${o.backend ?? tf.getBackend()}${from}${frozen}`,
   );
   let stopped: TrainSummary["stopped"] = "epochs";
   let valid: Validation | undefined;
