@@ -155,7 +155,7 @@ Deno.test("cli: --resume keeps the run's batch, clip and seed (another is refuse
     equal(r.code, 2, `${flag}: ${r.stderr}`);
     equal(
       r.stderr.split("\n").find((line) => line.startsWith("error:")),
-      `error: the run in ${out} trains with ${flag} ${own} on every resume: drop ${flag} ${value}, or start a new run from its weights with --init-from ${out}`,
+      `error: Cannot resume the run in ${out} with ${flag} ${value} as it trains with ${flag} ${own} on every resume: drop ${flag}, or start a new run from its weights with --init-from ${out}`,
     );
   }
   const r = await cli(["train", "mnist", ...TINY, "--lr", "3e-3", "--epochs", "2", "--out", out, "--resume"]);

@@ -204,11 +204,11 @@ Deno.test("train(): a new run takes TRAIN_DEFAULTS; a resume refuses another bat
   };
   await refused(
     { batch: 16 },
-    /trains with --batch 100 on every resume: drop --batch 16, or start a new run .*--init-from/,
+    /with --batch 16 as it trains with --batch 100 on every resume: drop --batch, or start a new run .*--init-from/,
   );
-  await refused({ clipNorm: 5 }, /trains with --clip 10 on every resume: drop --clip 5/);
-  await refused({ seed: 3 }, /trains with --seed 0 on every resume: drop --seed 3/);
-  await refused({ dataset: "cluttered" }, /trained on mnist, not cluttered/);
+  await refused({ clipNorm: 5 }, /with --clip 5 as it trains with --clip 10 on every resume: drop --clip,/);
+  await refused({ seed: 3 }, /with --seed 3 as it trains with --seed 0 on every resume: drop --seed,/);
+  await refused({ dataset: "cluttered" }, /^Cannot resume the run in .* on cluttered as it trained on mnist$/);
   // the run's own values are accepted
   const r = await train({ ...bare, splits, outDir: out, epochs: 2, resume: true, batch: 100, clipNorm: 10, seed: 0 });
   equal(r.state.epoch, 2);

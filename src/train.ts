@@ -3,14 +3,6 @@
  * atomic checkpoints every few minutes and at the end, clean stop on SIGINT, refusal to go on
  * after a non-finite loss, and exact resume.
  *
- * @example
- * ```ts
- * import { drawTask, loadBinarizedMnist, MNIST, train } from "../mod.ts";
- * const splits = await loadBinarizedMnist();
- * const run = await train({ task: drawTask(MNIST), splits, dataset: "mnist", outDir: "runs/mine", epochs: 10 });
- * console.log(run.message); // later: train({ ..., resume: true }) goes on from runs/mine
- * ```
- *
  * @module
  */
 import * as tf from "./tf.ts";
@@ -338,14 +330,14 @@ function newSettings(o: TrainOptions): RunSettings {
  */
 function checkResumed(o: TrainOptions, dataset: unknown, saved: RunSettings): void {
   if (typeof dataset === "string" && dataset !== o.dataset) {
-    throw new RunError(`the run in ${o.outDir} trained on ${dataset}, not ${o.dataset}`, true);
+    throw new RunError(`Cannot resume the run in ${o.outDir} on ${o.dataset} as it trained on ${dataset}`, true);
   }
   const fixed = [["--batch", "batch"], ["--clip", "clipNorm"], ["--seed", "seed"]] as const;
   for (const [flag, key] of fixed) {
     if (o[key] !== undefined && o[key] !== saved[key]) {
       throw new RunError(
-        `the run in ${o.outDir} trains with ${flag} ${saved[key]} on every resume: drop ${flag} ${o[key]}, ` +
-          `or start a new run from its weights with --init-from ${o.outDir}`,
+        `Cannot resume the run in ${o.outDir} with ${flag} ${o[key]} as it trains with ${flag} ${saved[key]} on ` +
+          `every resume: drop ${flag}, or start a new run from its weights with --init-from ${o.outDir}`,
         true,
       );
     }
@@ -605,7 +597,17 @@ async function trainEpoch(run: Run, s: Session): Promise<"interrupted" | "budget
   return undefined;
 }
 
-/** Trains the task's model (DRAW or the classifier) as the options say. */
+/**
+ * Trains the task's model (DRAW or the classifier) as the options say, in the run directory `outDir`.
+ *
+ * @example
+ * ```ts
+ * import { drawTask, loadBinarizedMnist, MNIST, train } from "../mod.ts";
+ * const splits = await loadBinarizedMnist();
+ * const run = await train({ task: drawTask(MNIST), splits, dataset: "mnist", outDir: "runs/mine", epochs: 10 });
+ * console.log(run.message); // later, train({ ...the same, resume: true }) goes on from runs/mine
+ * ```
+ */
 export async function train(o: TrainOptions): Promise<TrainSummary> {
   const run = await openRun(o);
   const { task, model, state, settings, ckptPath, progress } = run;
