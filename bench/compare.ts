@@ -8,11 +8,12 @@
  * --T shortens the recurrence and --samples the generated batch (a software WebGPU adapter, say).
  * DRAW_BLAS_LIB=none runs the fused engine on its wasm kernels alone, as on a fresh machine.
  *
- * With a preset other than mnist, only our side runs (the peer implements the MNIST model only);
- * images are uniform noise of the preset's size (svhn: 54×54×3 crops). It also measures the
+ * With a preset other than mnist or mnist-no-attention, only our side runs (the peer implements the MNIST
+ * models only: without attention as `--read 0 --write 0`); images are uniform noise of the preset's size
+ * (svhn: 54×54×3 crops). It also measures the
  * machine's sgemm peak (the products the engine uses, at a large square size, one thread) and
  * reports what fraction of it a training step reaches: the products' FLOPs per example (forward,
- * and twice that backward) times examples/s, over peak × threads.
+ * and twice that backward, as the engine runs them) times examples/s, over peak × threads.
  */
 import { parseArgs } from "node:util";
 import * as tf from "../src/tf.ts";
@@ -56,12 +57,17 @@ const threads = Number(values.threads ?? Math.max(1, navigator.hardwareConcurren
 const engine = await createEngine((values.engine ?? "auto") as EngineName, { threads, backend });
 console.error(`engine: ${engine.description}`);
 
-/** Multiply-adds ×2 of the matrix products of one training example: forward, and twice that backward. */
-function trainingFlops(c: DrawConfig): number {
+/**
+ * Multiply-adds ×2 of the matrix products of one training example: forward, and twice that backward. With
+ * `xOnce` (the fused and WebGPU engines, without attention) x's rows of the encoder are multiplied once
+ * forward and once for their gradient, not at each of the T steps three times.
+ */
+function trainingFlops(c: DrawConfig, xOnce: boolean): number {
   const H = c.hidden, G = 4 * H, encIn = readSize(c) + 2 * H, decIn = c.z + H;
   const head = writeSize(c) + (c.writeN > 0 ? 5 : 0) + (c.readN > 0 ? 5 : 0);
   const perStep = encIn * G + H * 2 * c.z + decIn * G + H * head;
-  return 3 * 2 * c.T * perStep;
+  const x = c.readN === 0 && xOnce ? c.height * c.width * c.channels * G : 0;
+  return 3 * 2 * c.T * perStep - (3 * 2 * c.T - 2 * 2) * x;
 }
 
 /** GFLOP/s of one thread's sgemm (the engine's products: CBLAS where it opens, else wasm) on 512×1024×512. */
@@ -99,7 +105,7 @@ async function ours(): Promise<{ train: number; generate: number }> {
   const trainer = new Trainer(model);
   const { height: H, width: W, channels: C } = preset;
   const x = tf.tidy(() =>
-    presetName === "mnist"
+    presetName.startsWith("mnist")
       ? tf.cast(tf.less(tf.randomUniform([batch, H, W, C], 0, 1, "float32", 3), 0.13), "float32")
       : tf.randomUniform([batch, H, W, C], 0, 1, "float32", 3)
   ) as tf.Tensor4D;
@@ -125,9 +131,10 @@ async function ours(): Promise<{ train: number; generate: number }> {
 }
 
 async function peer(): Promise<{ train: number; generate: number; rss?: number } | string> {
-  if (presetName !== "mnist" || batch !== 100 || preset.T !== MNIST.T || samples !== 100) {
-    return "the peer runs the MNIST model (T = 64) at batch 100 only";
+  if (!presetName.startsWith("mnist") || batch !== 100 || preset.T !== MNIST.T || samples !== 100) {
+    return "the peer runs the MNIST models (T = 64) at batch 100 only";
   }
+  const whole = preset.readN === 0 ? ["--read", "0", "--write", "0"] : [];
   try {
     const check = await new Deno.Command("/usr/bin/python3", { args: ["-c", "import torch"], stderr: "null" }).output();
     if (!check.success) return "python3-torch is not installed (../shared/peer/run.sh installs it)";
@@ -139,7 +146,7 @@ async function peer(): Promise<{ train: number; generate: number; rss?: number }
       timed = false;
     }
     const out = await new Deno.Command(timed ? "/usr/bin/time" : peerScript, {
-      args: [...(timed ? ["-f", "peak_rss_kb=%M", peerScript] : []), "bench", "--steps", String(steps)],
+      args: [...(timed ? ["-f", "peak_rss_kb=%M", peerScript] : []), "bench", "--steps", String(steps), ...whole],
       stdout: "piped",
       stderr: "piped",
     }).output();
@@ -183,7 +190,7 @@ const mean = (who: string, k: "train" | "generate") => {
   return v.length ? v.reduce((a, b) => a + b, 0) / v.length : NaN;
 };
 const peak = await sgemmPeak();
-const flops = trainingFlops(preset);
+const flops = trainingFlops(preset, engine.name !== "tfjs");
 const result = {
   config: `${presetName} model (${JSON.stringify(preset)}), batch ${batch}`,
   backend,

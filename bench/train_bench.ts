@@ -1,14 +1,15 @@
 /**
  * One training step and the generation of 100 samples at the paper's MNIST configuration
- * (Table 3: T=64, LSTM 256, z 100, read 2×2, write 5×5, batch 100), and one training step of the
- * cluttered-MNIST classifier (8 glimpses of 12×12 from 100×100).
+ * (Table 3: T=64, LSTM 256, z 100, read 2×2, write 5×5, batch 100), one training step of the MNIST
+ * model without attention (Table 2's, Eqs 17–18), and one of the cluttered-MNIST classifier (8
+ * glimpses of 12×12 from 100×100).
  * Each runs on the tfjs graph and on the fused engine (wasm SIMD kernels; products in OpenBLAS
  * where it is found, DRAW_BLAS_LIB=none for the kernels alone).
  * Run: deno bench -A bench/train_bench.ts
  */
 import * as tf from "../src/tf.ts";
 import "./_setup.ts";
-import { CLUTTERED, MNIST } from "../src/config.ts";
+import { CLUTTERED, MNIST, MNIST_NO_ATTENTION } from "../src/config.ts";
 import { Classifier } from "../src/classifier.ts";
 import { Draw } from "../src/draw.ts";
 import { Rng } from "../src/random.ts";
@@ -46,6 +47,23 @@ for (const engine of ENGINES) {
       const s = model.generate(100, rng);
       await s.means.data();
       tf.dispose([s.means, s.logits]);
+    },
+  });
+}
+
+// Table 2's DRAW without attention (the encoder reads the whole image and its error, 2,080 inputs)
+const whole = new Draw(MNIST_NO_ATTENTION, 1);
+const wholeTrainer = new Trainer(whole);
+for (const engine of ENGINES) {
+  Deno.bench({
+    name: `training step, MNIST model without attention, batch 100 (${engine.name} engine)`,
+    group: "train without attention",
+    baseline: engine.name === "tfjs",
+    n: engine.name === "fused" ? 10 : 2,
+    warmup: 1,
+    async fn() {
+      whole.engine = engine;
+      await wholeTrainer.step(x, rng);
     },
   });
 }

@@ -162,49 +162,59 @@ for (const [name, cfg] of Object.entries(FULL)) {
   }
 }
 
-for (const b of PRODUCTS) {
-  Deno.test(`FusedPool: the batch split over threads on one memory = one thread (${label(b)})`, () => {
-    const cfg: DrawConfig = { ...MNIST, T: 4, hidden: 32, z: 8 };
-    const batch = 50; // not a multiple of 3 threads
-    const { w, x, eps, dlx, dlz } = drawProblem(cfg, paramSpecs(cfg), batch, 3);
-    const one = new FusedDraw(cfg, batch, context(b));
-    const copy = (g: Record<string, Float32Array>) =>
-      Object.fromEntries(Object.entries(g).map(([k, v]) => [k, v.slice()]));
-    const a = one.forward(w, x, eps), ga = copy(one.backward(dlx, dlz)), sa = one.generate(w, eps);
-    const seed = 0x9e3779b9, values = fillNoise(seed, 0, new Float32Array(eps.length));
-    const c = one.forward(w, x, values), gc = copy(one.backward(dlx, dlz)), sc = one.generate(w, values);
-    for (const threads of [2, 3]) {
-      const pool = FusedPool.create(cfg, batch, threads, module, b);
-      ok(pool, `a pool of ${threads} threads starts`);
-      // deno-lint-ignore no-explicit-any -- reaching into the pool: its threads share the LSTMs' products by columns
-      ok((pool as any).threads.main.team, "a training pool's threads are a team (team.ts)");
-      try {
-        const r = pool.forward(w, x, eps);
-        assertClose(r.lx, a.lx, { rtol: 1e-6, what: "Lx" });
-        assertClose(r.lz, a.lz, { rtol: 1e-6, what: "Lz" });
-        assertClose(r.logRatio, a.logRatio, { rtol: 1e-5, atol: 1e-5, what: "log ratio" });
-        const gb = pool.backward(dlx, dlz);
-        for (const name of Object.keys(ga)) assertNormClose(gb[name], ga[name], { rtol: 1e-5, what: name });
-        assertClose(pool.generate(w, eps), sa, { rtol: 1e-6, atol: 1e-6, what: "samples" });
-        // given a seed, each thread draws its own images' noise: fillNoise's values, as one thread given them
-        const lx = pool.forward(w, x, seed).lx;
-        assertClose(lx, c.lx, { rtol: 1e-6, what: "Lx, seeded" });
-        const gd = pool.backward(dlx, dlz);
-        for (const name of Object.keys(gc)) {
-          assertNormClose(gd[name], gc[name], { rtol: 1e-5, what: `${name}, seeded` });
+/** Small models, with attention and without (x read whole: its share of the gates once per pass). */
+const SMALL: Record<string, DrawConfig> = {
+  attention: { ...MNIST, T: 4, hidden: 32, z: 8 },
+  "no attention": { ...MNIST_NO_ATTENTION, T: 4, hidden: 32, z: 8 },
+};
+
+for (const [kind, cfg] of Object.entries(SMALL)) {
+  for (const b of PRODUCTS) {
+    Deno.test(`FusedPool: the batch split over threads on one memory = one thread (${kind}, ${label(b)})`, () => {
+      const batch = 50; // not a multiple of 3 threads
+      const { w, x, eps, dlx, dlz } = drawProblem(cfg, paramSpecs(cfg), batch, 3);
+      const one = new FusedDraw(cfg, batch, context(b));
+      const copy = (g: Record<string, Float32Array>) =>
+        Object.fromEntries(Object.entries(g).map(([k, v]) => [k, v.slice()]));
+      const a = one.forward(w, x, eps), ga = copy(one.backward(dlx, dlz)), sa = one.generate(w, eps);
+      const seed = 0x9e3779b9, values = fillNoise(seed, 0, new Float32Array(eps.length));
+      const c = one.forward(w, x, values), gc = copy(one.backward(dlx, dlz)), sc = one.generate(w, values);
+      for (const threads of [2, 3]) {
+        const pool = FusedPool.create(cfg, batch, threads, module, b);
+        ok(pool, `a pool of ${threads} threads starts`);
+        // deno-lint-ignore no-explicit-any -- reaching into the pool: its threads share the LSTMs' products by columns
+        ok((pool as any).threads.main.team, "a training pool's threads are a team (team.ts)");
+        try {
+          const r = pool.forward(w, x, eps);
+          assertClose(r.lx, a.lx, { rtol: 1e-6, what: "Lx" });
+          assertClose(r.lz, a.lz, { rtol: 1e-6, what: "Lz" });
+          assertClose(r.logRatio, a.logRatio, { rtol: 1e-5, atol: 1e-5, what: "log ratio" });
+          const gb = pool.backward(dlx, dlz);
+          for (const name of Object.keys(ga)) assertNormClose(gb[name], ga[name], { rtol: 1e-5, what: name });
+          assertClose(pool.generate(w, eps), sa, { rtol: 1e-6, atol: 1e-6, what: "samples" });
+          // given a seed, each thread draws its own images' noise: fillNoise's values, as one thread given them
+          const lx = pool.forward(w, x, seed).lx;
+          assertClose(lx, c.lx, { rtol: 1e-6, what: "Lx, seeded" });
+          const gd = pool.backward(dlx, dlz);
+          for (const name of Object.keys(gc)) {
+            assertNormClose(gd[name], gc[name], { rtol: 1e-5, what: `${name}, seeded` });
+          }
+          assertClose(pool.generate(w, seed), sc, { rtol: 1e-6, atol: 1e-6, what: "samples, seeded" });
+          assertClose(pool.forward(w, x, eps).lx, a.lx, { rtol: 1e-6, what: "Lx from values after a seed" });
+        } finally {
+          pool.dispose();
         }
-        assertClose(pool.generate(w, seed), sc, { rtol: 1e-6, atol: 1e-6, what: "samples, seeded" });
-        assertClose(pool.forward(w, x, eps).lx, a.lx, { rtol: 1e-6, what: "Lx from values after a seed" });
-      } finally {
-        pool.dispose();
       }
-    }
-    ok(FusedPool.create(cfg, 2 * MIN_SHARE - 1, 2, module, b) === undefined, "a batch too small to split: one thread");
-  });
+      ok(
+        FusedPool.create(cfg, 2 * MIN_SHARE - 1, 2, module, b) === undefined,
+        "a batch too small to split: one thread",
+      );
+    });
+  }
 }
 
 Deno.test("Team: a failed thread's partners throw at their next barrier instead of waiting; reset clears it", () => {
-  const arena = newArena(module), sizes = { T: 2, E: 8, Q: 4, G: 16 };
+  const arena = newArena(module), sizes = { T: 2, E: 8, Q: 4, G: 16, X: 0 };
   const place = { ptr: Team.allocate(arena, 10, sizes), batch: 10, first: 0, n: 5, size: 2, rank: 0 };
   const team = new Team(arena, place, sizes);
   deepEqual([team.columns(16), team.columns(10), new Team(arena, { ...place, rank: 1 }, sizes).columns(10)], [
@@ -266,27 +276,29 @@ for (const b of PRODUCTS) {
   });
 }
 
-Deno.test("a forward-only runner (evaluation, generation) gives the same losses and samples in less memory", () => {
-  const cfg: DrawConfig = { ...MNIST, T: 5, hidden: 32, z: 8 };
-  const batch = 40;
-  const { w, x, eps } = drawProblem(cfg, paramSpecs(cfg), batch, 4);
-  const full = context(), lean = context();
-  const a = new FusedDraw(cfg, batch, full), b = new FusedDraw(cfg, batch, lean, { training: false });
-  const la = a.forward(w, x, eps), lb = b.forward(w, x, eps);
-  assertClose(lb.lx, la.lx, { atol: 0, what: "Lx" });
-  assertClose(lb.lz, la.lz, { atol: 0, what: "Lz" });
-  assertClose(lb.logRatio, la.logRatio, { atol: 0, what: "log ratio" });
-  assertClose(b.generate(w, eps), a.generate(w, eps), { atol: 0, what: "samples" });
-  ok(lean.arena.used < 0.5 * full.arena.used, `${lean.arena.used} bytes against ${full.arena.used}`);
-  throws(() => b.backward(new Float32Array(batch), new Float32Array(batch)), /forward-only/);
-  const pool = FusedPool.create(cfg, batch, 2, module, undefined, false);
-  ok(pool, "a forward-only pool starts");
-  try {
-    assertClose(pool.forward(w, x, eps).lx, la.lx, { rtol: 1e-6, what: "pooled Lx" });
-  } finally {
-    pool.dispose();
-  }
-});
+for (const [kind, small] of Object.entries(SMALL)) {
+  Deno.test(`a forward-only runner (evaluation, generation) gives the same losses and samples in less memory (${kind})`, () => {
+    const cfg: DrawConfig = { ...small, T: 5 };
+    const batch = 40;
+    const { w, x, eps } = drawProblem(cfg, paramSpecs(cfg), batch, 4);
+    const full = context(), lean = context();
+    const a = new FusedDraw(cfg, batch, full), b = new FusedDraw(cfg, batch, lean, { training: false });
+    const la = a.forward(w, x, eps), lb = b.forward(w, x, eps);
+    assertClose(lb.lx, la.lx, { atol: 0, what: "Lx" });
+    assertClose(lb.lz, la.lz, { atol: 0, what: "Lz" });
+    assertClose(lb.logRatio, la.logRatio, { atol: 0, what: "log ratio" });
+    assertClose(b.generate(w, eps), a.generate(w, eps), { atol: 0, what: "samples" });
+    ok(lean.arena.used < 0.5 * full.arena.used, `${lean.arena.used} bytes against ${full.arena.used}`);
+    throws(() => b.backward(new Float32Array(batch), new Float32Array(batch)), /forward-only/);
+    const pool = FusedPool.create(cfg, batch, 2, module, undefined, false);
+    ok(pool, "a forward-only pool starts");
+    try {
+      assertClose(pool.forward(w, x, eps).lx, la.lx, { rtol: 1e-6, what: "pooled Lx" });
+    } finally {
+      pool.dispose();
+    }
+  });
+}
 
 Deno.test("Draw.generate and Draw.loss for evaluation on the fused engine (noise drawn by its threads from a seed) = the same of drawNoise", async () => {
   await selectBackend("wasm");

@@ -9,6 +9,11 @@
  * [write window (5) | write (N·N·C, or D) | next read window (5)]; the encoder's input is
  * [read (R) | h^dec_{t−1} (H) | h^enc_{t−1} (H)], the decoder's [z (Z) | h^dec_{t−1} (H)].
  *
+ * Without attention the read vector is [x, x̂_t] (Eq 17), and x is the same at every step: its share
+ * of the encoder's gates, x·W_x, is multiplied once per pass instead of T times, the gradient of
+ * W_x is xᵀ·Σ_t ∂gates_t (one product), and ∂x, which nothing needs, is not computed. At Table 3's
+ * sizes that is 784 of the encoder kernel's 2,080 rows, about 29% of a step's multiply-adds.
+ *
  * @module
  */
 import { type DrawConfig, imageSize, validateConfig } from "../config.ts";
@@ -99,21 +104,30 @@ class Steps {
   }
 }
 
-/** The widths of the LSTMs' inputs and gates (floats per image): read vector R, E = R + 2H, Q = z + H, G = 4H. */
-function lstmWidths(config: DrawConfig): { R: number; E: number; Q: number; G: number } {
+/**
+ * The widths of the LSTMs' inputs and gates (floats per image): read vector R, E = R + 2H, Q = z + H, G = 4H,
+ * and X, the encoder input's first floats that stay the same over the steps (x, where read is Eq 17's; else 0).
+ */
+function lstmWidths(config: DrawConfig): { R: number; E: number; Q: number; G: number; X: number } {
   const { hidden: H, z, readN: Nr, channels: C } = config;
-  const R = Nr > 0 ? 2 * Nr * Nr * C : 2 * imageSize(config);
-  return { R, E: R + 2 * H, Q: z + H, G: 4 * H };
+  const D = imageSize(config), R = Nr > 0 ? 2 * Nr * Nr * C : 2 * D;
+  return { R, E: R + 2 * H, Q: z + H, G: 4 * H, X: Nr > 0 ? 0 : D };
 }
 
 /** The widths of the stores a team shares (team.ts) for `config`: the LSTMs' inputs and gates. */
 export function teamSizes(config: DrawConfig): TeamSizes {
-  const { E, Q, G } = lstmWidths(config);
-  return { T: config.T, E, Q, G };
+  const { E, Q, G, X } = lstmWidths(config);
+  return { T: config.T, E, Q, G, X };
 }
 
-/** The operands of the LSTMs' large products, which a team splits by columns. */
-type LstmOperand = "enc" | "dec" | "encT" | "decT";
+/**
+ * The operands of the LSTMs' large products, which a team splits by columns: the encoder's rows that take what
+ * changes over the steps (`enc`; all of them with attention) and those that take x (`encX`, without attention).
+ */
+type LstmOperand = "enc" | "encX" | "dec" | "encT" | "decT";
+
+/** A thread's columns of an operand in a team, and the first column's index. */
+type TeamOperand = { op: Operand; c0: number };
 
 /** Rows per product when a weight's gradient sums over all T·n rows (bounds the packing buffer). */
 const ROWS = 512;
@@ -255,6 +269,8 @@ export class FusedDraw implements FusedRunner {
   private readonly rOff: number; // next read window's offset in the head (−1: none)
   private readonly E: number; // encoder input R + 2H
   private readonly Q: number; // decoder input z + H
+  private readonly X: number; // the encoder input's first floats, the same at every step (x read whole; else 0)
+  private readonly xGates: number; // x·W_x, [n, G] (0 where X is 0)
   /** The per-step stores (see {@link allocateStores}). */
   private readonly s: Stores;
   private readonly read?: { att: AttentionStruct; win: Steps; F: Steps; U: Steps };
@@ -265,12 +281,14 @@ export class FusedDraw implements FusedRunner {
   private readonly headKernel: number; // [H, S]
   private readonly headBias: number; // [S]
   private readonly zeros: number; // [max(S, 5)]
-  private readonly operands: Record<"enc" | "dec" | "post" | "head" | "encT" | "decT" | "postT" | "headT", Operand>;
+  private readonly operands: Record<"enc" | "dec" | "post" | "head" | "encT" | "decT" | "postT" | "headT", Operand> & {
+    encX?: Operand;
+  };
   private readonly grad?: Gradients;
   /** This thread's team (a pool's training runner; see team.ts). */
   readonly team?: Team;
   /** In a team: this thread's columns of the LSTMs' operands, and the first column's index. */
-  private readonly teamOps?: Record<LstmOperand, { op: Operand; c0: number }>;
+  private readonly teamOps?: Record<Exclude<LstmOperand, "encX">, TeamOperand> & { encX?: TeamOperand };
   /** The noise kernel's tables and the seed words [seed, first, of, drawn here] (wasm kernels only). */
   private readonly seeded?: { tables: number; words: Int32Array };
   private forwards = 0;
@@ -297,7 +315,7 @@ export class FusedDraw implements FusedRunner {
     this.wOff = Nw > 0 ? WINDOW.size : 0;
     this.rOff = Nr > 0 ? this.wOff + this.W : -1;
     const S = this.S = this.wOff + this.W + (Nr > 0 ? WINDOW.size : 0);
-    const E = this.E = widths.E, Q = this.Q = widths.Q;
+    const E = this.E = widths.E, Q = this.Q = widths.Q, X = this.X = widths.X;
     this.offsets = weightOffsets(paramSpecs(config));
     this.weightsPtr = weightsPtr ?? a.alloc(this.offsets.total);
     this.gradsPtr = training ? a.alloc(this.offsets.total) : 0;
@@ -353,16 +371,20 @@ export class FusedDraw implements FusedRunner {
     const packedIf = (used: boolean) => (K: number, N: number, trans: boolean, ptr: number, ld: number) =>
       used ? operand(K, N, trans, ptr, ld) : { K, N, trans, ptr, ld, packed: 0 };
     const backward = packedIf(training), whole = packedIf(!team), wholeBackward = packedIf(training && !team);
+    // the encoder kernel's rows from X on (those that take x̂, or the read patch, and both h's), and rows [0, X)
+    const encRest = w("encoder.kernel") + 4 * X * G;
     this.operands = {
-      enc: whole(E, G, false, w("encoder.kernel"), G),
+      enc: whole(E - X, G, false, encRest, G),
       dec: operand(Q, G, false, w("decoder.kernel"), G),
       post: operand(H, 2 * z, false, w("posterior.kernel"), 2 * z),
       head: operand(H, S, false, this.headKernel, S),
-      encT: wholeBackward(G, E, true, w("encoder.kernel"), G),
+      encT: wholeBackward(G, E - X, true, encRest, G),
       decT: wholeBackward(G, Q, true, w("decoder.kernel"), G),
       postT: backward(2 * z, H, true, w("posterior.kernel"), 2 * z),
       headT: backward(S, H, true, this.headKernel, S),
+      encX: X > 0 ? whole(X, G, false, w("encoder.kernel"), G) : undefined,
     };
+    this.xGates = X === 0 ? 0 : team ? team.xGates + 4 * team.place.first * G : a.alloc(n * G);
     this.grad = training
       ? allocateGradients(
         a,
@@ -379,7 +401,8 @@ export class FusedDraw implements FusedRunner {
         return { op: operand(full.K, c1 - c0, full.trans, ptr, full.ld), c0 };
       };
       const o = this.operands;
-      this.teamOps = { enc: cols(o.enc, G), dec: cols(o.dec, G), encT: cols(o.encT, E), decT: cols(o.decT, Q) };
+      this.teamOps = { enc: cols(o.enc, G), dec: cols(o.dec, G), encT: cols(o.encT, E - X), decT: cols(o.decT, Q) };
+      if (o.encX) this.teamOps.encX = cols(o.encX, G);
     }
     if (this.k.noise) this.seeded = { tables: noiseTables(a, this.k), words: a.i32(a.alloc(4), 4) };
     // the one-off products pack op(B) here: a step's gate gradients, or all steps' rows at the end
@@ -508,13 +531,13 @@ export class FusedDraw implements FusedRunner {
   }
 
   /**
-   * C = A·op(B) for one of the LSTMs' large products (a, c: this runner's rows, row strides lda and
-   * ldc): alone, or in a team every image's rows by this thread's columns, between two barriers.
+   * C = A·op(B) + beta·C for one of the LSTMs' large products (a, c: this runner's rows, row strides lda
+   * and ldc): alone, or in a team every image's rows by this thread's columns, between two barriers.
    */
-  private lstmProduct(a: number, lda: number, b: LstmOperand, c: number, ldc: number): void {
+  private lstmProduct(a: number, lda: number, b: LstmOperand, c: number, ldc: number, beta: 0 | 1 = 0): void {
     const team = this.team, mine = this.teamOps?.[b];
     if (!team || !mine) {
-      this.p.gemmWith(false, this.batch, a, lda, this.operands[b], 0, c, ldc);
+      this.p.gemmWith(false, this.batch, a, lda, this.operands[b]!, beta, c, ldc);
       return;
     }
     const first = team.place.first;
@@ -525,7 +548,7 @@ export class FusedDraw implements FusedRunner {
       a - 4 * first * lda,
       lda,
       mine.op,
-      0,
+      beta,
       c - 4 * first * ldc + 4 * mine.c0,
       ldc,
     );
@@ -543,6 +566,7 @@ export class FusedDraw implements FusedRunner {
     this.buildHead(true);
     // the weights, once for T steps (in a team, this thread's columns of the LSTMs')
     for (const o of [mine?.enc.op ?? ops.enc, mine?.dec.op ?? ops.dec, ops.post, ops.head]) p.pack(o);
+    if (ops.encX) p.pack(mine?.encX?.op ?? ops.encX);
     k.copyRows(this.canvas, D, w("canvas0"), 0, n, D);
     k.copyRows(this.h0dec, H, w("decoder.h0"), 0, n, H);
     if (this.read) {
@@ -568,8 +592,14 @@ export class FusedDraw implements FusedRunner {
       k.copyRows(encIn + 4 * R, E, hDecPrev, H, n, H);
       if (t === 0) k.copyRows(encIn + 4 * (R + H), E, w("encoder.h0"), 0, n, H);
       else k.copyRows(encIn + 4 * (R + H), E, this.s.encH.at(t - 1), H, n, H);
-      // Eq 5: the encoder
-      this.lstmProduct(encIn, E, "enc", this.s.encG.at(t), G); // [n, 4H]
+      // Eq 5: the encoder, [n, 4H]; x's share of its gates once per pass, where x is read whole
+      if (this.X > 0) {
+        if (t === 0) this.lstmProduct(encIn, E, "encX", this.xGates, G); // x·W_x
+        k.copyRows(this.s.encG.at(t), G, this.xGates, G, n, G);
+        this.lstmProduct(encIn + 4 * this.X, E, "enc", this.s.encG.at(t), G, 1);
+      } else {
+        this.lstmProduct(encIn, E, "enc", this.s.encG.at(t), G);
+      }
       const cEncPrev = t === 0 ? 0 : this.s.encC.at(t - 1);
       k.lstmForward(n, H, this.s.encG.at(t), w("encoder.bias"), cEncPrev, this.s.encC.at(t), this.s.encH.at(t));
       // Eqs 1–2, 6, 10–11: the posterior, its sample and its KL
@@ -655,7 +685,7 @@ export class FusedDraw implements FusedRunner {
       const cEncPrev = t === 0 ? 0 : this.s.encC.at(t - 1);
       const dEncG = this.s.encG.at(t); // likewise
       k.lstmBackward(n, H, this.s.encG.at(t), this.s.encC.at(t), cEncPrev, gr.dhEnc, gr.dcEnc, dEncG);
-      this.lstmProduct(dEncG, G, "encT", gr.dEncIn, E); // [n, R + 2H]
+      this.lstmProduct(dEncG, G, "encT", gr.dEncIn + 4 * this.X, E); // [n, R + 2H], but ∂x (X = 0 with attention)
       // ∂h^dec_{t−1} (through both LSTMs' inputs) and ∂h^enc_{t−1}
       k.copyRows(gr.dhDec, H, gr.dDecIn + 4 * z, Q, n, H);
       k.addRows(gr.dhDec, H, gr.dEncIn + 4 * R, E, n, H);
@@ -686,12 +716,33 @@ export class FusedDraw implements FusedRunner {
     const k = this.k, p = this.p, gr = this.grad!, g = (name: string) => this.g(name);
     const rows = T * n;
     // ∂W = Σ_t inputᵀ·∂out over `all` rows, in chunks of rows so that packing op(B) needs little
-    // memory; ∂out and ∂W have row stride ld (N columns of them where N < ld)
-    const weight = (all: number, M: number, N: number, ld: number, input: number, dOut: number, kernel: number) => {
+    // memory; ∂out and ∂W have row stride ld (N columns of them where N < ld), the input lda (M columns)
+    const weight = (
+      all: number,
+      M: number,
+      N: number,
+      ld: number,
+      input: number,
+      dOut: number,
+      kernel: number,
+      lda = M,
+    ) => {
       for (let r = 0; r < all && N > 0; r += ROWS) {
-        const a = input + 4 * r * M, b = dOut + 4 * r * ld;
-        p.gemm(true, false, M, N, Math.min(ROWS, all - r), a, M, b, ld, r === 0 ? 0 : 1, kernel, ld);
+        const a = input + 4 * r * lda, b = dOut + 4 * r * ld;
+        p.gemm(true, false, M, N, Math.min(ROWS, all - r), a, lda, b, ld, r === 0 ? 0 : 1, kernel, ld);
       }
+    };
+    // the encoder kernel's gradient, columns [c0, c1), from m images' inputs and gate gradients [T, m, ·]:
+    // rows from X on over every step's rows; rows [0, X) (x, the same at every step) as xᵀ·Σ_t ∂gates_t,
+    // the sum in the x·W_x buffer (whole rows at sums), which the pass no longer needs
+    const X = this.X;
+    const encoderKernel = (m: number, inputs: number, gates: number, sums: number, c0: number, c1: number) => {
+      const kernel = g("encoder.kernel") + 4 * c0;
+      weight(T * m, E - X, c1 - c0, G, inputs + 4 * X, gates + 4 * c0, kernel + 4 * X * G, E);
+      if (X === 0) return;
+      k.copyRows(sums + 4 * c0, G, gates + 4 * c0, G, m, c1 - c0);
+      for (let t = 1; t < T; t++) k.addRows(sums + 4 * c0, G, gates + 4 * (t * m * G + c0), G, m, c1 - c0);
+      p.gemm(true, false, X, c1 - c0, m, inputs, E, sums + 4 * c0, G, 0, kernel, G); // [X, c1 − c0]
     };
     const sum = (M: number, N: number, input: number, dOut: number, kernel: number, bias: number) => {
       weight(rows, M, N, N, input, dOut, kernel);
@@ -704,14 +755,15 @@ export class FusedDraw implements FusedRunner {
       // the LSTMs' weights: every image's rows (the team's stores), this thread's columns (the
       // others' stay 0 here for the pool's sum); the biases: this thread's images
       const [c0, c1] = team.columns(G), all = T * team.place.batch;
-      weight(all, E, c1 - c0, G, team.encIn, team.encG + 4 * c0, g("encoder.kernel") + 4 * c0);
+      encoderKernel(team.place.batch, team.encIn, team.encG, team.xGates, c0, c1);
       weight(all, Q, c1 - c0, G, team.decIn, team.decG + 4 * c0, g("decoder.kernel") + 4 * c0);
       for (let t = 0; t < T; t++) {
         k.addColumnSums(encG.at(t), n, G, g("encoder.bias"));
         k.addColumnSums(decG.at(t), n, G, g("decoder.bias"));
       }
     } else {
-      sum(E, G, encIn.at(0), encG.at(0), g("encoder.kernel"), g("encoder.bias"));
+      encoderKernel(n, encIn.at(0), encG.at(0), this.xGates, 0, G);
+      k.addColumnSums(encG.at(0), rows, G, g("encoder.bias"));
       sum(Q, G, decIn.at(0), decG.at(0), g("decoder.kernel"), g("decoder.bias"));
     }
     sum(H, 2 * z, encH.at(0), gr.dQ.at(0), g("posterior.kernel"), g("posterior.bias"));

@@ -11,7 +11,8 @@
  *
  * The shared block (one per pool, in the arena): control words, then the whole batch's stores of
  * the encoder's and decoder's inputs and gates for every step, [T, batch, ·] (each thread's runner
- * sees its own rows of them as its stores), and one step's gradients of both inputs, [batch, ·].
+ * sees its own rows of them as its stores), one step's gradients of both inputs, [batch, ·], and
+ * where the encoder's input begins with x (read without attention), x's share of the gates, [batch, G].
  *
  * @module
  */
@@ -41,6 +42,8 @@ export interface TeamSizes {
   E: number;
   Q: number;
   G: number;
+  /** Floats at the start of the encoder's input that stay the same over the steps (x, read whole; else 0). */
+  X: number;
 }
 
 /** Where a team's shared block lies, and one thread's place in the team (what a worker is told). */
@@ -58,7 +61,7 @@ export interface TeamPlace {
 
 /** Floats of the shared block for `batch` images. */
 function blockFloats(batch: number, s: TeamSizes): number {
-  return WORD.size + batch * (s.T * (s.E + s.Q + 2 * s.G) + s.E + s.Q);
+  return WORD.size + batch * (s.T * (s.E + s.Q + 2 * s.G) + s.E + s.Q + (s.X > 0 ? s.G : 0));
 }
 
 /** One thread's view of its team: the shared stores, its columns, the barrier. */
@@ -71,10 +74,12 @@ export class Team {
   /** Byte offsets of one step's input gradients of the whole batch, [batch, E] and [batch, Q]. */
   readonly dEncIn: number;
   readonly dDecIn: number;
+  /** Byte offset of x's share of the encoder's gates, [batch, G] (0 where sizes.X is 0). */
+  readonly xGates: number;
   private readonly words: Int32Array;
 
   constructor(arena: Allocator, readonly place: TeamPlace, readonly sizes: TeamSizes) {
-    const { ptr, batch } = place, { T, E, Q, G } = sizes;
+    const { ptr, batch } = place, { T, E, Q, G, X } = sizes;
     this.words = arena.i32(ptr, WORD.size);
     let at = ptr + 4 * WORD.size;
     const take = (floats: number) => {
@@ -88,6 +93,7 @@ export class Team {
     this.decG = take(T * batch * G);
     this.dEncIn = take(batch * E);
     this.dDecIn = take(batch * Q);
+    this.xGates = X > 0 ? take(batch * G) : 0;
   }
 
   /** Allocates the shared block of a team for `batch` images; returns its byte offset. */
