@@ -25,7 +25,15 @@ import { shippedModel, shippedModels } from "./src/models.ts";
 import { servePage } from "./src/serve.ts";
 import { evaluate, evaluateClassifier } from "./src/evaluate.ts";
 import { Classifier } from "./src/classifier.ts";
-import { classifierTask, drawTask, RunError, type RunSettings, train, type TrainSummary } from "./src/train.ts";
+import {
+  checkResume,
+  classifierTask,
+  drawTask,
+  RunError,
+  type RunSettings,
+  train,
+  type TrainSummary,
+} from "./src/train.ts";
 import { BLAS_CANDIDATES, enableBlas } from "./src/tfjs_wasm_blas.ts";
 import { createEngine, type Engine, type EngineName, ENGINES, TFJS_ENGINE } from "./src/engine/engine.ts";
 import { Progress } from "./src/progress.ts";
@@ -355,6 +363,7 @@ async function cmdTrain(pos: string[], v: Values): Promise<number> {
     : undefined;
   const settings = runSettings(v);
   const out = v.out ?? `runs/${dataset}-${presetName(request)}`;
+  if (v.resume) await checkResume({ outDir: out, dataset, ...settings }); // before the data loads
   const init = await initFrom(v);
   // a new run from a trained model takes its architecture unless a preset is named (the flags still override)
   if (init && (init.checkpoint.kind === "classifier") === request.classify) request.base = init.checkpoint.config;

@@ -84,8 +84,10 @@ export {
   type TrainerOptions,
 } from "./src/trainer.ts";
 export {
+  checkResume,
   classifierTask,
   drawTask,
+  type ResumeOptions,
   RunError,
   type RunSettings,
   scheduledLr,

@@ -2,6 +2,7 @@ import { TINY } from "../src/config.ts";
 import { loadBinarizedMnist } from "../src/data/mnist.ts";
 import { selectBackend } from "../src/backend.ts";
 import {
+  checkResume,
   drawTask,
   epochOrder,
   RUN_SEEDS,
@@ -209,6 +210,12 @@ Deno.test("train(): a new run takes TRAIN_DEFAULTS; a resume refuses another bat
   await refused({ clipNorm: 5 }, /with --clip 5 as it trains with --clip 10 on every resume: drop --clip,/);
   await refused({ seed: 3 }, /with --seed 3 as it trains with --seed 0 on every resume: drop --seed,/);
   await refused({ dataset: "cluttered" }, /^Cannot resume the run in .* on cluttered as it trained on mnist$/);
+  // checkResume, train()'s first check on its own (before a caller loads data), refuses the same
+  await rejects(
+    checkResume({ outDir: out, dataset: "mnist", batch: 16 }),
+    /with --batch 16 as it trains with --batch 100/,
+  );
+  await checkResume({ outDir: `${out}/nothing`, dataset: "mnist", batch: 16 }); // no run there yet: train() says so
   // the run's own values are accepted
   const r = await train({ ...bare, splits, outDir: out, epochs: 2, resume: true, batch: 100, clipNorm: 10, seed: 0 });
   equal(r.state.epoch, 2);

@@ -319,7 +319,7 @@ function initWeights(model: Model, from: string, ckpt: Checkpoint): void {
 }
 
 /** A new run's batch, step size, clip and seed: the options', or the defaults. */
-function newSettings(o: TrainOptions): RunSettings {
+function newSettings(o: ResumeOptions & { lr?: number }): RunSettings {
   const d = TRAIN_DEFAULTS;
   return { batch: o.batch ?? d.batch, lr: o.lr ?? d.lr, clipNorm: o.clipNorm ?? d.clipNorm, seed: o.seed ?? d.seed };
 }
@@ -328,7 +328,7 @@ function newSettings(o: TrainOptions): RunSettings {
  * Refuses to resume a run on another data set, or with a batch, clip or seed other than the run's own (they stay
  * fixed across resumes, so that a resumed run ends where an uninterrupted one would).
  */
-function checkResumed(o: TrainOptions, dataset: unknown, saved: RunSettings): void {
+function checkResumed(o: ResumeOptions, dataset: unknown, saved: RunSettings): void {
   if (typeof dataset === "string" && dataset !== o.dataset) {
     throw new RunError(`Cannot resume the run in ${o.outDir} on ${o.dataset} as it trained on ${dataset}`, true);
   }
@@ -344,6 +344,32 @@ function checkResumed(o: TrainOptions, dataset: unknown, saved: RunSettings): vo
   }
 }
 
+/** What {@link checkResume} compares with the run it resumes. */
+export type ResumeOptions = Pick<TrainOptions, "outDir" | "dataset" | "batch" | "clipNorm" | "seed">;
+
+/** The settings a checkpoint's run trains with (a checkpoint from before they were recorded: the options'). */
+function savedSettings(ckpt: Checkpoint, o: ResumeOptions): RunSettings {
+  return (ckpt.info.settings as RunSettings | undefined) ?? newSettings(o);
+}
+
+/**
+ * What train() checks first on resume, for a caller that would load data before calling it (the CLI): refuses
+ * with a usage-level RunError to resume the run in `o.outDir` on another data set or with another batch, clip or
+ * seed. Passes where there is no checkpoint yet (train() then says what is missing).
+ *
+ * @example
+ * ```ts
+ * import { checkResume } from "./train.ts";
+ * await checkResume({ outDir: "runs/mine", dataset: "mnist", batch: 50 }); // throws if runs/mine trains at 100
+ * ```
+ */
+export async function checkResume(o: ResumeOptions): Promise<void> {
+  const path = `${o.outDir}/checkpoint.safetensors`;
+  if (!(await isFile(path))) return;
+  const ckpt = await loadCheckpoint(path);
+  checkResumed(o, ckpt.info.dataset, savedSettings(ckpt, o));
+}
+
 /** Opens the run in o.outDir: resumes its checkpoint, or starts a new one (writing config.json). */
 async function openRun(o: TrainOptions): Promise<Run> {
   const progress = o.progress ?? new Progress();
@@ -355,7 +381,7 @@ async function openRun(o: TrainOptions): Promise<Run> {
     }
     const ckpt = await loadCheckpoint(ckptPath);
     if (!ckpt.state) throw new RunError(`Cannot resume from ${ckptPath} as it holds no training state`);
-    const saved = (ckpt.info.settings as RunSettings | undefined) ?? newSettings({ ...o, lr: undefined });
+    const saved = savedSettings(ckpt, o);
     checkResumed(o, ckpt.info.dataset, saved);
     const settings = resumedSettings(saved, o, ckpt.state.epoch);
     checkGeometry(ckpt.config, o.splits.train);
