@@ -172,14 +172,21 @@ function parse(args: string[]) {
   }
 }
 
-function num(v: Values, key: keyof Values, fallback: number, { int = false, min = -Infinity } = {}): number {
+function num(
+  v: Values,
+  key: keyof Values,
+  fallback: number,
+  { int = false, min = -Infinity, max = Infinity } = {},
+): number {
   const raw = v[key];
   if (raw === undefined) return fallback;
   const x = Number(raw);
-  if (typeof raw !== "string" || raw.trim() === "" || !Number.isFinite(x) || (int && !Number.isInteger(x)) || x < min) {
-    throw new UsageError(
-      `--${key} must be ${int ? "an integer" : "a number"}${min > -Infinity ? ` >= ${min}` : ""}: got ${String(raw)}`,
-    );
+  if (
+    typeof raw !== "string" || raw.trim() === "" || !Number.isFinite(x) || (int && !Number.isInteger(x)) || x < min ||
+    x > max
+  ) {
+    const range = max < Infinity ? ` from ${min} to ${max}` : min > -Infinity ? ` >= ${min}` : "";
+    throw new UsageError(`--${key} must be ${int ? "an integer" : "a number"}${range}: got ${String(raw)}`);
   }
   return x;
 }
@@ -363,8 +370,8 @@ async function cmdTrain(pos: string[], v: Values): Promise<number> {
     : undefined;
   const settings = runSettings(v);
   const out = v.out ?? `runs/${dataset}-${presetName(request)}`;
-  if (v.resume) await checkResume({ outDir: out, dataset, ...settings }); // before the data loads
   const init = await initFrom(v);
+  if (v.resume) await checkResume({ outDir: out, dataset, ...settings }); // before the data loads
   // a new run from a trained model takes its architecture unless a preset is named (the flags still override)
   if (init && (init.checkpoint.kind === "classifier") === request.classify) request.base = init.checkpoint.config;
   const be = await backend(v);
@@ -582,6 +589,7 @@ async function newestRun(): Promise<string | undefined> {
 }
 
 async function cmdServe(pos: string[], v: Values): Promise<number> {
+  const port = num(v, "port", 8417, { int: true, min: 0, max: 65535 });
   const which = pos.length ? pos : [(await shippedModel("mnist")) ? "mnist" : (await newestRun()) ?? "mnist"];
   const { path } = await checkpointPath(which, "serve");
   const ckpt = await loadCheckpoint(path); // checked here, so a bad file fails before the page
@@ -601,7 +609,7 @@ async function cmdServe(pos: string[], v: Values): Promise<number> {
     checkpoint: path,
     metrics: `${runDir}/metrics.jsonl`,
     examples,
-    port: num(v, "port", 8417, { int: true, min: 0 }),
+    port,
     onListen: (url) => stdout(`DRAW's page for ${which[0]}: ${url} (Ctrl-C to stop)`),
   });
   const stop = interruptible("stopping the page's server");

@@ -30,6 +30,7 @@ Deno.test("cli: --help exits 0; no command, unknown flags, presets, datasets and
       [["train", "mnist", "--batch", "ten"], /--batch must be an integer >= 1: got ten/],
       [["train", "mnist", "--read", "1"], /readN must be 0 \(no attention\) or >= 2/],
       [["frobnicate"], /unknown command "frobnicate"/],
+      [["serve", "mnist", "--port", "99999"], /^error: --port must be an integer from 0 to 65535: got 99999\n/],
     ] as [string[], RegExp][]
   ) {
     const r = await cli(args);
@@ -158,6 +159,12 @@ Deno.test("cli: --resume keeps the run's batch, clip and seed (another is refuse
       `error: Cannot resume the run in ${out} with ${flag} ${value} as it trains with ${flag} ${own} on every resume: drop ${flag}, or start a new run from its weights with --init-from ${out}`,
     );
   }
+  const none = await cli(["train", "mnist", ...TINY, "--epochs", "2", "--out", `${out}/none`, "--resume"]);
+  equal(none.code, 1);
+  equal(
+    none.stderr.split("\n")[0], // a run that is not there, too, before the data loads
+    `error: Cannot resume as ${out}/none/checkpoint.safetensors does not exist: train without --resume first`,
+  );
   const r = await cli(["train", "mnist", ...TINY, "--lr", "3e-3", "--epochs", "2", "--out", out, "--resume"]);
   equal(r.code, 0, r.stderr);
   match(r.stderr, /Adam lr 0.003,/);

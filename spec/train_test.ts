@@ -215,7 +215,11 @@ Deno.test("train(): a new run takes TRAIN_DEFAULTS; a resume refuses another bat
     checkResume({ outDir: out, dataset: "mnist", batch: 16 }),
     /with --batch 16 as it trains with --batch 100/,
   );
-  await checkResume({ outDir: `${out}/nothing`, dataset: "mnist", batch: 16 }); // no run there yet: train() says so
+  // and a run that is not there, as train() does, before a caller loads data
+  await rejects(
+    checkResume({ outDir: `${out}/nothing`, dataset: "mnist" }),
+    /Cannot resume as .*nothing\/checkpoint\.safetensors does not exist: train without --resume first$/,
+  );
   // the run's own values are accepted
   const r = await train({ ...bare, splits, outDir: out, epochs: 2, resume: true, batch: 100, clipNorm: 10, seed: 0 });
   equal(r.state.epoch, 2);

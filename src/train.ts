@@ -352,10 +352,19 @@ function savedSettings(ckpt: Checkpoint, o: ResumeOptions): RunSettings {
   return (ckpt.info.settings as RunSettings | undefined) ?? newSettings(o);
 }
 
+/** The checkpoint of the run in `outDir` that a resume continues, or a RunError where there is none. */
+async function resumedCheckpoint(outDir: string): Promise<{ ckpt: Checkpoint; ckptPath: string }> {
+  const ckptPath = `${outDir}/checkpoint.safetensors`;
+  if (!(await isFile(ckptPath))) {
+    throw new RunError(`Cannot resume as ${ckptPath} does not exist: train without --resume first`);
+  }
+  return { ckpt: await loadCheckpoint(ckptPath), ckptPath };
+}
+
 /**
  * What train() checks first on resume, for a caller that would load data before calling it (the CLI): refuses
  * with a usage-level RunError to resume the run in `o.outDir` on another data set or with another batch, clip or
- * seed. Passes where there is no checkpoint yet (train() then says what is missing).
+ * seed, and with a RunError where `o.outDir` holds no checkpoint to resume.
  *
  * @example
  * ```ts
@@ -364,22 +373,16 @@ function savedSettings(ckpt: Checkpoint, o: ResumeOptions): RunSettings {
  * ```
  */
 export async function checkResume(o: ResumeOptions): Promise<void> {
-  const path = `${o.outDir}/checkpoint.safetensors`;
-  if (!(await isFile(path))) return;
-  const ckpt = await loadCheckpoint(path);
+  const { ckpt } = await resumedCheckpoint(o.outDir);
   checkResumed(o, ckpt.info.dataset, savedSettings(ckpt, o));
 }
 
 /** Opens the run in o.outDir: resumes its checkpoint, or starts a new one (writing config.json). */
 async function openRun(o: TrainOptions): Promise<Run> {
   const progress = o.progress ?? new Progress();
-  const ckptPath = `${o.outDir}/checkpoint.safetensors`;
   await Deno.mkdir(o.outDir, { recursive: true });
   if (o.resume) {
-    if (!(await isFile(ckptPath))) {
-      throw new RunError(`Cannot resume as ${ckptPath} does not exist: train without --resume first`);
-    }
-    const ckpt = await loadCheckpoint(ckptPath);
+    const { ckpt, ckptPath } = await resumedCheckpoint(o.outDir);
     if (!ckpt.state) throw new RunError(`Cannot resume from ${ckptPath} as it holds no training state`);
     const saved = savedSettings(ckpt, o);
     checkResumed(o, ckpt.info.dataset, saved);
@@ -397,6 +400,7 @@ async function openRun(o: TrainOptions): Promise<Run> {
     progress.line(`resuming ${ckptPath} at step ${state.iteration} (${state.examples} examples, epoch ${state.epoch})`);
     return { o, task, model, trainer, state, settings, ckptPath, progress };
   }
+  const ckptPath = `${o.outDir}/checkpoint.safetensors`;
   if (await isFile(ckptPath)) {
     throw new RunError(
       `Cannot start a new run in ${o.outDir} as it already holds a checkpoint: pass --resume to continue it, or choose another --out`,
