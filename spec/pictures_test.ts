@@ -1,9 +1,10 @@
 import { selectBackend } from "../src/backend.ts";
 import type { Dataset } from "../src/data/dataset.ts";
-import { nearestTraining } from "../src/pictures.ts";
+import { nearestTraining, validationCurves } from "../src/pictures.ts";
 import { linePlot } from "../src/render/plot.ts";
 import { GREEN, Raster } from "../src/render/raster.ts";
 import { deepEqual, equal, match, ok } from "./_assert.ts";
+import { scriptCommand } from "./_cli.ts";
 
 Deno.test("nearestTraining() finds the training image closest in pixelwise L2", async () => {
   await selectBackend("wasm");
@@ -37,4 +38,58 @@ Deno.test("linePlot(): the y axis spans the last 90% of the run, so a steep star
   match(svg, /clip-path="url\(#plot\)"/);
   const rising = points.map(([x]) => [x, 80 + x / 10] as [number, number]);
   ok(!linePlot([{ label: "cost", color: "red", points: rising }], "t", "x", "y").includes("off the top"), "no note");
+});
+
+/** metrics.jsonl text with validation costs `elbos` at 50,000 examples apart, two training lines before each. */
+function metricsOf(elbos: number[]): string {
+  const line = (kind: string, examples: number, cost: number) =>
+    JSON.stringify(kind === "train" ? { kind, examples, loss: cost } : { kind, examples, elbo: cost });
+  return elbos.map((elbo, k) => {
+    const examples = 50_000 * (k + 1);
+    return [
+      line("train", examples - 40_000, elbo + 9),
+      line("train", examples - 20_000, elbo + 8),
+      line("valid", examples, elbo),
+    ]
+      .join("\n");
+  }).join("\n") + '\n{"kind":"valid","exam'; // a last line cut short by a kill
+}
+
+Deno.test("validationCurves(): each run's validation cost, one polyline a run, labelled in order", () => {
+  const svg = validationCurves([
+    { label: "decay from the start", metrics: metricsOf([100, 96, 94, 93]) },
+    { label: "constant, then decay", metrics: metricsOf([101, 95, 92, 90, 89]) },
+  ], "two schedules");
+  const lines = [...svg.matchAll(/<polyline[^>]*points="([^"]+)"/g)].map((m) => m[1].split(" ").length);
+  deepEqual(lines, [4, 5], "validation points only, per run, in order");
+  ok(svg.indexOf("decay from the start") < svg.indexOf("constant, then decay"), "labels in order");
+});
+
+Deno.test("tools/compare_runs.ts writes the SVG from run directories; a missing run is a one-line error", async () => {
+  const dir = await Deno.makeTempDir();
+  for (const [name, elbos] of [["a", [100, 96]], ["b", [99, 95, 93]]] as const) {
+    await Deno.mkdir(`${dir}/${name}`);
+    await Deno.writeTextFile(`${dir}/${name}/metrics.jsonl`, metricsOf([...elbos]));
+  }
+  const dec = new TextDecoder();
+  const good = await scriptCommand("tools/compare_runs.ts", [
+    `${dir}/a`,
+    `${dir}/b/metrics.jsonl`,
+    "--label",
+    "A",
+    "--out",
+    `${dir}/v.svg`,
+  ]).output();
+  equal(good.code, 0, dec.decode(good.stderr));
+  match(dec.decode(good.stdout), /wrote .*v\.svg \(A, b\)/);
+  equal([...(await Deno.readTextFile(`${dir}/v.svg`)).matchAll(/<polyline/g)].length, 2);
+  const bad = await scriptCommand("tools/compare_runs.ts", [`${dir}/none`, "--out", `${dir}/w.svg`]).output();
+  equal(bad.code, 1);
+  match(
+    dec.decode(bad.stderr),
+    /^Cannot read .*none\/metrics\.jsonl .*: give a run directory or its metrics\.jsonl\n$/,
+  );
+  const usage = await scriptCommand("tools/compare_runs.ts", [`${dir}/a`]).output();
+  equal(usage.code, 2);
+  await Deno.remove(dir, { recursive: true });
 });

@@ -175,11 +175,8 @@ export async function glimpsePicture(model: Classifier, ds: Dataset, count: numb
   return r;
 }
 
-/**
- * The loss curve (Fig 11) from metrics.jsonl text: training and validation cost against examples
- * seen. For a classifier run, the validation curve is its cross-entropy.
- */
-export function lossCurve(metrics: string, title: string): string {
+/** A run's curves from its metrics.jsonl text: training cost and validation cost (a classifier's: cross-entropy). */
+function runCurves(metrics: string): { train: [number, number][]; valid: [number, number][] } {
   const train: [number, number][] = [], valid: [number, number][] = [];
   for (const line of metrics.split("\n")) {
     if (!line.trim()) continue;
@@ -192,6 +189,15 @@ export function lossCurve(metrics: string, title: string): string {
     if (m.kind === "train") train.push([m.examples as number, m.loss as number]);
     if (m.kind === "valid") valid.push([m.examples as number, (m.elbo ?? m.xent) as number]);
   }
+  return { train, valid };
+}
+
+/**
+ * The loss curve (Fig 11) from metrics.jsonl text: training and validation cost against examples
+ * seen. For a classifier run, the validation curve is its cross-entropy.
+ */
+export function lossCurve(metrics: string, title: string): string {
+  const { train, valid } = runCurves(metrics);
   return linePlot(
     [
       { label: "training cost", color: "#1f77b4", points: train },
@@ -200,5 +206,24 @@ export function lossCurve(metrics: string, title: string): string {
     title,
     "examples seen",
     "cost (nats per image)",
+  );
+}
+
+const RUN_COLORS = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"];
+
+/**
+ * Several runs' validation cost against examples seen, on one plot (runs of one model under two schedules, say),
+ * from each run's metrics.jsonl text; tools/compare_runs.ts writes it from run directories.
+ */
+export function validationCurves(runs: { label: string; metrics: string }[], title: string): string {
+  return linePlot(
+    runs.map((r, k) => ({
+      label: r.label,
+      color: RUN_COLORS[k % RUN_COLORS.length],
+      points: runCurves(r.metrics).valid,
+    })),
+    title,
+    "examples seen",
+    "validation cost (nats per image)",
   );
 }

@@ -1,0 +1,57 @@
+/**
+ * Plots several runs' validation cost against examples seen on one SVG: the same model under two step-size
+ * schedules, say (docs/results/mnist-no-attention-schedules/validation.svg is one). Each run is a run directory
+ * (its metrics.jsonl) or a metrics file itself; `--label` names them in order (default: the folder's name).
+ *
+ * Run: deno run -A tools/compare_runs.ts <run-dir|metrics.jsonl>… --out FILE.svg [--label NAME]… [--title TEXT]
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { validationCurves } from "../src/pictures.ts";
+
+const USAGE =
+  "usage: deno run -A tools/compare_runs.ts <run-dir|metrics.jsonl>… --out FILE.svg [--label NAME]… [--title TEXT]";
+
+/** Exits with a one-line message: 2 for usage, 1 for a file that cannot be read. */
+function fail(message: string, code: 1 | 2): never {
+  console.error(message);
+  Deno.exit(code);
+}
+
+let parsed;
+try {
+  parsed = parseArgs({
+    args: Deno.args,
+    allowPositionals: true,
+    options: {
+      out: { type: "string" },
+      label: { type: "string", multiple: true },
+      title: { type: "string" },
+    },
+  });
+} catch (e) {
+  fail(`${(e as Error).message}\n${USAGE}`, 2);
+}
+const { values, positionals } = parsed;
+if (positionals.length === 0 || !values.out) fail(USAGE, 2);
+const labels = values.label ?? [];
+if (labels.length > positionals.length) {
+  fail(`${labels.length} labels for ${positionals.length} runs: give at most one --label per run`, 2);
+}
+
+const runs = [];
+for (const [k, path] of positionals.entries()) {
+  const file = path.endsWith(".jsonl") ? path : `${path.replace(/\/$/, "")}/metrics.jsonl`;
+  let metrics: string;
+  try {
+    metrics = await Deno.readTextFile(file);
+  } catch (e) {
+    fail(`Cannot read ${file} (${(e as Error).message}): give a run directory or its metrics.jsonl`, 1);
+  }
+  if (!metrics.includes('"kind":"valid"')) fail(`${file} holds no validation line: nothing to plot`, 1);
+  const name = file.split("/").slice(-2, -1)[0] || file;
+  runs.push({ label: labels[k] ?? name, metrics });
+}
+await Deno.writeTextFile(values.out!, validationCurves(runs, values.title ?? "validation cost against examples seen"));
+console.log(`wrote ${values.out} (${runs.map((r) => r.label).join(", ")})`);
