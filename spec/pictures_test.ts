@@ -58,11 +58,16 @@ function metricsOf(elbos: number[]): string {
 Deno.test("validationCurves(): each run's validation cost, one polyline a run, labelled in order", () => {
   const svg = validationCurves([
     { label: "decay from the start", metrics: metricsOf([100, 96, 94, 93]) },
-    { label: "constant, then decay", metrics: metricsOf([101, 95, 92, 90, 89]) },
+    { label: "constant at 1e-3, then a decay to the end", metrics: metricsOf([101, 95, 92, 90, 89]) },
   ], "two schedules");
   const lines = [...svg.matchAll(/<polyline[^>]*points="([^"]+)"/g)].map((m) => m[1].split(" ").length);
   deepEqual(lines, [4, 5], "validation points only, per run, in order");
-  ok(svg.indexOf("decay from the start") < svg.indexOf("constant, then decay"), "labels in order");
+  ok(svg.indexOf("decay from the start") < svg.indexOf("constant at 1e-3"), "labels in order");
+  const legend = [...svg.matchAll(/<text x="([0-9.]+)" y="[0-9.]+">([^<]+)<\/text>/g)];
+  equal(legend.length, 2);
+  for (const [, x, label] of legend) {
+    ok(Number(x) + 7 * label.length <= 720, `the legend's "${label}" at x ${x} runs off the plot`);
+  }
 });
 
 Deno.test("tools/compare_runs.ts writes the SVG from run directories; a missing run is a one-line error", async () => {

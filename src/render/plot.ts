@@ -75,6 +75,8 @@ export function linePlot(series: Series[], title: string, xLabel: string, yLabel
       esc(yLabel)
     }</text>`,
   );
+  // the legend in the top right corner, as wide as its longest label (about 7 px a character at 12 px)
+  const legendX = W - R - 24 - 7 * Math.max(...series.map((s) => s.label.length));
   series.forEach((s, k) => {
     const p = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
     if (p.length > 1) {
@@ -87,8 +89,8 @@ export function linePlot(series: Series[], title: string, xLabel: string, yLabel
     for (const [x, y] of p.length === 1 ? p : []) {
       out.push(`<circle cx="${sx(x)}" cy="${sy(y)}" r="3" fill="${s.color}"/>`);
     }
-    out.push(`<rect x="${W - R - 150}" y="${T + 6 + 18 * k}" width="14" height="4" fill="${s.color}"/>`);
-    out.push(`<text x="${W - R - 130}" y="${T + 12 + 18 * k}">${esc(s.label)}</text>`);
+    out.push(`<rect x="${legendX}" y="${T + 6 + 18 * k}" width="14" height="4" fill="${s.color}"/>`);
+    out.push(`<text x="${legendX + 20}" y="${T + 12 + 18 * k}">${esc(s.label)}</text>`);
   });
   out.push("</svg>");
   return out.join("\n") + "\n";
