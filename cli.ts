@@ -444,13 +444,21 @@ async function cmdEval(pos: string[], v: Values): Promise<number> {
     model.dispose();
     if (v.json) {
       stdout(
-        JSON.stringify({ checkpoint: path, dataset, split, count: c.count, error: c.error, cross_entropy: c.loss }),
+        JSON.stringify({
+          checkpoint: path,
+          dataset,
+          split,
+          count: c.count,
+          error: c.error,
+          error_se: c.errorSe,
+          cross_entropy: c.loss,
+        }),
       );
     } else {
       stdout(
-        `${dataset} ${split} (${c.count} images): error ${(100 * c.error).toFixed(2)}% (cross-entropy ${
-          c.loss.toFixed(4)
-        })`,
+        `${dataset} ${split} (${c.count} images): error ${(100 * c.error).toFixed(2)}% ± ${
+          (100 * c.errorSe).toFixed(2)
+        } (± one standard error over the images; cross-entropy ${c.loss.toFixed(4)})`,
       );
     }
     return 0;
@@ -471,21 +479,26 @@ async function cmdEval(pos: string[], v: Values): Promise<number> {
         split,
         count: r.count,
         elbo_bound_nats: r.elbo,
+        elbo_se: r.elboSe,
         lx: r.lx,
         lz: r.lz,
         samples: K,
         iw_bound_nats: r.iwBound,
+        iw_se: r.iwSe,
         comparable_with_paper: splits.comparable,
       }),
     );
   } else {
     stdout(
-      `${dataset} ${split} (${r.count} images): NLL <= ${r.elbo.toFixed(2)} nats (Eq 12 bound; Lx ${
-        r.lx.toFixed(2)
-      }, Lz ${r.lz.toFixed(2)})` +
+      `${dataset} ${split} (${r.count} images): NLL <= ${r.elbo.toFixed(2)} ± ${
+        r.elboSe.toFixed(2)
+      } nats (Eq 12 bound; Lx ${r.lx.toFixed(2)}, Lz ${r.lz.toFixed(2)})` +
         (r.iwBound !== undefined
-          ? `; NLL <= ${r.iwBound.toFixed(2)} nats (importance-weighted bound, K=${K}, tighter than the paper's)`
-          : ""),
+          ? `; NLL <= ${r.iwBound.toFixed(2)} ± ${
+            r.iwSe!.toFixed(2)
+          } nats (importance-weighted bound, K=${K}, tighter than the paper's)`
+          : "") +
+        " (± one standard error over the images)",
     );
   }
   return 0;

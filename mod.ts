@@ -114,6 +114,7 @@ export {
   type EvalResult,
   evaluate,
   evaluateClassifier,
+  meanStdErr,
 } from "./src/evaluate.ts";
 export {
   type BaseModel,

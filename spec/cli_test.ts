@@ -7,7 +7,7 @@ import { servePage } from "./_browser.ts";
 import { encodeAmat } from "../src/data/amat.ts";
 import { sha256 } from "../src/data/download.ts";
 import { decodePng } from "../src/data/png.ts";
-import { deepEqual, equal, match, ok } from "./_assert.ts";
+import { assertClose, deepEqual, equal, match, ok } from "./_assert.ts";
 import { cliCommand, ROOT, runCli, scriptCommand } from "./_cli.ts";
 
 const TINY = ["--preset", "tiny", "--batch", "16", "--backend", "cpu"];
@@ -57,6 +57,12 @@ Deno.test("cli: train, eval and sample run end to end on the fixtures and write 
   equal(r.count, 16);
   ok(Number.isFinite(r.elbo_bound_nats) && r.elbo_bound_nats > 0);
   ok(r.iw_bound_nats <= r.elbo_bound_nats + 1, `IW bound ${r.iw_bound_nats} vs ELBO ${r.elbo_bound_nats}`);
+  ok(r.elbo_se > 0 && r.iw_se > 0, `standard errors ${r.elbo_se}, ${r.iw_se}`);
+  const text = await cli(["eval", out, "--samples", "2", "--backend", "cpu"]);
+  match(
+    text.stdout,
+    /^mnist test \(16 images\): NLL <= [0-9.]+ ± [0-9.]+ nats \(Eq 12 bound; Lx [0-9.]+, Lz [0-9.]+\); NLL <= [0-9.]+ ± [0-9.]+ nats \(importance-weighted bound, K=2, tighter than the paper's\) \(± one standard error over the images\)\n$/,
+  );
   const s = await cli(["sample", out, "--n", "4", "--backend", "cpu"]);
   equal(s.code, 0, s.stderr);
   const magic = async (f: string, n: number) => Array.from((await Deno.readFile(`${out}/${f}`)).subarray(0, n));
@@ -403,6 +409,7 @@ Deno.test("cli: the classifier trains on cluttered MNIST fixtures, reports test 
   const r = JSON.parse(e.stdout);
   equal(r.count, 16);
   ok(r.error >= 0 && r.error <= 1);
+  assertClose(r.error_se, Math.sqrt(r.error * (1 - r.error) / 15), { rtol: 1e-12, what: "error_se" });
   const s = await cli(["sample", out, "--backend", "cpu"]);
   equal(s.code, 0, s.stderr);
   deepEqual(Array.from((await Deno.readFile(`${out}/glimpses.png`)).subarray(0, 4)), [0x89, 0x50, 0x4e, 0x47]);

@@ -70,12 +70,17 @@ let figure: string;
 if (model.kind === "draw") {
   const K = Number(values.samples ?? 1);
   const r = await evaluate(model as Draw, splits.test, { samples: K });
-  figure = `test NLL ≤ **${r.elbo.toFixed(2)} nats** (Eq 12 bound: Lx ${r.lx.toFixed(2)}, Lz ${r.lz.toFixed(2)}; ` +
-    `${r.count} test images, ${K > 1 ? `averaged over ${K} samples of z` : "one sample of z"} each)` +
-    (r.iwBound !== undefined ? `; importance-weighted bound with K = ${K}: **${r.iwBound.toFixed(2)} nats**` : "");
+  figure = `test NLL ≤ **${r.elbo.toFixed(2)} nats** ± ${r.elboSe.toFixed(2)} (Eq 12 bound: Lx ${r.lx.toFixed(2)}, ` +
+    `Lz ${r.lz.toFixed(2)}; ${r.count} test images, ${K > 1 ? `averaged over ${K} samples of z` : "one sample of z"} ` +
+    `each)` +
+    (r.iwBound !== undefined
+      ? `; importance-weighted bound with K = ${K}: **${r.iwBound.toFixed(2)} nats** ± ${r.iwSe!.toFixed(2)}`
+      : "") +
+    " (± one standard error over the test images)";
 } else {
   const r = await evaluateClassifier(model as Classifier, splits.test);
-  figure = `test error **${(100 * r.error).toFixed(2)}%** (cross-entropy ${r.loss.toFixed(4)}; ${r.count} test images)`;
+  figure = `test error **${(100 * r.error).toFixed(2)}%** ± ${(100 * r.errorSe).toFixed(2)} (one standard error; ` +
+    `cross-entropy ${r.loss.toFixed(4)}; ${r.count} test images)`;
 }
 /** Where the data came from, without this machine's paths. */
 const source = splits.source
