@@ -23,7 +23,7 @@ import { type Checkpoint, loadCheckpoint, modelFromCheckpoint, SafetensorsError 
 import { frozenParts } from "./src/trainer.ts";
 import { shippedModel, shippedModels } from "./src/models.ts";
 import { servePage } from "./src/serve.ts";
-import { evaluate, evaluateClassifier } from "./src/evaluate.ts";
+import { type EvalResult, evaluate, evaluateClassifier, pairedDifference } from "./src/evaluate.ts";
 import { Classifier } from "./src/classifier.ts";
 import {
   checkResume,
@@ -95,6 +95,8 @@ eval options:
   --samples K           also the importance-weighted bound with K samples per image (tighter than Eq 12)
   --limit N             only the first N images
   --batch N             images per pass (default 250)
+  --against MODEL       also evaluate MODEL (run directory, checkpoint or shipped name) on the same images and
+                        noise, and give the difference image by image with its standard error (paired)
 
 serve options:
   --port N              port on 127.0.0.1 (default 8417; 0 picks a free one)
@@ -152,6 +154,7 @@ const OPTIONS = {
   "valid-limit": { type: "string" },
   split: { type: "string" },
   samples: { type: "string" },
+  against: { type: "string" },
   limit: { type: "string" },
   n: { type: "string" },
   "no-nearest": { type: "boolean" },
@@ -424,84 +427,126 @@ async function checkpointPath(pos: string[], cmd: string): Promise<{ path: strin
 
 async function cmdEval(pos: string[], v: Values): Promise<number> {
   const { path } = await checkpointPath(pos, "eval");
+  const other = v.against !== undefined ? (await checkpointPath([v.against], "eval --against")).path : undefined;
   const split = v.split ?? "test";
   if (split !== "test" && split !== "valid") throw new UsageError(`--split must be test or valid: got ${split}`);
   const K = num(v, "samples", 1, { int: true, min: 1 });
   const ckpt = await loadCheckpoint(path);
-  await backend(v);
+  const otherCkpt = other !== undefined ? await loadCheckpoint(other) : undefined;
   const dataset = String(ckpt.info.dataset ?? "mnist");
+  if (otherCkpt) {
+    const otherDataset = String(otherCkpt.info.dataset ?? "mnist");
+    if (otherCkpt.kind !== ckpt.kind || otherDataset !== dataset) {
+      throw new UsageError(
+        `Cannot compare ${pos[0]} (${ckpt.kind} on ${dataset}) with ${v.against} (${otherCkpt.kind} on ` +
+          `${otherDataset}): ` +
+          `--against takes a model of the same kind trained on the same data`,
+      );
+    }
+  }
+  await backend(v);
   const splits = await loadData(dataset, v);
-  const model = modelFromCheckpoint(ckpt);
-  model.engine = engine;
   const ds = splits[split];
   const limit = v.limit !== undefined ? num(v, "limit", 0, { int: true, min: 1 }) : undefined;
-  if (model instanceof Classifier) {
-    const c = await evaluateClassifier(model, ds, {
-      limit,
-      batch: num(v, "batch", 250, { int: true, min: 1 }),
-      onProgress: progress.counter("evaluating"),
-    });
-    model.dispose();
+  const batch = num(v, "batch", 250, { int: true, min: 1 });
+  const seed = num(v, "seed", 0, { int: true, min: 0 });
+  /** Evaluates one checkpoint on ds; the same seed for both models of a comparison (common noise). */
+  const run = async (c: Checkpoint, what: string) => {
+    const model = modelFromCheckpoint(c);
+    model.engine = engine;
+    const onProgress = progress.counter(`evaluating${otherCkpt ? ` ${what}` : ""}`);
+    try {
+      return model instanceof Classifier
+        ? await evaluateClassifier(model, ds, { limit, batch, onProgress })
+        : await evaluate(model, ds, { samples: K, limit, batch, seed, onProgress });
+    } finally {
+      model.dispose();
+    }
+  };
+  const r = await run(ckpt, pos[0]);
+  const o = otherCkpt ? await run(otherCkpt, v.against!) : undefined;
+  const head = `${dataset} ${split} (${r.count} images)`;
+  if (!("elbo" in r)) {
+    const c = r, oc = o && !("elbo" in o) ? o : undefined;
+    const d = oc && pairedDifference(c.perImage, oc.perImage);
     if (v.json) {
-      stdout(
-        JSON.stringify({
-          checkpoint: path,
-          dataset,
-          split,
-          count: c.count,
-          error: c.error,
-          error_se: c.errorSe,
-          cross_entropy: c.loss,
-        }),
-      );
+      stdout(JSON.stringify({
+        checkpoint: path,
+        dataset,
+        split,
+        count: c.count,
+        error: c.error,
+        error_se: c.errorSe,
+        cross_entropy: c.loss,
+        ...(d && oc && { against: { checkpoint: other, error: oc.error, error_diff: d.mean, error_diff_se: d.se } }),
+      }));
     } else {
       stdout(
-        `${dataset} ${split} (${c.count} images): error ${(100 * c.error).toFixed(2)}% ± ${
-          (100 * c.errorSe).toFixed(2)
-        } (± one standard error over the images; cross-entropy ${c.loss.toFixed(4)})`,
+        `${head}: error ${(100 * c.error).toFixed(2)}% ± ${(100 * c.errorSe).toFixed(2)} (± one standard error over ` +
+          `the images; cross-entropy ${c.loss.toFixed(4)})` +
+          (d && oc
+            ? `; minus ${v.against}'s (${(100 * oc.error).toFixed(2)}%): ${signed(100 * d.mean)} ± ` +
+              `${(100 * d.se).toFixed(2)} points (paired: the same images)`
+            : ""),
       );
     }
     return 0;
   }
-  const r = await evaluate(model, ds, {
-    samples: K,
-    limit,
-    batch: num(v, "batch", 250, { int: true, min: 1 }),
-    seed: num(v, "seed", 0, { int: true, min: 0 }),
-    onProgress: progress.counter("evaluating"),
-  });
-  model.dispose();
+  const e = r as EvalResult, oe = o as EvalResult | undefined;
+  const d = oe && pairedDifference(e.perImage.elbo, oe.perImage.elbo);
+  const di = oe && e.perImage.iw && pairedDifference(e.perImage.iw, oe.perImage.iw!);
   if (v.json) {
     stdout(
       JSON.stringify({
         checkpoint: path,
         dataset,
         split,
-        count: r.count,
-        elbo_bound_nats: r.elbo,
-        elbo_se: r.elboSe,
-        lx: r.lx,
-        lz: r.lz,
+        count: e.count,
+        elbo_bound_nats: e.elbo,
+        elbo_se: e.elboSe,
+        lx: e.lx,
+        lz: e.lz,
         samples: K,
-        iw_bound_nats: r.iwBound,
-        iw_se: r.iwSe,
+        iw_bound_nats: e.iwBound,
+        iw_se: e.iwSe,
         comparable_with_paper: splits.comparable,
+        ...(oe && d && {
+          against: {
+            checkpoint: other,
+            elbo_bound_nats: oe.elbo,
+            iw_bound_nats: oe.iwBound,
+            elbo_diff: d.mean,
+            elbo_diff_se: d.se,
+            iw_diff: di?.mean,
+            iw_diff_se: di?.se,
+          },
+        }),
       }),
     );
   } else {
     stdout(
-      `${dataset} ${split} (${r.count} images): NLL <= ${r.elbo.toFixed(2)} ± ${
-        r.elboSe.toFixed(2)
-      } nats (Eq 12 bound; Lx ${r.lx.toFixed(2)}, Lz ${r.lz.toFixed(2)})` +
-        (r.iwBound !== undefined
-          ? `; NLL <= ${r.iwBound.toFixed(2)} ± ${
-            r.iwSe!.toFixed(2)
-          } nats (importance-weighted bound, K=${K}, tighter than the paper's)`
+      `${head}: NLL <= ${e.elbo.toFixed(2)} ± ${e.elboSe.toFixed(2)} nats (Eq 12 bound; Lx ${e.lx.toFixed(2)}, ` +
+        `Lz ${e.lz.toFixed(2)})` +
+        (e.iwBound !== undefined
+          ? `; NLL <= ${e.iwBound.toFixed(2)} ± ${e.iwSe!.toFixed(2)} nats (importance-weighted bound, K=${K}, ` +
+            `tighter than the paper's)`
           : "") +
-        " (± one standard error over the images)",
+        " (± one standard error over the images)" +
+        (oe && d
+          ? `; minus ${v.against}'s (${oe.elbo.toFixed(2)}${
+            oe.iwBound !== undefined ? `, ${oe.iwBound.toFixed(2)}` : ""
+          }): ${signed(d.mean)} ± ${d.se.toFixed(2)} nats by Eq 12` +
+            (di ? `, ${signed(di.mean)} ± ${di.se.toFixed(2)} importance-weighted` : "") +
+            " (paired: the same images, the same noise seed)"
+          : ""),
     );
   }
   return 0;
+}
+
+/** A difference with its sign, to two places. */
+function signed(x: number): string {
+  return `${x < 0 ? "−" : "+"}${Math.abs(x).toFixed(2)}`;
 }
 
 async function cmdSample(pos: string[], v: Values): Promise<number> {

@@ -115,6 +115,7 @@ export {
   evaluate,
   evaluateClassifier,
   meanStdErr,
+  pairedDifference,
 } from "./src/evaluate.ts";
 export {
   type BaseModel,

@@ -58,6 +58,16 @@ Deno.test("cli: train, eval and sample run end to end on the fixtures and write 
   ok(Number.isFinite(r.elbo_bound_nats) && r.elbo_bound_nats > 0);
   ok(r.iw_bound_nats <= r.elbo_bound_nats + 1, `IW bound ${r.iw_bound_nats} vs ELBO ${r.elbo_bound_nats}`);
   ok(r.elbo_se > 0 && r.iw_se > 0, `standard errors ${r.elbo_se}, ${r.iw_se}`);
+  // Against itself, image by image with the same noise: exactly no difference.
+  const self = JSON.parse((await cli(["eval", out, "--json", "--samples", "2", "--against", out])).stdout);
+  deepEqual(
+    [self.against.elbo_diff, self.against.elbo_diff_se, self.against.iw_diff, self.against.iw_diff_se],
+    [0, 0, 0, 0],
+  );
+  equal(self.against.elbo_bound_nats, self.elbo_bound_nats);
+  const mixed = await cli(["eval", out, "--against", "cluttered-8"]);
+  equal(mixed.code, 2);
+  match(mixed.stderr, /^error: Cannot compare .* \(draw on mnist\) with cluttered-8 \(classifier on cluttered\)/);
   const text = await cli(["eval", out, "--samples", "2", "--backend", "cpu"]);
   match(
     text.stdout,
@@ -410,6 +420,8 @@ Deno.test("cli: the classifier trains on cluttered MNIST fixtures, reports test 
   equal(r.count, 16);
   ok(r.error >= 0 && r.error <= 1);
   assertClose(r.error_se, Math.sqrt(r.error * (1 - r.error) / 15), { rtol: 1e-12, what: "error_se" });
+  const self = await cli(["eval", out, "--backend", "cpu", "--against", out]);
+  match(self.stdout, /; minus .*'s \([0-9.]+%\): \+0\.00 ± 0\.00 points \(paired: the same images\)\n$/);
   const s = await cli(["sample", out, "--backend", "cpu"]);
   equal(s.code, 0, s.stderr);
   deepEqual(Array.from((await Deno.readFile(`${out}/glimpses.png`)).subarray(0, 4)), [0x89, 0x50, 0x4e, 0x47]);

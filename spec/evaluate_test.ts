@@ -3,7 +3,7 @@ import { selectBackend } from "../src/backend.ts";
 import { TINY } from "../src/config.ts";
 import type { Dataset } from "../src/data/dataset.ts";
 import { Draw, drawLoss, drawNoise, initWeights } from "../src/draw.ts";
-import { evaluate, evaluateClassifier, meanStdErr } from "../src/evaluate.ts";
+import { evaluate, evaluateClassifier, meanStdErr, pairedDifference } from "../src/evaluate.ts";
 import { Classifier, classifierForward } from "../src/classifier.ts";
 import type { ClassifierConfig } from "../src/config.ts";
 import { Rng } from "../src/random.ts";
@@ -95,6 +95,16 @@ Deno.test("meanStdErr() is the mean and the sample standard deviation over √n,
   throws(() => meanStdErr([]), /Cannot take the mean of no values/);
 });
 
+Deno.test("pairedDifference() is the mean and standard error of a − b image by image; unequal lengths are refused", () => {
+  // a − b = [1, 2, 3, 4] whatever the images' own spread (1e3 · k): the spread cancels.
+  const b = [0, 1000, 2000, 3000], a = b.map((v, k) => v + k + 1);
+  const d = pairedDifference(a, b);
+  equal(d.mean, 2.5);
+  assertClose(d.se, Math.sqrt(5 / 12), { rtol: 1e-15 });
+  ok(meanStdErr(a).se > 100 * d.se, "unpaired, the images' spread would swamp the difference");
+  throws(() => pairedDifference([1, 2], [1]), /Cannot pair 2 figures with 1: evaluate both on the same images/);
+});
+
 Deno.test("evaluateClassifier() error, its standard error and the cross-entropy match the logits image by image", async () => {
   await selectBackend("wasm");
   const cfg: ClassifierConfig = { width: 12, height: 10, channels: 1, glimpses: 2, hidden: 3, readN: 3, classes: 4 };
@@ -117,6 +127,7 @@ Deno.test("evaluateClassifier() error, its standard error and the cross-entropy 
   const p = wrong / n;
   equal(r.count, n);
   equal(r.error, p);
+  equal(r.perImage.reduce((a, v) => a + v, 0), wrong);
   ok(p > 0 && p < 1, `a random model misses some and hits some: ${wrong} of ${n}`);
   assertClose(r.errorSe, Math.sqrt(p * (1 - p) / (n - 1)), { rtol: 1e-12, what: "binomial standard error" });
   assertClose(r.loss, loss, { rtol: 1e-5, what: "mean cross-entropy" });

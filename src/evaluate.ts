@@ -135,6 +135,22 @@ export async function evaluate(model: Draw, ds: Dataset, options: EvalOptions = 
   return result;
 }
 
+/**
+ * The mean of a − b image by image, with its standard error: two models on the same images, where the images'
+ * own spread (most of either model's standard error) cancels.
+ *
+ * @example
+ * ```ts ignore
+ * const d = pairedDifference(mine.perImage.elbo, theirs.perImage.elbo); // d.mean ± d.se nats
+ * ```
+ */
+export function pairedDifference(a: ArrayLike<number>, b: ArrayLike<number>): { mean: number; se: number } {
+  if (a.length !== b.length) {
+    throw new RangeError(`Cannot pair ${a.length} figures with ${b.length}: evaluate both on the same images`);
+  }
+  return meanStdErr(Float64Array.from(a, (v, k) => v - b[k]));
+}
+
 /** Test figures of the classifier: error rate and mean cross-entropy. */
 export interface ClassifierEval {
   /** Images evaluated. */
@@ -145,6 +161,8 @@ export interface ClassifierEval {
   errorSe: number;
   /** Mean softmax cross-entropy, nats. */
   loss: number;
+  /** Each image: 1 where it was misclassified, else 0, in the data's order. */
+  perImage: Float64Array;
 }
 
 /** Evaluates the classifier of Section 4.1 on the first `limit` images of `ds`. */
@@ -171,5 +189,5 @@ export async function evaluateClassifier(
     options.onProgress?.(start + idx.length, count);
   }
   const { mean, se } = meanStdErr(miss);
-  return { count, error: mean, errorSe: se, loss: loss / count };
+  return { count, error: mean, errorSe: se, loss: loss / count, perImage: miss };
 }
