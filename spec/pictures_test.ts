@@ -94,6 +94,24 @@ Deno.test("tools/compare_runs.ts writes the SVG from run directories; a missing 
     dec.decode(bad.stderr),
     /^Cannot read .*none\/metrics\.jsonl .*: give a run directory or its metrics\.jsonl\n$/,
   );
+  // --from 100000: a's two points are at 50,000 and 100,000, b's three up to 150,000.
+  const late = await scriptCommand("tools/compare_runs.ts", [
+    `${dir}/a`,
+    `${dir}/b`,
+    "--from",
+    "100000",
+    "--out",
+    `${dir}/l.svg`,
+  ])
+    .output();
+  equal(late.code, 0, dec.decode(late.stderr));
+  const svg = await Deno.readTextFile(`${dir}/l.svg`);
+  equal((svg.match(/<circle /g) ?? []).length, 1, "a keeps one point, drawn as a dot");
+  deepEqual([...svg.matchAll(/<polyline[^>]*points="([^"]+)"/g)].map((m) => m[1].split(" ").length), [2]);
+  const none = await scriptCommand("tools/compare_runs.ts", [`${dir}/a`, "--from", "200000", "--out", `${dir}/n.svg`])
+    .output();
+  equal(none.code, 1);
+  match(dec.decode(none.stderr), /^a has no validation line from 200000 examples on: nothing to plot\n$/);
   const usage = await scriptCommand("tools/compare_runs.ts", [`${dir}/a`]).output();
   equal(usage.code, 2);
   await Deno.remove(dir, { recursive: true });

@@ -213,14 +213,19 @@ const RUN_COLORS = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c5
 
 /**
  * Several runs' validation cost against examples seen, on one plot (runs of one model under two schedules, say),
- * from each run's metrics.jsonl text; tools/compare_runs.ts writes it from run directories.
+ * from each run's metrics.jsonl text; tools/compare_runs.ts writes it from run directories. `from` leaves out the
+ * points before that many examples (where runs that continue one another share their start).
  */
-export function validationCurves(runs: { label: string; metrics: string }[], title: string): string {
+export function validationCurves(
+  runs: { label: string; metrics: string }[],
+  title: string,
+  { from = 0 }: { from?: number } = {},
+): string {
   return linePlot(
     runs.map((r, k) => ({
       label: r.label,
       color: RUN_COLORS[k % RUN_COLORS.length],
-      points: runCurves(r.metrics).valid,
+      points: runCurves(r.metrics).valid.filter(([examples]) => examples >= from),
     })),
     title,
     "examples seen",

@@ -1,9 +1,12 @@
 /**
  * Plots several runs' validation cost against examples seen on one SVG: the same model under two step-size
- * schedules, say (docs/results/mnist-no-attention-schedules/validation.svg is one). Each run is a run directory
- * (its metrics.jsonl) or a metrics file itself; `--label` names them in order (default: the folder's name).
+ * schedules, say. Each run is a run directory (its metrics.jsonl) or a metrics file itself; `--label` names them
+ * in order (default: the folder's name).
+ *
+ * `--from N` plots from N examples on: runs that continue one another share their start.
  *
  * Run: deno run -A tools/compare_runs.ts <run-dir|metrics.jsonl>… --out FILE.svg [--label NAME]… [--title TEXT]
+ *   [--from N]
  *
  * @module
  */
@@ -11,7 +14,7 @@ import { parseArgs } from "node:util";
 import { validationCurves } from "../src/pictures.ts";
 
 const USAGE =
-  "usage: deno run -A tools/compare_runs.ts <run-dir|metrics.jsonl>… --out FILE.svg [--label NAME]… [--title TEXT]";
+  "usage: deno run -A tools/compare_runs.ts <run-dir|metrics.jsonl>… --out FILE.svg [--label NAME]… [--title TEXT] [--from N]";
 
 /** Exits with a one-line message: 2 for usage, 1 for a file that cannot be read. */
 function fail(message: string, code: 1 | 2): never {
@@ -28,6 +31,7 @@ try {
       out: { type: "string" },
       label: { type: "string", multiple: true },
       title: { type: "string" },
+      from: { type: "string" },
     },
   });
 } catch (e) {
@@ -39,6 +43,9 @@ const labels = values.label ?? [];
 if (labels.length > positionals.length) {
   fail(`${labels.length} labels for ${positionals.length} runs: give at most one --label per run`, 2);
 }
+
+const from = Number(values.from ?? 0);
+if (!Number.isFinite(from) || from < 0) fail(`--from must be a number of examples >= 0: got ${values.from}`, 2);
 
 const runs = [];
 for (const [k, path] of positionals.entries()) {
@@ -53,5 +60,13 @@ for (const [k, path] of positionals.entries()) {
   const name = file.split("/").slice(-2, -1)[0] || file;
   runs.push({ label: labels[k] ?? name, metrics });
 }
-await Deno.writeTextFile(values.out!, validationCurves(runs, values.title ?? "validation cost against examples seen"));
+for (const r of runs) {
+  if (validationCurves([r], "", { from }).includes(": no data</text>")) {
+    fail(`${r.label} has no validation line from ${from} examples on: nothing to plot`, 1);
+  }
+}
+await Deno.writeTextFile(
+  values.out!,
+  validationCurves(runs, values.title ?? "validation cost against examples seen", { from }),
+);
 console.log(`wrote ${values.out} (${runs.map((r) => r.label).join(", ")})`);
