@@ -1,6 +1,6 @@
 /**
- * Ships a run as a model in models/<name>/: its checkpoint (weights and optimizer state, so the
- * run can continue there with `train … --resume --out models/<name>`), metrics.jsonl and
+ * Ships a run as a model in models/<name>/: its checkpoint (weights and optimizer state, so that a
+ * copy of the folder continues the run with `train … --resume --out <copy>`), metrics.jsonl and
  * config.json, and README.md, the model's card: data, command, training time, examples seen, the
  * test figure (measured here on the whole test split), the date.
  *
@@ -147,8 +147,9 @@ ${
 metrics.jsonl every validation with every tenth training line: it samples and evaluates, and cannot be resumed.${
       changes ? `\n${changes}` : ""
     }`
-    : `The checkpoint keeps the optimizer's state: \`deno run -A cli.ts train ${dataset} --resume --out models/${name}\`
-continues the run.`
+    : `The checkpoint keeps the optimizer's state: a copy of this folder continues the run (\`cp -r models/${name}
+runs/${name}-more && deno run -A cli.ts train ${dataset} --resume --out runs/${name}-more\`; resuming in models/${name}
+itself would rewrite the shipped files).`
 }
 `;
 await Deno.writeTextFile(`${out}/README.md`, card);
