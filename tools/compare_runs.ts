@@ -1,7 +1,7 @@
 /**
  * Plots several runs' validation cost against examples seen on one SVG: the same model under two step-size
- * schedules, say. Each run is a run directory (its metrics.jsonl) or a metrics file itself; `--label` names them
- * in order (default: the folder's name).
+ * schedules, say (docs/results/mnist-restart/validation.svg is one). Each run is a run directory (its
+ * metrics.jsonl) or a metrics file itself; `--label` names them in order (default: the folder's name).
  *
  * `--from N` plots from N examples on: runs that continue one another share their start.
  *
