@@ -118,18 +118,19 @@ export async function evaluate(model: Draw, ds: Dataset, options: EvalOptions = 
     }
     options.onProgress?.(start + idx.length, count);
   }
+  const { mean, se } = meanStdErr(elbo);
   const result: EvalResult = {
     count,
-    elbo: (lxSum + lzSum) / count,
+    elbo: mean,
     lx: lxSum / count,
     lz: lzSum / count,
     samples: K,
-    elboSe: meanStdErr(elbo).se,
+    elboSe: se,
     perImage: { elbo },
   };
   if (iw) {
-    const { mean, se } = meanStdErr(iw);
-    Object.assign(result, { iwBound: mean, iwSe: se });
+    const w = meanStdErr(iw);
+    Object.assign(result, { iwBound: w.mean, iwSe: w.se });
     result.perImage.iw = iw;
   }
   return result;

@@ -211,6 +211,11 @@ export function lossCurve(metrics: string, title: string): string {
 
 const RUN_COLORS = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"];
 
+/** A run's validation points [examples, cost] from its metrics.jsonl text, from `from` examples on. */
+export function validationPoints(metrics: string, from = 0): [number, number][] {
+  return runCurves(metrics).valid.filter(([examples]) => examples >= from);
+}
+
 /**
  * Several runs' validation cost against examples seen, on one plot (runs of one model under two schedules, say),
  * from each run's metrics.jsonl text; tools/compare_runs.ts writes it from run directories. `from` leaves out the
@@ -225,7 +230,7 @@ export function validationCurves(
     runs.map((r, k) => ({
       label: r.label,
       color: RUN_COLORS[k % RUN_COLORS.length],
-      points: runCurves(r.metrics).valid.filter(([examples]) => examples >= from),
+      points: validationPoints(r.metrics, from),
     })),
     title,
     "examples seen",

@@ -11,7 +11,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { validationCurves } from "../src/pictures.ts";
+import { validationCurves, validationPoints } from "../src/pictures.ts";
 
 const USAGE =
   "usage: deno run -A tools/compare_runs.ts <run-dir|metrics.jsonl>… --out FILE.svg [--label NAME]… [--title TEXT] [--from N]";
@@ -57,13 +57,11 @@ for (const [k, path] of positionals.entries()) {
     fail(`Cannot read ${file} (${(e as Error).message}): give a run directory or its metrics.jsonl`, 1);
   }
   if (!metrics.includes('"kind":"valid"')) fail(`${file} holds no validation line: nothing to plot`, 1);
-  const name = file.split("/").slice(-2, -1)[0] || file;
-  runs.push({ label: labels[k] ?? name, metrics });
-}
-for (const r of runs) {
-  if (validationCurves([r], "", { from }).includes(": no data</text>")) {
-    fail(`${r.label} has no validation line from ${from} examples on: nothing to plot`, 1);
+  const name = file.split("/").slice(-2, -1)[0] || file, label = labels[k] ?? name;
+  if (validationPoints(metrics, from).length === 0) {
+    fail(`${label} has no validation line from ${from} examples on: nothing to plot`, 1);
   }
+  runs.push({ label, metrics });
 }
 await Deno.writeTextFile(
   values.out!,
