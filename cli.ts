@@ -61,7 +61,7 @@ Usage:
   deno run -A cli.ts help [command]
 
 Datasets:
-${Object.entries(DATASETS).map(([k, v]) => `  ${k.padEnd(12)} ${v.description}`).join("\n")}
+${[...DATASETS].map(([k, v]) => `  ${k.padEnd(12)} ${v.description}`).join("\n")}
 
 train options:
   --preset NAME         architecture: ${Object.keys(PRESETS).join(", ")} (default mnist: Table 3's
@@ -81,7 +81,12 @@ train options:
   --seed N              seed for weights, data order and noise (default 0)
   --out DIR             run directory (default runs/<dataset>-<preset>)
   --resume              continue the run in --out from its checkpoint (with the run's own batch, clip,
-                        seed and step size; --lr X goes on at X instead: a warm restart)
+                        seed and step size; --lr X goes on at X instead: a warm restart); a checkpoint
+                        of weights alone (a copy of a shipped model's folder) goes on with a fresh optimizer
+                        at the model's examples and epoch
+  --average D           Polyak averaging (beyond the paper): keep a moving average of the weights with
+                        decay D (e.g. 0.9995), validate it, and let eval, sample and serve use it
+                        (kept on --resume; --resume --average D starts or changes it)
   --init-from MODEL     start a new run from the weights of a shipped model, run directory or checkpoint,
                         with its architecture unless --preset is given (flags such as --glimpses still
                         apply; e.g. a 4-glimpse classifier: --init-from cluttered-8 --glimpses 4)
@@ -97,6 +102,8 @@ eval options:
   --batch N             images per pass (default 250)
   --against MODEL       also evaluate MODEL (run directory, checkpoint or shipped name) on the same images and
                         noise, and give the difference image by image with its standard error (paired)
+  --no-average          (eval, sample) a run's raw weights, not their moving average (train --average);
+                        eval RUN --no-average --against RUN: what the averaging buys, image by image
 
 serve options:
   --port N              port on 127.0.0.1 (default 8417; 0 picks a free one)
@@ -144,6 +151,8 @@ const OPTIONS = {
   batch: { type: "string" },
   lr: { type: "string" },
   "lr-final": { type: "string" },
+  average: { type: "string" },
+  "no-average": { type: "boolean" },
   clip: { type: "string" },
   seed: { type: "string" },
   out: { type: "string" },
@@ -237,8 +246,8 @@ async function backend(v: Values): Promise<string> {
 }
 
 async function loadData(name: string, v: Values): Promise<Splits> {
-  const entry = DATASETS[name];
-  if (!entry) throw new UsageError(`unknown dataset "${name}": choose one of ${Object.keys(DATASETS).join(", ")}`);
+  const entry = DATASETS.get(name);
+  if (!entry) throw new UsageError(`unknown dataset "${name}": choose one of ${[...DATASETS.keys()].join(", ")}`);
   const splits = await entry.load({ dataDir: v["data-dir"], log });
   log(
     `data: ${name} from ${splits.source} (${splits.train.count} train, ${splits.valid.count} valid, ${splits.test.count} test)`,
@@ -251,9 +260,9 @@ function configRequest(dataset: string, v: Values): ConfigRequest {
   const optional = (key: "T" | "hidden" | "z" | "read" | "write" | "glimpses", min: number) =>
     v[key] !== undefined ? num(v, key, 0, { int: true, min }) : undefined;
   const request: ConfigRequest = {
-    classify: DATASETS[dataset].task === "classify",
+    classify: DATASETS.get(dataset)!.task === "classify",
     preset: v.preset,
-    dataDefault: DATASETS[dataset].preset,
+    dataDefault: DATASETS.get(dataset)!.preset,
     noAttention: v["no-attention"],
     overrides: {
       T: optional("T", 1),
@@ -289,6 +298,13 @@ function runSettings(v: Values): Partial<RunSettings> {
     seed: given("seed", { int: true, min: 0 }),
   };
   if (settings.lr !== undefined && !(settings.lr > 0)) throw new UsageError(`--lr must be > 0: got ${v.lr}`);
+  const average = given("average", { min: 0 });
+  if (average !== undefined && !(average < 1)) {
+    throw new UsageError(
+      `--average is the moving average's decay, from 0 (off) to below 1 (e.g. 0.999): got ${v.average}`,
+    );
+  }
+  Object.assign(settings, average !== undefined ? { average } : {});
   if (v["lr-final"] === undefined) return settings;
   const lrFinal = num(v, "lr-final", 0, { min: 0 });
   if (!(lrFinal > 0)) throw new UsageError(`--lr-final must be > 0: got ${v["lr-final"]}`);
@@ -296,20 +312,35 @@ function runSettings(v: Values): Partial<RunSettings> {
   return { ...settings, lrFinal };
 }
 
-/** Ctrl-C once: finish the step and save; twice: quit at once. Returns the signal and a remover. */
+/** The signals that stop a command cleanly, and the exit code of each (128 + its number). */
+const STOP_SIGNALS = [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const;
+
+/** The exit code of the signal that stopped the command, if one did. */
+let stoppedBy: number | undefined;
+
+/**
+ * Ctrl-C, SIGTERM (kill, systemd, container runtimes, CI) or SIGHUP once: finish the step and save, then
+ * exit 130, 143 or 129; a second signal: quit at once (the checkpoint on disk is whole: written atomically).
+ * Returns the signal and a remover.
+ */
 function interruptible(
-  note = "interrupt: finishing the step, saving a checkpoint (press Ctrl-C again to quit without saving)",
+  note = "finishing the step, saving a checkpoint (a second signal quits without saving)",
 ): { signal: AbortSignal; remove: () => void } {
   const controller = new AbortController();
-  let interrupts = 0;
-  const onSigint = () => {
-    interrupts++;
-    if (interrupts > 1) Deno.exit(130);
-    log(note);
-    controller.abort();
+  const listeners = STOP_SIGNALS.map(([name, code]) => {
+    const on = () => {
+      if (stoppedBy !== undefined) Deno.exit(stoppedBy);
+      stoppedBy = code;
+      log(`${name}: ${note}`);
+      controller.abort();
+    };
+    Deno.addSignalListener(name, on);
+    return [name, on] as const;
+  });
+  return {
+    signal: controller.signal,
+    remove: () => listeners.forEach(([name, on]) => Deno.removeSignalListener(name, on)),
   };
-  Deno.addSignalListener("SIGINT", onSigint);
-  return { signal: controller.signal, remove: () => Deno.removeSignalListener("SIGINT", onSigint) };
 }
 
 /** The run's result line (or JSON), and its exit code. */
@@ -332,7 +363,7 @@ function reportTrain(summary: TrainSummary, splits: Splits, v: Values): number {
   } else {
     stdout(summary.message);
   }
-  return summary.stopped === "nan" ? 1 : summary.stopped === "interrupted" ? 130 : 0;
+  return summary.stopped === "nan" ? 1 : summary.stopped === "interrupted" ? stoppedBy ?? 130 : 0;
 }
 
 /** The weights --freeze names. */
@@ -359,10 +390,10 @@ async function initFrom(v: Values): Promise<{ from: string; checkpoint: Checkpoi
 }
 
 async function cmdTrain(pos: string[], v: Values): Promise<number> {
-  if (pos.length !== 1) throw new UsageError(`train takes one dataset (${Object.keys(DATASETS).join(", ")})`);
+  if (pos.length !== 1) throw new UsageError(`train takes one dataset (${[...DATASETS.keys()].join(", ")})`);
   const dataset = pos[0];
-  if (!DATASETS[dataset]) {
-    throw new UsageError(`unknown dataset "${dataset}": choose one of ${Object.keys(DATASETS).join(", ")}`);
+  if (!DATASETS.has(dataset)) {
+    throw new UsageError(`unknown dataset "${dataset}": choose one of ${[...DATASETS.keys()].join(", ")}`);
   }
   const request = configRequest(dataset, v);
   const minutes = v.minutes !== undefined ? num(v, "minutes", 0, { min: 0 }) : undefined;
@@ -451,8 +482,8 @@ async function cmdEval(pos: string[], v: Values): Promise<number> {
   const batch = num(v, "batch", 250, { int: true, min: 1 });
   const seed = num(v, "seed", 0, { int: true, min: 0 });
   /** Evaluates one checkpoint on ds; the same seed for both models of a comparison (common noise). */
-  const run = async (c: Checkpoint, what: string) => {
-    const model = modelFromCheckpoint(c);
+  const run = async (c: Checkpoint, what: string, raw = false) => {
+    const model = modelFromCheckpoint(c, { raw });
     model.engine = engine;
     const onProgress = progress.counter(`evaluating${otherCkpt ? ` ${what}` : ""}`);
     try {
@@ -463,7 +494,7 @@ async function cmdEval(pos: string[], v: Values): Promise<number> {
       model.dispose();
     }
   };
-  const r = await run(ckpt, pos[0]);
+  const r = await run(ckpt, pos[0], v["no-average"]);
   const o = otherCkpt ? await run(otherCkpt, v.against!) : undefined;
   const head = `${dataset} ${split} (${r.count} images)`;
   if (!("elbo" in r)) {
@@ -557,7 +588,7 @@ async function cmdSample(pos: string[], v: Values): Promise<number> {
   const rng = new Rng(num(v, "seed", 0, { int: true, min: 0 }));
   const ckpt = await loadCheckpoint(path);
   await backend(v);
-  const model = modelFromCheckpoint(ckpt);
+  const model = modelFromCheckpoint(ckpt, { raw: v["no-average"] });
   model.engine = engine;
   await Deno.mkdir(outDir, { recursive: true });
   const written: string[] = [];

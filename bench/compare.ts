@@ -47,7 +47,7 @@ const { values } = parseArgs({
 });
 const rounds = Number(values.rounds ?? 2), steps = Number(values.steps ?? 5), batch = Number(values.batch ?? 100);
 const presetName = values.preset ?? "mnist";
-if (!PRESETS[presetName]) throw new Error(`--preset must be one of ${Object.keys(PRESETS).join(", ")}`);
+if (!Object.hasOwn(PRESETS, presetName)) throw new Error(`--preset must be one of ${Object.keys(PRESETS).join(", ")}`);
 const preset: DrawConfig = { ...PRESETS[presetName], ...(values.T ? { T: Number(values.T) } : {}) };
 const samples = Number(values.samples ?? 100);
 const peerScript = values.peer ?? new URL("../../shared/peer/run.sh", import.meta.url).pathname;

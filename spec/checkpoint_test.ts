@@ -45,7 +45,7 @@ Deno.test("saveCheckpoint() and loadCheckpoint() restore weights, Adam state and
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("a weights-only checkpoint (a shipped model) loads its weights and refuses to resume, saying so", async () => {
+Deno.test("a weights-only checkpoint (a shipped model) loads its weights; a trainer goes on from it only afresh", async () => {
   const dir = await Deno.makeTempDir();
   const model = new Draw(TINY, 3);
   const state = { iteration: 7, examples: 28, epoch: 1, batchInEpoch: 0, noiseRng: 1, seconds: 2 };
@@ -59,7 +59,47 @@ Deno.test("a weights-only checkpoint (a shipped model) loads its weights and ref
   }
   const trainer = new Trainer(copy);
   throws(() => restoreTrainer(trainer, ckpt), /no optimizer state \(weights only\): resume the run it came from/);
+  restoreTrainer(trainer, ckpt, { fresh: true });
+  // a fresh optimizer at the model's step: zero moments, bias correction counted from here
+  equal(trainer.iteration, 7);
+  equal(trainer.adamStart, 7);
+  ok(Object.values(trainer.m).every((m) => m.dataSync().every((x) => x === 0)));
   for (const d of [model, copy, trainer]) d.dispose();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a checkpoint keeps the moving averages beside the raw weights; models load the averages unless raw", async () => {
+  const dir = await Deno.makeTempDir();
+  const model = new Draw(TINY, 3);
+  const trainer = new Trainer(model, { average: 0.9 });
+  const x = tf.ones([4, 5, 6, 1]) as tf.Tensor4D;
+  for (let s = 0; s < 3; s++) await trainer.step(x, new Rng(s));
+  const state = { iteration: 3, examples: 12, epoch: 0, batchInEpoch: 3, noiseRng: 9, seconds: 1, averaged: 3 };
+  await saveCheckpoint(`${dir}/c.safetensors`, model, trainer, state, { dataset: "mnist" });
+  const ckpt = await loadCheckpoint(`${dir}/c.safetensors`);
+  ok(ckpt.average, "the file holds avg.<name>");
+  const [averaged, raw] = [modelFromCheckpoint(ckpt), modelFromCheckpoint(ckpt, { raw: true })];
+  let differ = 0;
+  for (const name of Object.keys(model.weights)) {
+    deepEqual(averaged.weights[name].dataSync(), trainer.avg[name].dataSync(), `average of ${name}`);
+    deepEqual(raw.weights[name].dataSync(), model.weights[name].dataSync(), `raw ${name}`);
+    if (averaged.weights[name].dataSync().some((v, i) => v !== model.weights[name].dataSync()[i])) differ++;
+  }
+  ok(differ > 0, "the averages are not the raw weights");
+  // a resumed trainer takes the averages and their count
+  const t2 = new Trainer(raw, { average: 0.9 });
+  restoreTrainer(t2, ckpt);
+  equal(t2.averaged, 3);
+  for (const name of Object.keys(model.weights)) {
+    deepEqual(t2.avg[name].dataSync(), trainer.avg[name].dataSync(), `restored average of ${name}`);
+  }
+  // weights only (a shipped model): the averages become its weights
+  await Deno.writeFile(`${dir}/w.safetensors`, encodeCheckpoint({ ...ckpt, weights: ckpt.average! }));
+  const shipped = await loadCheckpoint(`${dir}/w.safetensors`);
+  equal(shipped.average, undefined);
+  deepEqual(shipped.weights.get("write.bias")!.data, ckpt.average!.get("write.bias")!.data);
+  tf.dispose(x);
+  for (const d of [model, trainer, averaged, raw, t2]) d.dispose();
   await Deno.remove(dir, { recursive: true });
 });
 

@@ -15,7 +15,7 @@ import {
 import { type Dataset, imageBytes } from "../src/data/dataset.ts";
 import { Rng } from "../src/random.ts";
 import { Progress } from "../src/progress.ts";
-import { loadCheckpoint } from "../src/checkpoint.ts";
+import { encodeCheckpoint, loadCheckpoint } from "../src/checkpoint.ts";
 import { assertClose, deepEqual, equal, match, ok, rejects } from "./_assert.ts";
 
 const FIXTURES = new URL("../fixtures", import.meta.url).pathname;
@@ -253,4 +253,29 @@ Deno.test("Progress.counter() shows done/total and the time left at the rate so 
     "evaluating 100/400 | ETA 1:30\n",
     "evaluating 400/400 | ETA 0:00\n",
   ]);
+});
+
+Deno.test("train() --resume goes on from weights alone (a copy of a shipped model) with a fresh optimizer, and --average starts averaging", async () => {
+  await selectBackend("cpu");
+  const splits = await loadBinarizedMnist({ dataDir: FIXTURES, download: false, fallback: false });
+  const out = await Deno.makeTempDir();
+  await train({ ...base, splits, outDir: out, epochs: 1 });
+  const full = await loadCheckpoint(`${out}/checkpoint.safetensors`);
+  // ship it as tools/ship_model.ts --weights-only does: the weights, the position, no optimizer state
+  await Deno.writeFile(`${out}/checkpoint.safetensors`, encodeCheckpoint(full));
+  const r = await train({ ...again, splits, outDir: out, epochs: 2, resume: true, average: 0.5 });
+  equal(r.stopped, "epochs");
+  equal(r.state.examples, 2 * full.state!.examples, "the count goes on from the model's");
+  equal(r.state.adamStart, full.state!.iteration, "Adam's moments started afresh at the model's step");
+  const after = await loadCheckpoint(`${out}/checkpoint.safetensors`);
+  ok(after.adam && after.average, "the run's checkpoint holds Adam's state and the averages again");
+  equal(after.state!.averaged, r.state.iteration - full.state!.iteration);
+  equal((after.info.settings as { average?: number }).average, 0.5, "averaging is kept for the next --resume");
+  const valid = (await Deno.readTextFile(`${out}/metrics.jsonl`)).trim().split("\n").map((l) => JSON.parse(l))
+    .filter((m) => m.kind === "valid");
+  ok(
+    valid.at(-1).raw_elbo !== undefined && valid.at(-1).elbo !== valid.at(-1).raw_elbo,
+    "both figures, averaged and raw",
+  );
+  await Deno.remove(out, { recursive: true });
 });

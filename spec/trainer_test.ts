@@ -206,3 +206,99 @@ Deno.test("Trainer({ frozen }) refuses a name that is no weight, and freezing ev
   );
   model.dispose();
 });
+
+/**
+ * A model whose gradient is given: loss = Σ g_s ⊙ w for step s's g_s, so that the update can be computed by hand.
+ */
+function linearModel(w0: number[], gs: number[][]) {
+  const w = tf.variable(tf.tensor1d(w0), true, `w${Math.random()}`);
+  let s = 0;
+  return {
+    weights: { w } as Record<string, tf.Variable>,
+    objective: () => {
+      const g = tf.tensor1d(gs[s++]);
+      const loss = tf.sum(tf.mul(w, g)) as tf.Scalar;
+      return { loss, figures: {} };
+    },
+    dispose: () => w.dispose(),
+  };
+}
+
+/**
+ * Adam as Kingma & Ba's Algorithm 1 in its efficient form (their Section 2's last paragraph, as the code runs it:
+ * α_t = α·√(1 − β₂ᵗ)/(1 − β₁ᵗ), w ← w − α_t·m/(√v + ε)), after clipping g to global norm c, and the moving average
+ * a ← a + (1 − d_n)(w − a) with d_n = min(d, (1 + n)/(10 + n)), all in float64, step by step.
+ */
+function adamByHand(w0: number[], gs: number[][], o: { lr: number; clip: number; average: number }) {
+  const [b1, b2, eps] = [0.9, 0.999, 1e-8];
+  const w = w0.slice(), m = w0.map(() => 0), v = w0.map(() => 0), a = w0.slice();
+  gs.forEach((g0, k) => {
+    const t = k + 1, norm = Math.hypot(...g0), scale = o.clip > 0 ? Math.min(1, o.clip / norm) : 1;
+    const step = o.lr * Math.sqrt(1 - b2 ** t) / (1 - b1 ** t);
+    const d = 1 - Math.min(o.average, (1 + k) / (10 + k));
+    for (let i = 0; i < w.length; i++) {
+      const g = g0[i] * scale;
+      m[i] = b1 * m[i] + (1 - b1) * g;
+      v[i] = b2 * v[i] + (1 - b2) * g * g;
+      w[i] -= step * m[i] / (Math.sqrt(v[i]) + eps);
+      a[i] += d * (w[i] - a[i]);
+    }
+  });
+  return { w, m, v, a };
+}
+
+for (const inPlace of [true, false]) {
+  Deno.test(
+    `Trainer.step(): two Adam steps, bias correction, a clipped norm and the moving average equal a step by hand (${
+      inPlace ? "in place" : "tfjs ops"
+    })`,
+    async () => {
+      await (await import("../src/backend.ts")).selectBackend("cpu");
+      // step 1's gradient has norm 13 (clipped to 2), step 2's norm 1.5 (kept); a sign-SGD or an Adam without bias
+      // correction or clipping moves the weights elsewhere by far more than float32 rounding
+      const w0 = [0.5, -1, 2, 0.25], gs = [[3, -4, 12, 0], [0.3, 1.2, -0.6, 0.6]];
+      const o = { lr: 0.1, clip: 2, average: 0.95 };
+      const model = linearModel(w0, gs);
+      const trainer = new Trainer(model, { lr: o.lr, clipNorm: o.clip, average: o.average, inPlace });
+      const x = tf.zeros([1, 1, 1, 1]) as tf.Tensor4D;
+      const norms = [];
+      for (let s = 0; s < gs.length; s++) norms.push((await trainer.step(x, new Rng(s))).gradNorm);
+      const want = adamByHand(w0, gs, o);
+      // float32 rounding of a handful of operations per value: a few ulps of values of order 1
+      const tol = { rtol: 1e-6, atol: 1e-7 };
+      assertClose(norms, [13, 1.5], { ...tol, what: "gradient norms before clipping" });
+      assertClose(model.weights.w.dataSync(), want.w, { ...tol, what: "w" });
+      assertClose(trainer.m.w.dataSync(), want.m, { ...tol, what: "m" });
+      assertClose(trainer.v.w.dataSync(), want.v, { ...tol, what: "v" });
+      assertClose(trainer.avg.w.dataSync(), want.a, { ...tol, what: "the moving average" });
+      equal(trainer.averaged, 2);
+      // withAverage: the averages inside, the raw weights back after
+      const inside = await trainer.withAverage(() => Promise.resolve(model.weights.w.dataSync().slice()));
+      assertClose(inside, want.a, { ...tol, what: "weights inside withAverage" });
+      assertClose(model.weights.w.dataSync(), want.w, { ...tol, what: "w after withAverage" });
+      x.dispose();
+      trainer.dispose();
+      model.dispose();
+    },
+  );
+}
+
+Deno.test("Trainer: Adam's bias correction counts from adamStart (a run continued from weights alone)", async () => {
+  await (await import("../src/backend.ts")).selectBackend("cpu");
+  const w0 = [1, -1], gs = [[0.2, -0.1], [0.05, 0.4]];
+  const model = linearModel(w0, gs);
+  const trainer = new Trainer(model, { lr: 0.01, clipNorm: 0 });
+  [trainer.iteration, trainer.adamStart] = [500, 500];
+  const x = tf.zeros([1, 1, 1, 1]) as tf.Tensor4D;
+  for (let s = 0; s < 2; s++) await trainer.step(x, new Rng(s));
+  equal(trainer.iteration, 502);
+  assertClose(model.weights.w.dataSync(), adamByHand(w0, gs, { lr: 0.01, clip: 0, average: 0 }).w, {
+    rtol: 1e-6,
+    atol: 1e-7,
+    what: "w",
+  });
+  throws(() => new Trainer(model, { average: 1 }), /average must be in \[0, 1\)/);
+  x.dispose();
+  trainer.dispose();
+  model.dispose();
+});

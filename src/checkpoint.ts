@@ -59,6 +59,10 @@ export interface TrainState {
   seconds: number;
   /** Adam's step size at the latest update (it changes where the run decays it). */
   lr?: number;
+  /** The step at which Adam's moments started afresh (a run continued from weights alone); 0 if absent. */
+  adamStart?: number;
+  /** Updates folded into the weights' moving averages (`avg.<name>`), where the run averages them. */
+  averaged?: number;
 }
 
 /** The model kinds a checkpoint can hold. */
@@ -74,6 +78,11 @@ export interface Checkpoint {
   weights: Map<string, NamedTensor>;
   /** Adam's moments, when the file holds them (needed to resume). */
   adam?: { m: Map<string, NamedTensor>; v: Map<string, NamedTensor> };
+  /**
+   * The weights' moving averages (`avg.<name>`, Polyak averaging), when the run keeps them: what
+   * {@link modelFromCheckpoint} loads unless told to take the raw weights.
+   */
+  average?: Map<string, NamedTensor>;
   /** The training position, when the file holds it. */
   state?: TrainState;
   /** Other metadata (dataset, options), as stored. */
@@ -116,6 +125,8 @@ export async function saveCheckpoint(
     for (const spec of model.specs()) {
       tensors.set(`adam.m.${spec.name}`, await tensorData(trainer.m[spec.name]));
       tensors.set(`adam.v.${spec.name}`, await tensorData(trainer.v[spec.name]));
+      const a = trainer.avg[spec.name];
+      if (a) tensors.set(`avg.${spec.name}`, await finiteData(a, `avg.${spec.name}`));
     }
   }
   const metadata = checkpointMetadata(model, state, info);
@@ -123,19 +134,22 @@ export async function saveCheckpoint(
   await writeAtomic(path, encodeSafetensors(tensors, metadata));
 }
 
+/** A tensor's values, refusing (RangeError) one that is not finite: a checkpoint is never written with a NaN. */
+async function finiteData(x: tf.Tensor, name: string): Promise<NamedTensor> {
+  const t = await tensorData(x);
+  const bad = t.data.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) {
+    throw new RangeError(
+      `Cannot save checkpoint as weight ${name}[${bad}] is ${t.data[bad]}: the previous checkpoint is kept`,
+    );
+  }
+  return t;
+}
+
 /** A model's weights by name, refusing (RangeError) a weight that is not finite. */
 async function modelTensors(model: Model): Promise<Map<string, NamedTensor>> {
   const tensors = new Map<string, NamedTensor>();
-  for (const spec of model.specs()) {
-    const t = await tensorData(model.weights[spec.name]);
-    const bad = t.data.findIndex((v) => !Number.isFinite(v));
-    if (bad >= 0) {
-      throw new RangeError(
-        `Cannot save checkpoint as weight ${spec.name}[${bad}] is ${t.data[bad]}: the previous checkpoint is kept`,
-      );
-    }
-    tensors.set(spec.name, t);
-  }
+  for (const spec of model.specs()) tensors.set(spec.name, await finiteData(model.weights[spec.name], spec.name));
   return tensors;
 }
 
@@ -322,10 +336,10 @@ function checkpointFrom(decoded: Safetensors, path: string, base?: Checkpoint): 
   const weights = new Map<string, NamedTensor>();
   const m = new Map<string, NamedTensor>();
   const v = new Map<string, NamedTensor>();
+  const avg = new Map<string, NamedTensor>();
+  const parts = [["", weights, true], ["adam.m.", m, false], ["adam.v.", v, false], ["avg.", avg, false]] as const;
   for (const spec of specs) {
-    for (
-      const [prefix, into, required] of [["", weights, true], ["adam.m.", m, false], ["adam.v.", v, false]] as const
-    ) {
+    for (const [prefix, into, required] of parts) {
       const t = tensors.get(prefix + spec.name);
       if (!t) {
         if (required) throw fail(`weight ${spec.name} is missing`);
@@ -337,25 +351,41 @@ function checkpointFrom(decoded: Safetensors, path: string, base?: Checkpoint): 
       into.set(spec.name, t);
     }
   }
-  const known = new Set(specs.flatMap((s) => [s.name, `adam.m.${s.name}`, `adam.v.${s.name}`]));
+  const known = new Set(specs.flatMap((s) => parts.map(([prefix]) => prefix + s.name)));
   const extra = [...tensors.keys()].filter((k) => !known.has(k));
   if (extra.length) throw fail(`it holds tensors the config does not have: ${extra.slice(0, 5).join(", ")}`);
   const full = m.size === weights.size && v.size === weights.size;
+  if (avg.size && avg.size !== weights.size) throw fail(`it holds the moving averages of some weights only`);
   return {
     kind,
     config,
     weights,
     adam: full ? { m, v } : undefined,
+    average: avg.size ? avg : undefined,
     state: metadata.state ? JSON.parse(metadata.state) : undefined,
     info: metadata.info ? JSON.parse(metadata.info) : {},
     base: ref,
   };
 }
 
-/** Builds the model (DRAW or classifier) holding a checkpoint's weights. */
-export function modelFromCheckpoint(ckpt: Checkpoint): Model {
+/** Which of a checkpoint's weights {@link modelFromCheckpoint} loads. */
+export interface LoadOptions {
+  /**
+   * The raw weights of a run that keeps moving averages (`--no-average`), not the averages. Default false: the
+   * averages where the checkpoint has them, which is what validation, `eval`, `sample` and shipped models use.
+   */
+  raw?: boolean;
+}
+
+/** The weights a model loaded from `ckpt` holds: the moving averages where it has them, unless `raw`. */
+export function checkpointWeights(ckpt: Checkpoint, options: LoadOptions = {}): Map<string, NamedTensor> {
+  return !options.raw && ckpt.average ? ckpt.average : ckpt.weights;
+}
+
+/** Builds the model (DRAW or classifier) holding a checkpoint's weights (its averages where it keeps them). */
+export function modelFromCheckpoint(ckpt: Checkpoint, options: LoadOptions = {}): Model {
   const model = KINDS[ckpt.kind].build(ckpt.config);
-  assignWeights(model, ckpt.weights);
+  assignWeights(model, checkpointWeights(ckpt, options));
   return model;
 }
 
@@ -364,16 +394,31 @@ export function assignWeights(model: Model, weights: Map<string, NamedTensor>): 
   for (const [name, t] of weights) tf.tidy(() => model.weights[name].assign(tf.tensor(t.data, t.shape)));
 }
 
-/** Restores a trainer's Adam moments and iteration count from a checkpoint. */
-export function restoreTrainer(trainer: Trainer, ckpt: Checkpoint): void {
-  if (!ckpt.adam || !ckpt.state) {
+/**
+ * Restores a trainer's Adam moments, step count and moving averages from a checkpoint. A checkpoint of weights
+ * alone (a shipped model) restores the step count only, with `fresh`: Adam starts again from zero moments at the
+ * model's step (its bias correction counting from there), and the averages, where the trainer keeps them, from the
+ * weights.
+ */
+export function restoreTrainer(trainer: Trainer, ckpt: Checkpoint, options: { fresh?: boolean } = {}): void {
+  if (!ckpt.state || (!ckpt.adam && !options.fresh)) {
     throw new SafetensorsError(
       "Cannot resume from this checkpoint as it holds no optimizer state (weights only): resume the run it came from, or start a new one",
     );
   }
-  for (const [name, t] of ckpt.adam.m) tf.tidy(() => trainer.m[name].assign(tf.tensor(t.data, t.shape)));
-  for (const [name, t] of ckpt.adam.v) tf.tidy(() => trainer.v[name].assign(tf.tensor(t.data, t.shape)));
+  const set = (into: Record<string, tf.Variable>, from: Map<string, NamedTensor>) => {
+    for (const [name, t] of from) if (into[name]) tf.tidy(() => into[name].assign(tf.tensor(t.data, t.shape)));
+  };
   trainer.iteration = ckpt.state.iteration;
+  if (ckpt.adam) {
+    set(trainer.m, ckpt.adam.m);
+    set(trainer.v, ckpt.adam.v);
+    trainer.adamStart = ckpt.state.adamStart ?? 0;
+  } else trainer.adamStart = ckpt.state.iteration;
+  if (ckpt.average && ckpt.adam) {
+    set(trainer.avg, ckpt.average);
+    trainer.averaged = ckpt.state.averaged ?? 0;
+  }
 }
 
 export { type NamedTensor, SafetensorsError };

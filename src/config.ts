@@ -224,7 +224,7 @@ export interface ConfigRequest {
 export function presetName(r: ConfigRequest): string {
   const presets: Record<string, unknown> = r.classify ? CLASSIFIER_PRESETS : PRESETS;
   const name = r.preset ?? (r.classify ? "cluttered" : r.noAttention ? "mnist-no-attention" : r.dataDefault ?? "mnist");
-  if (!presets[name]) {
+  if (!Object.hasOwn(presets, name)) { // among the presets' own keys: not "constructor" or "toString"
     throw new RangeError(
       `unknown ${r.classify ? "classifier " : ""}preset "${name}": choose one of ${Object.keys(presets).join(", ")}`,
     );

@@ -25,7 +25,7 @@ import {
 } from "./checkpoint.ts";
 import { clock, Progress } from "./progress.ts";
 import { Rng } from "./random.ts";
-import { Trainer } from "./trainer.ts";
+import { Trainer, type TrainerOptions } from "./trainer.ts";
 import { type Engine, TFJS_ENGINE } from "./engine/engine.ts";
 
 /** Hyper-parameters of a run that must stay fixed across resumes. */
@@ -48,6 +48,11 @@ export interface RunSettings {
   freeze?: string[];
   /** Where the run's first weights came from (a model name, run directory or checkpoint), when not fresh. */
   initFrom?: string;
+  /**
+   * Polyak averaging's decay (beyond the paper; {@link TrainerOptions.average}): the run keeps a moving average
+   * of its weights, validates it, and a checkpoint holds it beside the raw weights. Absent or 0: off.
+   */
+  average?: number;
 }
 
 /**
@@ -284,6 +289,7 @@ interface Run {
  * improving, going on below the end of its first decay, or a warm restart at a larger step that anneals again.
  */
 function resumedSettings(saved: RunSettings, o: TrainOptions, epoch: number): RunSettings {
+  if (o.average !== undefined) saved = { ...saved, average: o.average };
   const { lrFinal: _f, decayEpochs: _e, decayStart: _s, ...kept } = saved;
   if (o.lrFinal === undefined) return o.lr === undefined ? saved : { ...kept, lr: o.lr };
   if (o.epochs === undefined || !(o.epochs > epoch)) {
@@ -316,6 +322,11 @@ function initWeights(model: Model, from: string, ckpt: Checkpoint): void {
     }
   }
   assignWeights(model, new Map(model.specs().map((spec) => [spec.name, ckpt.weights.get(spec.name)!])));
+}
+
+/** The Trainer's options for a run's settings. */
+function trainerOptions(s: RunSettings): TrainerOptions {
+  return { lr: s.lr, clipNorm: s.clipNorm, frozen: s.freeze, average: s.average ?? 0 };
 }
 
 /** A new run's batch, step size, clip and seed: the options', or the defaults. */
@@ -388,16 +399,19 @@ async function openRun(o: TrainOptions): Promise<Run> {
     checkResumed(o, ckpt.info.dataset, saved);
     const settings = resumedSettings(saved, o, ckpt.state.epoch);
     checkGeometry(ckpt.config, o.splits.train);
-    const model = modelFromCheckpoint(ckpt);
+    const model = modelFromCheckpoint(ckpt, { raw: true });
     const task = ckpt.kind === "classifier"
       ? classifierTask(ckpt.config as ClassifierConfig)
       : drawTask(ckpt.config as DrawConfig);
     model.engine = o.engine ?? TFJS_ENGINE;
-    const trainer = new Trainer(model, { lr: settings.lr, clipNorm: settings.clipNorm, frozen: settings.freeze });
-    restoreTrainer(trainer, ckpt);
+    const trainer = new Trainer(model, trainerOptions(settings));
+    restoreTrainer(trainer, ckpt, { fresh: true });
     const state = { ...ckpt.state };
     await trimMetrics(o.outDir, state.iteration);
-    progress.line(`resuming ${ckptPath} at step ${state.iteration} (${state.examples} examples, epoch ${state.epoch})`);
+    const fresh = ckpt.adam ? "" : " with a fresh optimizer (the checkpoint holds weights alone)";
+    progress.line(
+      `resuming ${ckptPath} at step ${state.iteration} (${state.examples} examples, epoch ${state.epoch})${fresh}`,
+    );
     return { o, task, model, trainer, state, settings, ckptPath, progress };
   }
   const ckptPath = `${o.outDir}/checkpoint.safetensors`;
@@ -410,13 +424,14 @@ async function openRun(o: TrainOptions): Promise<Run> {
   if (o.lrFinal !== undefined) Object.assign(settings, { lrFinal: o.lrFinal, decayEpochs: o.epochs });
   if (o.freeze?.length) settings.freeze = o.freeze;
   if (o.init) settings.initFrom = o.init.from;
+  if (o.average) settings.average = o.average;
   const model = o.task.create(settings.seed);
   model.engine = o.engine ?? TFJS_ENGINE;
   checkGeometry(model.config, o.splits.train);
   if (o.init) initWeights(model, o.init.from, o.init.checkpoint);
   let trainer: Trainer;
   try {
-    trainer = new Trainer(model, { lr: settings.lr, clipNorm: settings.clipNorm, frozen: settings.freeze });
+    trainer = new Trainer(model, trainerOptions(settings));
   } catch (e) {
     model.dispose();
     throw new RunError((e as Error).message);
@@ -504,6 +519,8 @@ class MetricsWindow {
 async function saveRun(run: Run, why: string, noise: Rng, secondsSoFar: number): Promise<void> {
   run.state.noiseRng = noise.state;
   run.state.seconds = secondsSoFar;
+  if (run.trainer.adamStart) run.state.adamStart = run.trainer.adamStart;
+  if (run.trainer.options.average > 0) run.state.averaged = run.trainer.averaged;
   await saveCheckpoint(run.ckptPath, run.model, run.trainer, run.state, {
     dataset: run.o.dataset,
     settings: run.settings,
@@ -530,16 +547,17 @@ async function validateRun(run: Run, budget: Budget, rate: number, limitForBudge
     byBudget = fits < limit;
     limit = Math.min(limit, fits);
   }
-  const r = await run.task.validate(
-    run.model,
-    o.splits.valid,
-    limit,
-    (d, n) => run.progress.update(`validating ${d}/${n}`),
-  );
+  const averaging = run.trainer.options.average > 0;
+  const validate = (what: string) =>
+    run.task.validate(run.model, o.splits.valid, limit, (d, n) => run.progress.update(`validating${what} ${d}/${n}`));
+  // with averaging: the averaged weights (what eval, sample and a shipped model use), and the raw ones beside them
+  const r = await run.trainer.withAverage(() => validate(averaging ? " (averaged weights)" : ""));
+  const raw = averaging ? await validate(" (raw weights)") : undefined;
   const subset = r.count < count
     ? ` (on the first ${r.count} of ${count} validation images${byBudget ? ", a subset sized to the time budget" : ""})`
     : "";
-  run.progress.line(`${r.text} at ${state.examples} examples${subset}`);
+  const also = raw ? ` with averaged weights; raw weights: ${raw.text.replace(/^validation /, "")}` : "";
+  run.progress.line(`${r.text} at ${state.examples} examples${subset}${also}`);
   const perEpoch = Math.floor(o.splits.train.count / Math.min(run.settings.batch, o.splits.train.count));
   await appendMetric(o.outDir, {
     kind: "valid",
@@ -547,6 +565,7 @@ async function validateRun(run: Run, budget: Budget, rate: number, limitForBudge
     examples: state.examples,
     epoch: state.epoch + state.batchInEpoch / perEpoch,
     ...r.figures,
+    ...(raw ? Object.fromEntries(Object.entries(raw.figures).map(([k, v]) => [`raw_${k}`, v])) : {}),
     count: r.count,
     of: count,
   });
@@ -660,9 +679,10 @@ export async function train(o: TrainOptions): Promise<TrainSummary> {
     `over epochs ${start}–${start + settings.decayEpochs!} (now ${scheduledLr(settings, state.epoch).toPrecision(3)})`;
   const from = settings.initFrom ? `; started from ${settings.initFrom}` : "";
   const frozen = settings.freeze?.length ? `; frozen: ${settings.freeze.join(", ")}` : "";
+  const averaging = settings.average ? `; a moving average of the weights with decay ${settings.average}` : "";
   progress.line(
     `training ${o.dataset}: ${task.describe(model)}, ${model.size} parameters; batch ${batch}, Adam lr ${lr}, ` +
-      `gradient clipping ${clipping}; backend ${o.backend ?? tf.getBackend()}${from}${frozen}`,
+      `gradient clipping ${clipping}; backend ${o.backend ?? tf.getBackend()}${from}${frozen}${averaging}`,
   );
   let stopped: TrainSummary["stopped"] = "epochs";
   let valid: Validation | undefined;

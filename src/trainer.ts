@@ -106,6 +106,12 @@ export interface TrainerOptions {
    * LSTM whose inputs are 144 wide. Default none.
    */
   frozen?: string[];
+  /**
+   * Polyak averaging (beyond the paper): keep an exponential moving average of the weights,
+   * a ← d·a + (1 − d)·w after every update, with d = min(average, (1 + n)/(10 + n)) for the n-th averaged
+   * update, so that the first updates are not buried under the starting weights. 0 turns it off. Default 0.
+   */
+  average?: number;
 }
 
 /** Figures of one step, read back from the device: batch means (for DRAW, nats per image). */
@@ -140,8 +146,17 @@ export class Trainer {
   readonly m: Record<string, tf.Variable> = {};
   /** Adam's second moments by parameter name. */
   readonly v: Record<string, tf.Variable> = {};
-  /** Number of updates applied so far. */
+  /** Number of updates applied so far (the run's step). */
   iteration = 0;
+  /**
+   * The step at which Adam's moments started from zero: 0, or where a run went on from weights alone (a shipped
+   * model) with a fresh optimizer. Adam's bias correction counts from here.
+   */
+  adamStart = 0;
+  /** The weights' moving averages by name, where {@link TrainerOptions.average} is on. */
+  readonly avg: Record<string, tf.Variable> = {};
+  /** Updates folded into the averages so far (their warm-up counts these). */
+  averaged = 0;
   /** The frozen weights: whole (undefined) or the rows [from, to) of their first axis. */
   private readonly frozen: Map<string, [number, number] | undefined>;
   /** The weights a step updates: all but the wholly frozen ones. */
@@ -160,8 +175,12 @@ export class Trainer {
       epsilon: options.epsilon ?? 1e-8,
       inPlace: options.inPlace ?? true,
       frozen: options.frozen ?? [],
+      average: options.average ?? 0,
     };
-    const { lr, clipNorm } = this.options;
+    const { lr, clipNorm, average } = this.options;
+    if (!(average >= 0 && average < 1)) {
+      throw new RangeError(`Cannot train as average must be in [0, 1): current value is ${average}`);
+    }
     if (!(lr > 0) || !Number.isFinite(lr)) {
       throw new RangeError(`Cannot train as lr must be > 0: current value is ${lr}`);
     }
@@ -173,6 +192,29 @@ export class Trainer {
     for (const [name, w] of Object.entries(model.weights)) {
       this.m[name] = tf.tidy(() => tf.variable(tf.zerosLike(w), false)); // tidy frees the initial value
       this.v[name] = tf.tidy(() => tf.variable(tf.zerosLike(w), false));
+      if (average > 0) this.avg[name] = tf.tidy(() => tf.variable(tf.clone(w), false));
+    }
+  }
+
+  /** The weight of the new weights in the next averaged update: 1 − d. */
+  private averageRate(): number {
+    const n = this.averaged;
+    return 1 - Math.min(this.options.average, (1 + n) / (10 + n));
+  }
+
+  /**
+   * Runs `fn` with the model holding its averaged weights (validation, evaluation), then gives the raw
+   * weights back; without averaging, just runs `fn`.
+   */
+  async withAverage<T>(fn: () => Promise<T>): Promise<T> {
+    if (!(this.options.average > 0)) return await fn();
+    const raw = Object.fromEntries(Object.entries(this.avg).map(([n]) => [n, tf.clone(this.model.weights[n])]));
+    for (const [n, a] of Object.entries(this.avg)) this.model.weights[n].assign(a);
+    try {
+      return await fn();
+    } finally {
+      for (const [n, w] of Object.entries(raw)) this.model.weights[n].assign(w);
+      tf.dispose(Object.values(raw));
     }
   }
 
@@ -245,8 +287,9 @@ export class Trainer {
   private apply(names: string[], grads: tf.Tensor[]): void {
     const { lr, beta1, beta2, epsilon } = this.options;
     this.iteration++;
-    const t = this.iteration;
+    const t = this.iteration - this.adamStart;
     const stepSize = lr * Math.sqrt(1 - beta2 ** t) / (1 - beta1 ** t);
+    const rate = this.averageRate();
     tf.tidy(() => {
       names.forEach((name, k) => {
         const g = grads[k];
@@ -256,8 +299,11 @@ export class Trainer {
         this.v[name].assign(v);
         const w = this.model.weights[name];
         w.assign(tf.sub(w, tf.mul(tf.div(m, tf.add(tf.sqrt(v), epsilon)), stepSize)));
+        const a = this.avg[name];
+        if (a) a.assign(tf.add(a, tf.mul(tf.sub(w, a), rate)));
       });
     });
+    if (this.options.average > 0) this.averaged++;
   }
 
   /** The factor that clips a gradient of global norm `norm` (1 without clipping). */
@@ -274,27 +320,41 @@ export class Trainer {
   private applyInPlace(names: string[], grads: tf.Tensor[], scale: number): void {
     const { lr, beta1, beta2, epsilon } = this.options;
     this.iteration++;
-    const t = this.iteration;
+    const t = this.iteration - this.adamStart;
     const stepSize = lr * Math.sqrt(1 - beta2 ** t) / (1 - beta1 ** t);
+    const rate = this.averageRate();
     names.forEach((name, k) => {
-      const w = this.model.weights[name], m = this.m[name], v = this.v[name];
-      const next = [tf.zerosLike(w), tf.zerosLike(m), tf.zerosLike(v)]; // made first: the views come after
-      const [g, w0, m0, v0, w1, m1, v1] = [grads[k], w, m, v, ...next].map(peek32);
+      const w = this.model.weights[name], m = this.m[name], v = this.v[name], a = this.avg[name];
+      // made first: the views come after
+      const next = [tf.zerosLike(w), tf.zerosLike(m), tf.zerosLike(v), ...(a ? [tf.zerosLike(a)] : [])];
+      const [g, w0, m0, v0, w1, m1, v1, a1] = [grads[k], w, m, v, ...next].map(peek32);
       for (let i = 0; i < g.length; i++) {
         const gi = g[i] * scale;
         m1[i] = beta1 * m0[i] + (1 - beta1) * gi;
         v1[i] = beta2 * v0[i] + (1 - beta2) * gi * gi;
         w1[i] = w0[i] - stepSize * m1[i] / (Math.sqrt(v1[i]) + epsilon);
       }
+      if (a) {
+        const a0 = peek32(a);
+        for (let i = 0; i < g.length; i++) a1[i] = a0[i] + rate * (w1[i] - a0[i]);
+        a.assign(next[3]);
+      }
       w.assign(next[0]);
       m.assign(next[1]);
       v.assign(next[2]);
       tf.dispose(next);
     });
+    if (this.options.average > 0) this.averaged++;
   }
 
   /** Frees the optimizer state (not the model). */
   dispose(): void {
-    for (const t of [...Object.values(this.m), ...Object.values(this.v), ...this.masks.values()]) t.dispose();
+    const all = [
+      ...Object.values(this.m),
+      ...Object.values(this.v),
+      ...Object.values(this.avg),
+      ...this.masks.values(),
+    ];
+    for (const t of all) t.dispose();
   }
 }

@@ -1,20 +1,19 @@
 /**
- * Ships a run as a model in models/<name>/: its checkpoint (weights and optimizer state, so that a
- * copy of the folder continues the run with `train … --resume --out <copy>`), metrics.jsonl and
- * config.json, and README.md, the model's card: data, command, training time, examples seen, the
+ * Ships a run as a model in models/<name>/: its checkpoint, config.json, metrics.jsonl (every validation and
+ * every tenth training line) and README.md, the model's card: data, command, training time, examples seen, the
  * test figure (measured here on the whole test split), the date.
  *
- * With --weights-only the checkpoint keeps the weights alone (a third of the size: the repository
- * allows 60 MB of model files, history included) and metrics.jsonl every validation with every
- * tenth training line; such a model samples and evaluates but cannot be resumed.
+ * The checkpoint holds the weights alone (a third of a run's checkpoint: the repository allows 80 MB of model
+ * files, history included), with the run's position: a copy of the folder goes on with `train … --resume --out
+ * <copy>`, with a fresh optimizer. Where the run kept a moving average of its weights (`train --average`), the
+ * averages are the shipped weights, and the card gives the raw weights' figure beside theirs.
  *
  * With --base <model> (a run started with `train --init-from <model>`, that model shipped in models/) the
  * checkpoint holds only what fine-tuning changed: the weights that differ from the base's, or their changed
  * rows where the run froze the others (`--freeze`), the rest read from models/<model> when it loads. A
  * model that another holds its changes over is refused as <name>: that model pins its file.
  *
- * Run: deno run -A tools/ship_model.ts <run-dir> <name> --command "<the train command>" [--samples K]
- *   [--weights-only | --base <model>]
+ * Run: deno run -A tools/ship_model.ts <run-dir> <name> --command "<the train command>" [--samples K] [--base <model>]
  *
  * @module
  */
@@ -27,7 +26,7 @@ import type { Classifier } from "../src/classifier.ts";
 import { DATASETS } from "../src/data/registry.ts";
 import type { Draw } from "../src/draw.ts";
 import { createEngine } from "../src/engine/engine.ts";
-import { evaluate, evaluateClassifier } from "../src/evaluate.ts";
+import { evaluate, evaluateClassifier, pairedDifference } from "../src/evaluate.ts";
 import { clock } from "../src/progress.ts";
 import type { RunSettings } from "../src/train.ts";
 
@@ -37,13 +36,12 @@ const { positionals: [run, name], values } = parseArgs({
   options: {
     command: { type: "string" },
     samples: { type: "string" },
-    "weights-only": { type: "boolean" },
     base: { type: "string" },
   },
 });
 if (!run || !name || !values.command) {
   console.error(
-    'usage: tools/ship_model.ts <run-dir> <name> --command "<the train command>" [--samples K] [--weights-only | --base <model>]',
+    'usage: tools/ship_model.ts <run-dir> <name> --command "<the train command>" [--samples K] [--base <model>]',
   );
   Deno.exit(2);
 }
@@ -64,19 +62,35 @@ const dataset = String(ckpt.info.dataset ?? config.dataset);
 const backend = await selectBackend("auto");
 const model = modelFromCheckpoint(ckpt);
 model.engine = await createEngine("auto", { backend: backend.name });
-const splits = await DATASETS[dataset].load({ log: (l) => console.error(l) });
+const entry = DATASETS.get(dataset);
+if (!entry) throw new Error(`${run} trained on ${dataset}, which is no data set of draw.ts`);
+const splits = await entry.load({ log: (l) => console.error(l) });
 const state = ckpt.state!;
+const averaged = ckpt.average !== undefined;
 let figure: string;
 if (model.kind === "draw") {
   const K = Number(values.samples ?? 1);
   const r = await evaluate(model as Draw, splits.test, { samples: K });
+  let rawFigure = "";
+  if (averaged) {
+    const raw = modelFromCheckpoint(ckpt, { raw: true }) as Draw;
+    raw.engine = model.engine;
+    const q = await evaluate(raw, splits.test, { samples: K });
+    const d = pairedDifference(r.perImage.elbo, q.perImage.elbo);
+    rawFigure = `. These are the moving average of the run's weights (Polyak averaging, decay ${
+      (ckpt.info.settings as RunSettings).average
+    }: beyond the paper); its raw weights give ${q.elbo.toFixed(2)} ± ${q.elboSe.toFixed(2)}${
+      q.iwBound !== undefined ? ` (importance-weighted ${q.iwBound.toFixed(2)})` : ""
+    }, the averages ${signed(d.mean)} ± ${d.se.toFixed(2)} nats against them image by image`;
+    raw.dispose();
+  }
   figure = `test NLL ≤ **${r.elbo.toFixed(2)} nats** ± ${r.elboSe.toFixed(2)} (Eq 12 bound: Lx ${r.lx.toFixed(2)}, ` +
     `Lz ${r.lz.toFixed(2)}; ${r.count} test images, ${K > 1 ? `averaged over ${K} samples of z` : "one sample of z"} ` +
     `each)` +
     (r.iwBound !== undefined
       ? `; importance-weighted bound with K = ${K}: **${r.iwBound.toFixed(2)} nats** ± ${r.iwSe!.toFixed(2)}`
       : "") +
-    " (± one standard error over the test images)";
+    " (± one standard error over the test images)" + rawFigure;
 } else {
   const r = await evaluateClassifier(model as Classifier, splits.test);
   figure = `test error **${(100 * r.error).toFixed(2)}%** ± ${(100 * r.errorSe).toFixed(2)} (one standard error; ` +
@@ -90,7 +104,6 @@ const source = splits.source
 const out = `${modelsDir()}/${name}`;
 await Deno.mkdir(out, { recursive: true });
 const base = values.base;
-const weightsOnly = values["weights-only"] === true || base !== undefined;
 await Deno.copyFile(`${run}/config.json`, `${out}/config.json`);
 let changes = "";
 if (base !== undefined) {
@@ -108,16 +121,12 @@ if (base !== undefined) {
   }: ${(delta.bytes / 1e6).toFixed(2)} MB); the rest is read from models/${base}, pinned by its SHA-256, so the two
 folders go together.`;
 }
-if (weightsOnly) {
-  if (base === undefined) await saveCheckpoint(`${out}/checkpoint.safetensors`, model, undefined, state, ckpt.info);
-  let train = 0;
-  const lines = (await Deno.readTextFile(`${run}/metrics.jsonl`)).split("\n").filter((line) =>
-    line && (!line.startsWith('{"kind":"train"') || train++ % 10 === 0)
-  );
-  await Deno.writeTextFile(`${out}/metrics.jsonl`, lines.join("\n") + "\n");
-} else {
-  for (const f of ["checkpoint.safetensors", "metrics.jsonl"]) await Deno.copyFile(`${run}/${f}`, `${out}/${f}`);
-}
+if (base === undefined) await saveCheckpoint(`${out}/checkpoint.safetensors`, model, undefined, state, ckpt.info);
+let train = 0;
+const lines = (await Deno.readTextFile(`${run}/metrics.jsonl`)).split("\n").filter((line) =>
+  line && (!line.startsWith('{"kind":"train"') || train++ % 10 === 0)
+);
+await Deno.writeTextFile(`${out}/metrics.jsonl`, lines.join("\n") + "\n");
 const initFrom = (ckpt.info.settings as RunSettings | undefined)?.initFrom;
 const card = `# ${name}
 
@@ -141,18 +150,21 @@ ${
 | date | ${new Date().toISOString().slice(0, 10)}, draw.ts on a 2-core CPU machine |
 
 Use it by name: \`deno run -A cli.ts sample ${name}\`, \`eval ${name}\`, \`serve ${name}\`, or \`loadModel("${name}")\`.
-${
-  weightsOnly
-    ? `The checkpoint holds the weights alone (the optimizer's state is left out to keep the repository small), and
-metrics.jsonl every validation with every tenth training line: it samples and evaluates, and cannot be resumed.${
-      changes ? `\n${changes}` : ""
-    }`
-    : `The checkpoint keeps the optimizer's state: a copy of this folder continues the run (\`cp -r models/${name}
-runs/${name}-more && deno run -A cli.ts train ${dataset} --resume --out runs/${name}-more\`; resuming in models/${name}
-itself would rewrite the shipped files).`
+The checkpoint holds the weights alone${averaged ? " (the run's moving averages)" : ""} and where the run stood (the
+optimizer's state is left out to keep the repository small); metrics.jsonl every validation with every tenth
+training line. ${
+  changes ||
+  `A copy of this folder goes on training from here with a fresh optimizer, at the model's examples and epoch
+(\`cp -r models/${name} runs/${name}-more && deno run -A cli.ts train ${dataset} --resume --out runs/${name}-more
+--lr 3e-4\`: a warm restart; resuming in models/${name} itself would rewrite the shipped files).`
 }
 `;
 await Deno.writeTextFile(`${out}/README.md`, card);
 await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", `${out}/README.md`] }).output(); // as deno fmt lays it out
 console.log(`shipped ${run} as ${out}: ${figure}`);
 model.engine.dispose();
+
+/** A difference with its sign, to two places. */
+function signed(x: number): string {
+  return `${x < 0 ? "−" : "+"}${Math.abs(x).toFixed(2)}`;
+}
