@@ -8,6 +8,7 @@
  */
 import { parseArgs } from "node:util";
 import {
+  checkPass,
   type ClassifierConfig,
   type ConfigRequest,
   type DrawConfig,
@@ -17,11 +18,13 @@ import {
 } from "./src/config.ts";
 import { BackendError, type BackendName, BACKENDS, selectBackend } from "./src/backend.ts";
 import { DATASETS } from "./src/data/registry.ts";
+import { classifierSpecs, paramSpecs } from "./src/params.ts";
+import { datasetEntry, resolveModel, UsageError, userPath } from "./src/resolve.ts";
 import type { Splits } from "./src/data/dataset.ts";
 import { DataError, isFile, writeAtomic } from "./src/data/files.ts";
 import { type Checkpoint, loadCheckpoint, modelFromCheckpoint, SafetensorsError } from "./src/checkpoint.ts";
 import { frozenParts } from "./src/trainer.ts";
-import { shippedModel, shippedModels } from "./src/models.ts";
+import { shippedModel } from "./src/models.ts";
 import { servePage } from "./src/serve.ts";
 import { type EvalResult, evaluate, evaluateClassifier, pairedDifference } from "./src/evaluate.ts";
 import { Classifier } from "./src/classifier.ts";
@@ -32,6 +35,7 @@ import {
   RunError,
   type RunSettings,
   train,
+  TRAIN_DEFAULTS,
   type TrainSummary,
 } from "./src/train.ts";
 import { BLAS_CANDIDATES, enableBlas } from "./src/tfjs_wasm_blas.ts";
@@ -128,11 +132,6 @@ Common options:
   -h, --help            this help
 `;
 
-/** A usage error: exit 2 with a short message and a pointer to --help. */
-class UsageError extends Error {
-  override name = "UsageError";
-}
-
 const OPTIONS = {
   help: { type: "boolean", short: "h" },
   json: { type: "boolean" },
@@ -221,7 +220,7 @@ async function backend(v: Values): Promise<string> {
   if (!ENGINES.includes(engineName)) {
     throw new UsageError(`--engine must be one of ${ENGINES.join(", ")}: got ${engineName}`);
   }
-  const threads = num(v, "threads", Math.max(1, navigator.hardwareConcurrency || 1), { int: true, min: 1 });
+  const threads = num(v, "threads", Math.max(1, navigator.hardwareConcurrency || 1), { int: true, min: 1, max: 256 });
   const choice = await selectBackend(name);
   log(`backend: ${choice.name} (${choice.reason})`);
   if (engineName === "webgpu" && choice.name !== "webgpu") {
@@ -245,10 +244,10 @@ async function backend(v: Values): Promise<string> {
   return choice.name;
 }
 
-async function loadData(name: string, v: Values): Promise<Splits> {
-  const entry = DATASETS.get(name);
-  if (!entry) throw new UsageError(`unknown dataset "${name}": choose one of ${[...DATASETS.keys()].join(", ")}`);
-  const splits = await entry.load({ dataDir: v["data-dir"], log });
+/** The splits of data set `name` (given on the command line, or read from the file `from`). */
+async function loadData(name: string, v: Values, from?: string): Promise<Splits> {
+  const entry = datasetEntry(name, from);
+  const splits = await entry.load({ dataDir: userPath(v["data-dir"], "--data-dir"), log });
   log(
     `data: ${name} from ${splits.source} (${splits.train.count} train, ${splits.valid.count} valid, ${splits.test.count} test)`,
   );
@@ -392,9 +391,7 @@ async function initFrom(v: Values): Promise<{ from: string; checkpoint: Checkpoi
 async function cmdTrain(pos: string[], v: Values): Promise<number> {
   if (pos.length !== 1) throw new UsageError(`train takes one dataset (${[...DATASETS.keys()].join(", ")})`);
   const dataset = pos[0];
-  if (!DATASETS.has(dataset)) {
-    throw new UsageError(`unknown dataset "${dataset}": choose one of ${[...DATASETS.keys()].join(", ")}`);
-  }
+  datasetEntry(dataset);
   const request = configRequest(dataset, v);
   const minutes = v.minutes !== undefined ? num(v, "minutes", 0, { min: 0 }) : undefined;
   const epochs = v.epochs !== undefined
@@ -403,14 +400,20 @@ async function cmdTrain(pos: string[], v: Values): Promise<number> {
     ? 100
     : undefined;
   const settings = runSettings(v);
-  const out = v.out ?? `runs/${dataset}-${presetName(request)}`;
+  const out = userPath(v.out, "--out") ?? `runs/${dataset}-${presetName(request)}`;
   const init = await initFrom(v);
   if (v.resume) await checkResume({ outDir: out, dataset, ...settings }); // before the data loads
   // a new run from a trained model takes its architecture unless a preset is named (the flags still override)
   if (init && (init.checkpoint.kind === "classifier") === request.classify) request.base = init.checkpoint.config;
   const be = await backend(v);
   const splits = await loadData(dataset, v);
-  const config = usage(() => resolveConfig(request, splits.train));
+  const config = usage(() => {
+    const c = resolveConfig(request, splits.train);
+    if (request.classify) classifierSpecs(c as ClassifierConfig); // refuses a model too large to allocate
+    else paramSpecs(c as DrawConfig);
+    checkPass(c, settings.batch ?? TRAIN_DEFAULTS.batch, "--batch");
+    return c;
+  });
   const task = request.classify ? classifierTask(config as ClassifierConfig) : drawTask(config as DrawConfig);
   if (!splits.comparable) {
     log("NOTE: this data is not the paper's binarized MNIST; NLL figures are not comparable with Table 2");
@@ -441,19 +444,10 @@ async function cmdTrain(pos: string[], v: Values): Promise<number> {
   }
 }
 
-/** The checkpoint a run directory, checkpoint file or shipped model name (models/) points to. */
-async function checkpointPath(pos: string[], cmd: string): Promise<{ path: string; shipped?: string }> {
+/** The checkpoint the one positional argument of `cmd` names (see resolveModel). */
+function checkpointPath(pos: string[], cmd: string): Promise<{ path: string; shipped?: string }> {
   if (pos.length !== 1) throw new UsageError(`${cmd} takes one run directory, checkpoint file or model name`);
-  const p = pos[0];
-  if (await isFile(p)) return { path: p };
-  if (await isFile(`${p}/checkpoint.safetensors`)) return { path: `${p}/checkpoint.safetensors` };
-  const shipped = await shippedModel(p);
-  if (shipped) return { path: shipped, shipped: p };
-  const names = await shippedModels();
-  throw new DataError(
-    `Cannot find a checkpoint at ${p} or ${p}/checkpoint.safetensors, nor a shipped model by that name ` +
-      `(${names.length ? `shipped: ${names.join(", ")}` : "none shipped"}): train one with "cli.ts train"`,
-  );
+  return resolveModel(pos[0], cmd);
 }
 
 async function cmdEval(pos: string[], v: Values): Promise<number> {
@@ -461,7 +455,7 @@ async function cmdEval(pos: string[], v: Values): Promise<number> {
   const other = v.against !== undefined ? (await checkpointPath([v.against], "eval --against")).path : undefined;
   const split = v.split ?? "test";
   if (split !== "test" && split !== "valid") throw new UsageError(`--split must be test or valid: got ${split}`);
-  const K = num(v, "samples", 1, { int: true, min: 1 });
+  const K = num(v, "samples", 1, { int: true, min: 1, max: 10_000 });
   const ckpt = await loadCheckpoint(path);
   const otherCkpt = other !== undefined ? await loadCheckpoint(other) : undefined;
   const dataset = String(ckpt.info.dataset ?? "mnist");
@@ -476,10 +470,11 @@ async function cmdEval(pos: string[], v: Values): Promise<number> {
     }
   }
   await backend(v);
-  const splits = await loadData(dataset, v);
+  const splits = await loadData(dataset, v, path);
   const ds = splits[split];
   const limit = v.limit !== undefined ? num(v, "limit", 0, { int: true, min: 1 }) : undefined;
   const batch = num(v, "batch", 250, { int: true, min: 1 });
+  for (const c of [ckpt, otherCkpt]) if (c) usage(() => checkPass(c.config, batch, "--batch"));
   const seed = num(v, "seed", 0, { int: true, min: 0 });
   /** Evaluates one checkpoint on ds; the same seed for both models of a comparison (common noise). */
   const run = async (c: Checkpoint, what: string, raw = false) => {
@@ -583,10 +578,11 @@ function signed(x: number): string {
 async function cmdSample(pos: string[], v: Values): Promise<number> {
   const { path, shipped } = await checkpointPath(pos, "sample");
   const runDir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : ".";
-  const outDir = v.out ?? (shipped ? `runs/${shipped}-samples` : runDir); // shipped models stay as shipped
+  const outDir = userPath(v.out, "--out") ?? (shipped ? `runs/${shipped}-samples` : runDir); // shipped models stay as shipped
   const n = num(v, "n", 64, { int: true, min: 1 });
   const rng = new Rng(num(v, "seed", 0, { int: true, min: 0 }));
   const ckpt = await loadCheckpoint(path);
+  usage(() => checkPass(ckpt.config, n, "--n"));
   await backend(v);
   const model = modelFromCheckpoint(ckpt, { raw: v["no-average"] });
   model.engine = engine;
@@ -604,7 +600,7 @@ async function cmdSample(pos: string[], v: Values): Promise<number> {
     }
   };
   if (model instanceof Classifier) {
-    const splits = await loadData(dataset, v);
+    const splits = await loadData(dataset, v, path);
     await put("glimpses.png", encodePng(await glimpsePicture(model, splits.test, Math.min(n, 8))));
     await curve(`Differentiable RAM on ${dataset}: cross-entropy against examples seen`);
     model.dispose();
@@ -619,7 +615,7 @@ async function cmdSample(pos: string[], v: Values): Promise<number> {
   await put("generation.gif", encodeGif(gen.frames, gen.delays));
   let splits: Splits | undefined;
   try {
-    splits = await loadData(dataset, v);
+    splits = await loadData(dataset, v, path);
   } catch (e) {
     if (!(e instanceof DataError)) throw e;
     log(`skipping the pictures that need ${dataset}: ${e.message}`);
@@ -686,7 +682,9 @@ async function cmdServe(pos: string[], v: Values): Promise<number> {
   const dataset = String(ckpt.info.dataset ?? "mnist");
   const examples = ckpt.kind === "classifier"
     ? async () => {
-      const test = (await loadData(dataset, v)).test, size = test.height * test.width, n = Math.min(8, test.count);
+      const test = (await loadData(dataset, v, path)).test,
+        size = test.height * test.width,
+        n = Math.min(8, test.count);
       const out = new Uint8Array(n * (size + 1));
       out.set(test.images.subarray(0, n * size));
       out.set(test.labels!.subarray(0, n), n * size);

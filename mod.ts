@@ -125,6 +125,7 @@ export {
   type Model,
   modelFromCheckpoint,
   type ModelKind,
+  type ModelLoadOptions,
   type NamedTensor,
   restoreTrainer,
   saveCheckpoint,
@@ -132,6 +133,7 @@ export {
   type TrainState,
 } from "./src/checkpoint.ts";
 export { loadModel, shippedModels } from "./src/models.ts";
+export { resolveModel, UsageError } from "./src/resolve.ts";
 export { batchTensor, type Dataset, type LoadOptions, type Splits } from "./src/data/dataset.ts";
 export { loadBinarizedMnist, loadMnistIdx } from "./src/data/mnist.ts";
 export { loadCifar10 } from "./src/data/cifar.ts";

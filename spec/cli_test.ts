@@ -528,7 +528,7 @@ Deno.test("cli: a fine-tuned model ships as its changes over its base, and eval,
   ok(names.includes("lstm.kernel[0:9]") && !names.includes("lstm.kernel"), `tensors: ${names}`);
   ok((await Deno.stat(file)).size < (await Deno.stat(`${models}/base/checkpoint.safetensors`)).size / 2, "smaller");
   const card = await Deno.readTextFile(`${models}/tuned/README.md`);
-  match(card, /fine-tuned from the shipped `base`/);
+  match(card, /fine-tuned\s+from the shipped `base`/);
   match(card, /of training, starting from the weights of `base`/);
   // the shipped changes give the run's own model: the same test figures
   const [e, direct] = [await cli(["eval", "tuned", "--json"], env), await cli(["eval", `${runs}/b`, "--json"], env)];

@@ -314,7 +314,7 @@ function checkpointFrom(decoded: Safetensors, path: string, base?: Checkpoint): 
   const fail = (why: string) => new SafetensorsError(`Cannot use ${path} as a draw.ts checkpoint: ${why}`);
   if (metadata.format !== FORMAT) throw fail(`its format tag is ${metadata.format ?? "missing"}, not ${FORMAT}`);
   const kind = (metadata.kind ?? "draw") as ModelKind;
-  if (!(kind in KINDS)) throw fail(`its model kind ${kind} is unknown`);
+  if (!Object.hasOwn(KINDS, kind)) throw fail(`its model kind ${kind} is unknown (draw or classifier)`);
   const ref = baseOf(metadata, path);
   if (ref) {
     if (!base) {
@@ -356,20 +356,41 @@ function checkpointFrom(decoded: Safetensors, path: string, base?: Checkpoint): 
   if (extra.length) throw fail(`it holds tensors the config does not have: ${extra.slice(0, 5).join(", ")}`);
   const full = m.size === weights.size && v.size === weights.size;
   if (avg.size && avg.size !== weights.size) throw fail(`it holds the moving averages of some weights only`);
+  // a NaN or an infinity would give NaN figures (or pictures of nothing) with exit 0: refused here, named
+  for (const [prefix, into] of parts) {
+    for (const [name, t] of into) {
+      const bad = t.data.findIndex((x) => !Number.isFinite(x));
+      if (bad >= 0) throw fail(`${prefix}${name}[${bad}] is ${t.data[bad]}, not a finite number (a damaged file)`);
+    }
+  }
+  const json = (key: string) => {
+    try {
+      return metadata[key] ? JSON.parse(metadata[key]) : undefined;
+    } catch (e) {
+      throw fail(`its metadata entry ${key} is not valid JSON (${(e as Error).message})`);
+    }
+  };
+  const state = json("state"), info = json("info") ?? {};
+  if (state !== undefined && (typeof state !== "object" || !Number.isInteger(state?.iteration))) {
+    throw fail(`its metadata entry state is not a training position (${metadata.state.slice(0, 80)})`);
+  }
+  if (typeof info !== "object" || info === null || Array.isArray(info)) {
+    throw fail(`its metadata entry info is not an object (${metadata.info.slice(0, 80)})`);
+  }
   return {
     kind,
     config,
     weights,
     adam: full ? { m, v } : undefined,
     average: avg.size ? avg : undefined,
-    state: metadata.state ? JSON.parse(metadata.state) : undefined,
-    info: metadata.info ? JSON.parse(metadata.info) : {},
+    state,
+    info,
     base: ref,
   };
 }
 
 /** Which of a checkpoint's weights {@link modelFromCheckpoint} loads. */
-export interface LoadOptions {
+export interface ModelLoadOptions {
   /**
    * The raw weights of a run that keeps moving averages (`--no-average`), not the averages. Default false: the
    * averages where the checkpoint has them, which is what validation, `eval`, `sample` and shipped models use.
@@ -378,12 +399,12 @@ export interface LoadOptions {
 }
 
 /** The weights a model loaded from `ckpt` holds: the moving averages where it has them, unless `raw`. */
-export function checkpointWeights(ckpt: Checkpoint, options: LoadOptions = {}): Map<string, NamedTensor> {
+export function checkpointWeights(ckpt: Checkpoint, options: ModelLoadOptions = {}): Map<string, NamedTensor> {
   return !options.raw && ckpt.average ? ckpt.average : ckpt.weights;
 }
 
 /** Builds the model (DRAW or classifier) holding a checkpoint's weights (its averages where it keeps them). */
-export function modelFromCheckpoint(ckpt: Checkpoint, options: LoadOptions = {}): Model {
+export function modelFromCheckpoint(ckpt: Checkpoint, options: ModelLoadOptions = {}): Model {
   const model = KINDS[ckpt.kind].build(ckpt.config);
   assignWeights(model, checkpointWeights(ckpt, options));
   return model;

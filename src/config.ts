@@ -137,7 +137,31 @@ export const PRESETS: Readonly<Record<string, DrawConfig>> = Object.freeze({
   tiny: TINY,
 });
 
-function checkInt(what: string, value: unknown, min: number): void {
+/**
+ * The largest value of each size in a configuration, from a flag or from a file: checked before any memory is
+ * taken, so that a size in the billions is a one-line error and not an allocation that fills the machine. Each
+ * is well above what the paper uses (T 64, LSTM 800, z 100, 100×100 images, 12×12 glimpses).
+ */
+export const LIMITS = Object.freeze({
+  /** Image width and height. */
+  side: 1024,
+  /** Colour planes. */
+  channels: 4,
+  /** DRAW's steps, or the classifier's glimpses. */
+  T: 1000,
+  /** LSTM width. */
+  hidden: 4096,
+  /** Latent width. */
+  z: 1024,
+  /** Attention grid side N (read, write, glimpse). */
+  N: 256,
+  /** Classes. */
+  classes: 1000,
+  /** Weights in all (4 bytes each): 100M, 400 MB. */
+  parameters: 100_000_000,
+});
+
+function checkInt(what: string, value: unknown, min: number, max = Infinity): void {
   if (typeof value !== "number" || !Number.isInteger(value)) {
     throw new TypeError(
       `Cannot use config as ${what} must be an integer: current value is ${String(value)}`,
@@ -146,6 +170,54 @@ function checkInt(what: string, value: unknown, min: number): void {
   if (value < min) {
     throw new RangeError(
       `Cannot use config as ${what} must be >= ${min}: current value is ${value}`,
+    );
+  }
+  if (value > max) {
+    throw new RangeError(`Cannot use config as ${what} must be <= ${max}: current value is ${value}`);
+  }
+}
+
+/** The most memory one pass (forward and backward, its T steps kept) may take: 8 GiB. */
+export const MAX_PASS_BYTES = 8 * 2 ** 30;
+
+/**
+ * About the bytes a pass of `batch` images keeps for its backward pass: per image and step, the LSTMs' gates and
+ * states (about 12 × hidden), the latent's mean, log σ, noise and sample (4 × z), the canvas, its sigmoid and the
+ * error image, and the glimpse (float32). An estimate to refuse absurd sizes with, within a factor of two of the
+ * engines' arenas (the WebGPU engine's is 156 MiB at MNIST's batch 100, where this says 150 MB).
+ */
+export function passBytes(config: DrawConfig | ClassifierConfig, batch: number): number {
+  const image = config.width * config.height * config.channels;
+  const perStep = "T" in config
+    ? 12 * config.hidden + 4 * config.z + 3 * image + 2 * (config.readN ? config.readN ** 2 * config.channels : image)
+    : 12 * config.hidden + config.readN ** 2 * config.channels;
+  const steps = "T" in config ? config.T : config.glimpses;
+  return 4 * batch * steps * perStep + 4 * batch * image;
+}
+
+/**
+ * Refuses a pass of `batch` images that would take more than {@link MAX_PASS_BYTES}, naming `flag` (the option that
+ * sets the batch), before any memory is taken.
+ */
+export function checkPass(config: DrawConfig | ClassifierConfig, batch: number, flag: string): void {
+  const bytes = passBytes(config, batch);
+  if (bytes > MAX_PASS_BYTES) {
+    const fits = Math.max(1, Math.floor(batch * MAX_PASS_BYTES / bytes));
+    throw new RangeError(
+      `Cannot run ${batch} images at once with this model: a pass would take about ${
+        (bytes / 2 ** 30).toFixed(1)
+      } GiB, more than the ${MAX_PASS_BYTES / 2 ** 30} GiB allowed; give ${flag} ${fits} or less`,
+    );
+  }
+}
+
+/** Refuses a model of more than {@link LIMITS}.parameters weights, before they are allocated. */
+export function checkParameters(count: number): void {
+  if (count > LIMITS.parameters) {
+    throw new RangeError(
+      `Cannot build a model of ${count.toLocaleString("en")} weights: at most ${
+        LIMITS.parameters.toLocaleString("en")
+      } (smaller images, LSTM or latent, or attention)`,
     );
   }
 }
@@ -160,14 +232,14 @@ function checkInt(what: string, value: unknown, min: number): void {
  * ```
  */
 export function validateConfig(config: DrawConfig): DrawConfig {
-  checkInt("width", config.width, 1);
-  checkInt("height", config.height, 1);
-  checkInt("channels", config.channels, 1);
-  checkInt("T", config.T, 1);
-  checkInt("hidden", config.hidden, 1);
-  checkInt("z", config.z, 1);
-  checkInt("readN", config.readN, 0);
-  checkInt("writeN", config.writeN, 0);
+  checkInt("width", config.width, 1, LIMITS.side);
+  checkInt("height", config.height, 1, LIMITS.side);
+  checkInt("channels", config.channels, 1, LIMITS.channels);
+  checkInt("T", config.T, 1, LIMITS.T);
+  checkInt("hidden", config.hidden, 1, LIMITS.hidden);
+  checkInt("z", config.z, 1, LIMITS.z);
+  checkInt("readN", config.readN, 0, LIMITS.N);
+  checkInt("writeN", config.writeN, 0, LIMITS.N);
   for (const key of ["readN", "writeN"] as const) {
     if (config[key] === 1) {
       throw new RangeError(
@@ -180,16 +252,22 @@ export function validateConfig(config: DrawConfig): DrawConfig {
 
 /** Checks a classifier configuration and returns it unchanged. */
 export function validateClassifierConfig(config: ClassifierConfig): ClassifierConfig {
-  const check = (what: string, v: unknown, min: number) => {
-    if (typeof v !== "number" || !Number.isInteger(v) || v < min) {
+  const check = (what: string, v: unknown, min: number, max: number) => {
+    if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
       throw new RangeError(
-        `Cannot use classifier config as ${what} must be an integer >= ${min}: current value is ${String(v)}`,
+        `Cannot use classifier config as ${what} must be an integer from ${min} to ${max}: current value is ${
+          String(v)
+        }`,
       );
     }
   };
-  for (const k of ["width", "height", "channels", "glimpses", "hidden"] as const) check(k, config[k], 1);
-  check("readN", config.readN, 2);
-  check("classes", config.classes, 2);
+  check("width", config.width, 1, LIMITS.side);
+  check("height", config.height, 1, LIMITS.side);
+  check("channels", config.channels, 1, LIMITS.channels);
+  check("glimpses", config.glimpses, 1, LIMITS.T);
+  check("hidden", config.hidden, 1, LIMITS.hidden);
+  check("readN", config.readN, 2, LIMITS.N);
+  check("classes", config.classes, 2, LIMITS.classes);
   return config;
 }
 

@@ -1,14 +1,15 @@
 /**
  * The trained models that ship with draw.ts: `models/<name>/` holds a run's checkpoint
- * (checkpoint.safetensors: weights, and the optimizer state so that training can continue with
- * `--resume`), its metrics.jsonl and config.json, and README.md, the model's card (data, command,
+ * (checkpoint.safetensors: weights, and for models shipped before weights-only, the optimizer state; a copy of
+ * the folder continues training with `--resume` either way), its metrics.jsonl and config.json, and README.md, the model's card (data, command,
  * training time, examples seen, test figure, date). A model fine-tuned from another may hold only its
  * changes, the rest read from that model's folder (docs/checkpoint.md, "Fine-tuned checkpoints").
  * `sample`, `eval` and {@link loadModel} take such a name where they take a run directory.
  *
  * @module
  */
-import { loadCheckpoint, type Model, modelFromCheckpoint } from "./checkpoint.ts";
+import { loadCheckpoint, type Model, modelFromCheckpoint, type ModelLoadOptions } from "./checkpoint.ts";
+import { resolveModel } from "./resolve.ts";
 
 /** Where the shipped models are: `$DRAW_MODELS_DIR`, else the repository's models/ folder. */
 export function modelsDir(): string {
@@ -46,7 +47,8 @@ export async function shippedModels(): Promise<string[]> {
 }
 
 /**
- * A model by shipped name ("mnist"), run directory or checkpoint file, with its weights loaded.
+ * A model by checkpoint file, run directory or shipped name ("mnist"), with its weights loaded (a run's moving
+ * averages where it keeps them, unless `raw`).
  *
  * @example
  * ```ts
@@ -58,16 +60,6 @@ export async function shippedModels(): Promise<string[]> {
  * }
  * ```
  */
-export async function loadModel(nameOrPath: string): Promise<Model> {
-  const shipped = await shippedModel(nameOrPath);
-  const isFile = async (p: string) => {
-    try {
-      return (await Deno.stat(p)).isFile;
-    } catch {
-      return false;
-    }
-  };
-  const path = shipped ??
-    ((await isFile(nameOrPath)) ? nameOrPath : `${nameOrPath}/checkpoint.safetensors`);
-  return modelFromCheckpoint(await loadCheckpoint(path));
+export async function loadModel(nameOrPath: string, options: ModelLoadOptions = {}): Promise<Model> {
+  return modelFromCheckpoint(await loadCheckpoint((await resolveModel(nameOrPath, "loadModel")).path), options);
 }

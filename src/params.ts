@@ -5,6 +5,7 @@
  * @module
  */
 import {
+  checkParameters,
   type ClassifierConfig,
   type DrawConfig,
   imageSize,
@@ -75,6 +76,12 @@ export function paramSpecs(config: DrawConfig): ParamSpec[] {
     { name: "write.kernel", shape: [H, writeSize(config)], init: "kernel" },
     { name: "write.bias", shape: [writeSize(config)], init: "zeros" },
   );
+  return checkedCount(specs);
+}
+
+/** `specs`, after refusing a model too large to allocate ({@link checkParameters}). */
+function checkedCount(specs: ParamSpec[]): ParamSpec[] {
+  checkParameters(specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0));
   return specs;
 }
 
@@ -102,7 +109,7 @@ export function classifierSpecs(config: ClassifierConfig): ParamSpec[] {
   // first glimpse is a smooth low-resolution view of the whole image rather than N×N isolated
   // points σ = 1 pixel wide. (The paper does not say how it initialised σ.)
   const stride = (Math.max(config.width, config.height) - 1) / (N - 1);
-  return [
+  return checkedCount([
     { name: "h0", shape: [H], init: "zeros" },
     { name: "lstm.kernel", shape: [N * N * C + H, 4 * H], init: "kernel" },
     { name: "lstm.bias", shape: [4 * H], init: "lstm-bias" },
@@ -110,5 +117,5 @@ export function classifierSpecs(config: ClassifierConfig): ParamSpec[] {
     { name: "read.bias", shape: [5], init: "values", values: [0, 0, Math.log((stride / 2) ** 2), 0, 0] },
     { name: "out.kernel", shape: [H, config.classes], init: "kernel" },
     { name: "out.bias", shape: [config.classes], init: "zeros" },
-  ];
+  ]);
 }

@@ -27,6 +27,7 @@ import { clock, Progress } from "./progress.ts";
 import { Rng } from "./random.ts";
 import { Trainer, type TrainerOptions } from "./trainer.ts";
 import { type Engine, TFJS_ENGINE } from "./engine/engine.ts";
+import { LockError, lockRun, type RunLock } from "./lock.ts";
 
 /** Hyper-parameters of a run that must stay fixed across resumes. */
 export interface RunSettings {
@@ -273,6 +274,8 @@ export function epochOrder(n: number, seed: number, epoch: number): Int32Array {
 /** An open run: what is trained, with what, where, and how far it has come. */
 interface Run {
   o: TrainOptions;
+  /** The run directory's lock, held while the run writes there. */
+  lock: RunLock;
   task: Task;
   model: Model;
   trainer: Trainer;
@@ -388,10 +391,31 @@ export async function checkResume(o: ResumeOptions): Promise<void> {
   checkResumed(o, ckpt.info.dataset, savedSettings(ckpt, o));
 }
 
-/** Opens the run in o.outDir: resumes its checkpoint, or starts a new one (writing config.json). */
+/**
+ * Opens the run in o.outDir, holding its lock (one writer per run): resumes its checkpoint, or starts a new one
+ * (writing config.json). A run refused here leaves no folder it made.
+ */
 async function openRun(o: TrainOptions): Promise<Run> {
   const progress = o.progress ?? new Progress();
+  const existed = await Deno.stat(o.outDir).then(() => true, () => false);
   await Deno.mkdir(o.outDir, { recursive: true });
+  let lock: RunLock;
+  try {
+    lock = await lockRun(o.outDir, (line) => progress.line(line));
+  } catch (e) {
+    throw e instanceof LockError ? new RunError(e.message) : e;
+  }
+  try {
+    return { ...await openLocked(o, progress), lock };
+  } catch (e) {
+    await lock.release();
+    if (!existed) await Deno.remove(o.outDir, { recursive: true }).catch(() => {});
+    throw e;
+  }
+}
+
+/** {@link openRun} once the lock is held. */
+async function openLocked(o: TrainOptions, progress: Progress): Promise<Omit<Run, "lock">> {
   if (o.resume) {
     const { ckpt, ckptPath } = await resumedCheckpoint(o.outDir);
     if (!ckpt.state) throw new RunError(`Cannot resume from ${ckptPath} as it holds no training state`);
@@ -659,7 +683,16 @@ async function trainEpoch(run: Run, s: Session): Promise<"interrupted" | "budget
  */
 export async function train(o: TrainOptions): Promise<TrainSummary> {
   const run = await openRun(o);
-  const { task, model, state, settings, ckptPath, progress } = run;
+  try {
+    return await trainOpen(run);
+  } finally {
+    await run.lock.release();
+  }
+}
+
+/** {@link train} on the opened run. */
+async function trainOpen(run: Run): Promise<TrainSummary> {
+  const { o, task, model, state, settings, ckptPath, progress } = run;
   const trainSet = o.splits.train, batch = Math.min(settings.batch, trainSet.count);
   const noise = new Rng(0);
   noise.state = state.noiseRng;

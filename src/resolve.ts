@@ -1,0 +1,68 @@
+/**
+ * Every path and name a user gives, resolved in one place: run directories and output folders (`--out`,
+ * `--data-dir`), model arguments (a run directory, a checkpoint file or the name of a shipped model), data set
+ * names (from a flag or from a checkpoint's metadata). Empty or odd values are refused with what was expected;
+ * names are looked up among their own keys alone (a Map), so that `constructor` or `toString` is as unknown as any
+ * other name.
+ *
+ * @module
+ */
+import { DataError, isFile } from "./data/files.ts";
+import { type DatasetEntry, DATASETS } from "./data/registry.ts";
+import { shippedModel, shippedModels } from "./models.ts";
+
+/** A usage error: the command line asks for something that cannot be (the CLI exits 2 with it). */
+export class UsageError extends Error {
+  /** "UsageError". */
+  override name = "UsageError";
+}
+
+/**
+ * The path a flag gives, checked: not empty or blank (an empty path would mean the current directory or, joined,
+ * the file system's root), no NUL byte, no line break. `undefined` passes through (the flag was not given).
+ *
+ * @example
+ * ```ts
+ * import { userPath } from "./resolve.ts";
+ * userPath("runs/mine", "--out"); // "runs/mine"; userPath("", "--out") throws a UsageError
+ * ```
+ */
+export function userPath(value: string | undefined, flag: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (value.trim() === "") throw new UsageError(`${flag} needs a path: got an empty one (give e.g. ${flag} runs/mine)`);
+  if (/[\0\r\n]/.test(value)) {
+    throw new UsageError(`${flag} must be a path without NUL bytes or line breaks: got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+/**
+ * The checkpoint a model argument points to: a checkpoint file, a run directory holding checkpoint.safetensors,
+ * or the name of a model shipped in models/ (in that order). `what` names the argument in errors (e.g. "eval",
+ * "--init-from"). A UsageError for an empty argument; a DataError that lists the shipped models where nothing is
+ * found.
+ */
+export async function resolveModel(arg: string, what: string): Promise<{ path: string; shipped?: string }> {
+  userPath(arg, what);
+  if (await isFile(arg)) return { path: arg };
+  if (await isFile(`${arg}/checkpoint.safetensors`)) return { path: `${arg}/checkpoint.safetensors` };
+  const shipped = await shippedModel(arg);
+  if (shipped) return { path: shipped, shipped: arg };
+  const names = await shippedModels();
+  throw new DataError(
+    `Cannot find a checkpoint at ${arg} or ${arg}/checkpoint.safetensors, nor a shipped model by that name ` +
+      `(${names.length ? `shipped: ${names.join(", ")}` : "none shipped"}): train one with "cli.ts train"`,
+  );
+}
+
+/**
+ * The data set of this name: from a flag (`from` undefined) an unknown name is a UsageError; read from a file
+ * (`from` names it), a DataError naming the file. Either lists the known names.
+ */
+export function datasetEntry(name: string, from?: string): DatasetEntry {
+  const entry = DATASETS.get(name);
+  if (entry) return entry;
+  const known = [...DATASETS.keys()].join(", ");
+  if (from === undefined) throw new UsageError(`unknown dataset "${name}": choose one of ${known}`);
+  throw new DataError(`Cannot use ${from}: it names the data set "${name}", which draw.ts does not have (${known})`);
+}
