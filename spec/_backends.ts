@@ -5,11 +5,16 @@
  * Mesa's llvmpipe in software): slow to compile shaders, so only tests marked `webgpu: true`,
  * with small shapes, run there. DRAW_TEST_BACKENDS=cpu,wasm narrows the list.
  *
- * Each backend step runs the tfjs graph (TFJS_ENGINE); one more step, "fused", runs the same
- * body on the fused engine (src/engine/, one thread) on the cpu backend, and for tests marked
- * `webgpu: true` another, "webgpu engine", on the WebGPU engine (WGSL kernels), so that every
- * check of drawLoss and drawGenerate holds for each: the body gets the engine to hand to what it
- * tests. "fused" in DRAW_TEST_BACKENDS selects it alone.
+ * Each backend step runs the tfjs graph (TFJS_ENGINE). A body that takes the engine (its third
+ * parameter) and hands it to what it tests gets one more step, "fused", on the fused engine
+ * (src/engine/, one thread) on the cpu backend, and for tests marked `webgpu: true` another,
+ * "webgpu engine", on the WebGPU engine (WGSL kernels). A body that does not take the engine gets no
+ * such step: a step's label never claims an engine its body did not run. "fused" in
+ * DRAW_TEST_BACKENDS selects it alone.
+ *
+ * Where a test needs a WebGPU adapter and finds none, it is reported as ignored with a warning; with
+ * DRAW_REQUIRE_WEBGPU=1 (CI sets it: our machines have Mesa's llvmpipe) a missing adapter fails the run
+ * instead, so that the WGSL kernels cannot lose their coverage silently.
  */
 import * as tf from "../src/tf.ts";
 import { type BackendName, selectBackend, webgpuAdapter } from "../src/backend.ts";
@@ -20,6 +25,15 @@ export const RTOL: Record<BackendName, number> = { cpu: 1e-4, wasm: 1e-4, webgpu
 
 const wanted = (Deno.env.get("DRAW_TEST_BACKENDS") ?? "cpu,wasm,webgpu,fused").split(",");
 const hasGpu = wanted.includes("webgpu") && (await webgpuAdapter()) !== undefined;
+
+/** Whether this run must have a WebGPU adapter (DRAW_REQUIRE_WEBGPU=1, as CI sets it). */
+export const REQUIRE_WEBGPU: boolean = Deno.env.get("DRAW_REQUIRE_WEBGPU") === "1";
+if (REQUIRE_WEBGPU && wanted.includes("webgpu") && !hasGpu) {
+  throw new Error(
+    "DRAW_REQUIRE_WEBGPU=1 but Deno finds no WebGPU adapter: the WGSL tests would be skipped (install Mesa's " +
+      "Vulkan or GL drivers, e.g. Debian's mesa-vulkan-drivers, or unset DRAW_REQUIRE_WEBGPU)",
+  );
+}
 
 /** Backends this run tests. */
 export const PRESENT: BackendName[] = (["cpu", "wasm", "webgpu"] as BackendName[])
@@ -40,22 +54,31 @@ export function testEveryBackend(
     sanitizeOps: false,
     fn: async (t) => {
       const steps: [string, BackendName][] = PRESENT.map((b) => [b, b]);
-      if (wanted.includes("fused")) steps.push(["fused", "cpu"]);
-      if (PRESENT.includes("webgpu")) steps.push(["webgpu engine", "webgpu"]);
+      const takesEngine = body.length >= 3;
+      if (takesEngine && wanted.includes("fused")) steps.push(["fused", "cpu"]);
+      if (takesEngine && PRESENT.includes("webgpu")) steps.push(["webgpu engine", "webgpu"]);
       for (const [label, backend] of steps) {
         if (backend === "webgpu" && !webgpu) continue;
         await t.step(label, async () => {
           await selectBackend(backend);
-          const engine = label === "fused"
+          const inner = label === "fused"
             ? await createEngine("fused", { threads: 1 })
             : label === "webgpu engine"
             ? await createEngine("webgpu", { backend: "webgpu" })
             : TFJS_ENGINE;
+          const { engine, runners } = counting(inner);
           try {
             const before = tf.memory().numTensors;
             await body(backend, RTOL[backend], engine);
             const after = tf.memory().numTensors;
             if (after !== before) throw new Error(`${name} on ${label} leaked ${after - before} tensors`);
+            if (inner !== TFJS_ENGINE && runners() === 0) {
+              throw new Error(
+                `${name}: the ${label} step never ran the ${
+                  label.replace(/ engine$/, "")
+                } engine (its body ran the graph)`,
+              );
+            }
           } finally {
             engine.dispose();
           }
@@ -63,6 +86,23 @@ export function testEveryBackend(
       }
     },
   });
+}
+
+/** `e`, counting the runners it hands out: an engine step whose body never asked for one ran the graph. */
+function counting(e: Engine): { engine: Engine; runners: () => number } {
+  let n = 0;
+  const count = <T>(r: T): T => {
+    if (r !== undefined) n++;
+    return r;
+  };
+  const engine: Engine = {
+    name: e.name,
+    description: e.description,
+    draw: (config, batch, options) => count(e.draw(config, batch, options)),
+    classifier: (config, batch) => count(e.classifier(config, batch)),
+    dispose: () => e.dispose(),
+  };
+  return { engine, runners: () => n };
 }
 
 /** Reads a tensor back as plain numbers and disposes it. */

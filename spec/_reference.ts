@@ -134,6 +134,8 @@ export function refLstm(
 export interface RefResult {
   lx: number;
   lz: number;
+  /** log p(z) − log q(z|x) of the drawn z, summed over steps and units: the importance weight's log less −Lx. */
+  logRatio: number;
   /** c_t for t = 0..T, logits in (b, c, a) order. */
   canvases: Float64Array[];
   /** write(h^dec_t) for t = 1..T. */
@@ -161,7 +163,7 @@ export function refDraw(w: RefWeights, cfg: DrawConfig, x: ArrayLike<number>, ep
   let canvas = Float64Array.from(w["canvas0"]);
   const canvases = [canvas];
   const writes: Float64Array[] = [];
-  let lz = 0;
+  let lz = 0, logRatio = 0;
   for (let t = 0; t < cfg.T; t++) {
     const xHat = Array.from({ length: D }, (_, k) => x[k] - sigmoid(canvas[k])); // Eq 3
     let r: number[];
@@ -185,8 +187,11 @@ export function refDraw(w: RefWeights, cfg: DrawConfig, x: ArrayLike<number>, ep
     const zt: number[] = [];
     for (let k = 0; k < Z; k++) {
       const mu = q[k], ls = q[Z + k]; // Eqs 1–2
-      zt.push(mu + Math.exp(ls) * eps[t][k]); // Eq 6
+      const z = mu + Math.exp(ls) * eps[t][k]; // Eq 6
+      zt.push(z);
       lz += 0.5 * (mu * mu + Math.exp(2 * ls) - 2 * ls - 1); // Eq 11
+      // log N(z; 0, 1) − log N(z; μ, σ²), where (z − μ)/σ = ε: the ½ log 2π of each cancels
+      logRatio += -0.5 * z * z + 0.5 * eps[t][k] * eps[t][k] + ls;
     }
     dec = refLstm(zt, dec.h, dec.c, w["decoder.kernel"], w["decoder.bias"]); // Eq 7
     const wr = decoderWrite(w, cfg, dec.h);
@@ -196,7 +201,7 @@ export function refDraw(w: RefWeights, cfg: DrawConfig, x: ArrayLike<number>, ep
   }
   let lx = 0;
   for (let k = 0; k < D; k++) lx += softplus(canvas[k]) - x[k] * canvas[k]; // Eq 9
-  return { lx, lz, canvases, writes };
+  return { lx, lz, logRatio, canvases, writes };
 }
 
 /** Eqs 13–15: generation from prior noise, decoder only. Returns c_T. */

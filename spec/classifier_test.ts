@@ -35,7 +35,7 @@ function refLoss(w: RefWeights, img: ArrayLike<number>, label: number): number {
 
 testEveryBackend(
   "classifierForward() matches the float64 reference, and its gradients match central differences",
-  async (_b, rtol) => {
+  async (_b, rtol, engine) => {
     const { weights, ref } = randomWeights(4);
     const rng = new Rng(5);
     const imgs = Array.from({ length: 2 }, () => Float64Array.from({ length: 120 }, () => rng.uniform()));
@@ -43,7 +43,7 @@ testEveryBackend(
     const x = tf.tensor4d(Float32Array.from(imgs.flatMap((a) => Array.from(a))), [2, 10, 12, 1]);
     const y = tf.tensor1d(labels);
     const loss = (ws: Record<string, tf.Tensor>) =>
-      tf.mean(softmaxCrossEntropy(classifierForward(ws, CFG, x).logits, y));
+      tf.mean(softmaxCrossEntropy(classifierForward(ws, CFG, x, { engine }).logits, y));
     const got = (await values(tf.tidy(() => loss(weights))))[0];
     const lossAt = (w: RefWeights) => (refLoss(w, imgs[0], labels[0]) + refLoss(w, imgs[1], labels[1])) / 2;
     assertClose(got, lossAt(ref), { rtol: 10 * rtol, what: "cross-entropy" });
@@ -59,12 +59,13 @@ testEveryBackend(
   },
 );
 
-testEveryBackend("Classifier traces glimpse windows and learns a fixed labelled batch", async () => {
+testEveryBackend("Classifier traces glimpse windows and learns a fixed labelled batch", async (_b, _r, engine) => {
   const model = new Classifier(CFG, 1);
+  model.engine = engine;
   const rng = new Rng(2);
   const x = tf.tensor4d(Float32Array.from({ length: 4 * 120 }, () => rng.uniform()), [4, 10, 12, 1]);
   const labels = tf.tensor1d([0, 1, 2, 3]);
-  const out = classifierForward(model.weights, CFG, x, { trace: true });
+  const out = classifierForward(model.weights, CFG, x, { trace: true, engine });
   deepEqual(out.logits.shape, [4, 4]);
   deepEqual(out.windows!.shape, [4, 2, 5]);
   tf.dispose([out.logits, out.windows!]);

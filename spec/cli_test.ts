@@ -591,3 +591,33 @@ Deno.test("cli: --blas trains through the system OpenBLAS where there is one, an
   match(wrong.stderr, /--blas speeds up the wasm backend's matrix products; it does not apply to --backend cpu/);
   await Deno.remove(out, { recursive: true });
 });
+
+Deno.test("cli: eval --against gives the other model's own figures and the paired difference of two different models", async () => {
+  const [a, b] = [await Deno.makeTempDir(), await Deno.makeTempDir()];
+  equal((await cli(["train", "mnist", ...TINY, "--epochs", "1", "--out", a])).code, 0);
+  equal(
+    (await cli(["train", "mnist", ...TINY, "--epochs", "2", "--seed", "5", "--average", "0.5", "--out", b])).code,
+    0,
+  );
+  const evalJson = async (args: string[]) => {
+    const r = await cli(["eval", ...args, "--json", "--samples", "2", "--backend", "cpu"]);
+    equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout);
+  };
+  const [ea, eb, both] = [await evalJson([a]), await evalJson([b]), await evalJson([a, "--against", b])];
+  ok(Math.abs(ea.elbo_bound_nats - eb.elbo_bound_nats) > 0.01, "two different models");
+  // each model's figures as measured on its own (same images, same noise seed)
+  equal(both.elbo_bound_nats, ea.elbo_bound_nats);
+  equal(both.against.elbo_bound_nats, eb.elbo_bound_nats);
+  equal(both.against.iw_bound_nats, eb.iw_bound_nats);
+  // the paired mean difference is the difference of the means; its noise is that of the differences
+  assertClose(both.against.elbo_diff, ea.elbo_bound_nats - eb.elbo_bound_nats, { rtol: 1e-9, atol: 1e-9 });
+  assertClose(both.against.iw_diff, ea.iw_bound_nats - eb.iw_bound_nats, { rtol: 1e-9, atol: 1e-9 });
+  ok(both.against.elbo_diff_se > 0, `a standard error of the differences: ${both.against.elbo_diff_se}`);
+  // a run that averages: its averages by default, its raw weights with --no-average, compared image by image
+  const raw = await evalJson([b, "--no-average", "--against", b]);
+  equal(raw.against.elbo_bound_nats, eb.elbo_bound_nats);
+  ok(raw.elbo_bound_nats !== eb.elbo_bound_nats, "the raw weights are not the averages");
+  assertClose(raw.against.elbo_diff, raw.elbo_bound_nats - eb.elbo_bound_nats, { rtol: 1e-9, atol: 1e-9 });
+  for (const d of [a, b]) await Deno.remove(d, { recursive: true });
+});

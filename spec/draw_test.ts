@@ -91,12 +91,14 @@ for (const [label, cfg] of Object.entries(CONFIGS)) {
     assertClose(loss, mean, { rtol: 10 * rtol, what: "Eq 12 batch mean" });
     // Without trace the same numbers come out (on the fused engine, where that step selects it).
     const plain = drawLoss(weights, cfg, x, eps, { logWeights: true, engine });
-    const plx = await values(plain.lx), plz = await values(plain.lz);
-    tf.dispose([plain.loss, plain.logRatio!]);
+    const plx = await values(plain.lx), plz = await values(plain.lz), ratio = await values(plain.logRatio!);
+    tf.dispose(plain.loss);
     for (let n = 0; n < batch; n++) {
       const r = refDraw(ref, cfg, perImage[n], epsFor(epsV, cfg, batch, n));
       assertClose(plx[n], r.lx, { rtol: 10 * rtol, what: `Lx of image ${n} (untraced)` });
       assertClose(plz[n], r.lz, { rtol: 10 * rtol, atol: 1e-4, what: `Lz of image ${n} (untraced)` });
+      // image by image: an engine returning −Lz, or a constant, for every image fails here (a mean would not)
+      assertClose(ratio[n], r.logRatio, { rtol: 10 * rtol, atol: 1e-4, what: `log p(z) − log q(z|x) of image ${n}` });
     }
     tf.dispose([x, eps, ...Object.values(weights)]);
   }, { webgpu: label === "attention" });

@@ -459,7 +459,11 @@ async function checkObjectiveGradients(
 }
 
 for (const backend of ["cpu", "wasm"] as const) {
-  Deno.test(`objectiveGradients on the fused engine (no tape, tensors read in place) = tfjs's autodiff of objective (${backend})`, async () => {
+  // The plumbing of the no-tape path: objectiveGradients (one fused pass, tensors read in place) gives what the tfjs
+  // tape gives when it runs objective through the bridge, whose gradient is the same fused backward pass. This
+  // checks the plumbing (copies, noise, figures, threads), not the backward pass itself: draw_test and
+  // classifier_test check the fused gradients against central differences of the float64 reference.
+  Deno.test(`objectiveGradients on the fused engine (no tape) = the tape through the fused bridge: the plumbing (${backend})`, async () => {
     await selectBackend(backend);
     for (const threads of [1, 2]) {
       const engine = await createEngine("fused", { threads });

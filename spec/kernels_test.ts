@@ -216,57 +216,127 @@ Deno.test("lstmForward/lstmBackward = the LSTM cell through tfjs autodiff, H a m
 /** Table 3's attention sizes, odd ones, and colour. */
 const ATTENTION_SIZES = [[2, 28, 28, 1], [5, 28, 28, 1], [3, 7, 6, 2], [12, 54, 54, 3], [5, 32, 32, 3], [3, 5, 9, 1]];
 
+/**
+ * The attention kernels against the tfjs composition of attention.ts (Eqs 19–29) for `n` windows `raw` on an
+ * A×B×C image: read and write, values and the gradients of both with respect to the window and the canvas/patch.
+ * Tolerances: float32 sums of at most A·B terms of order 1 (values 1e-4 relative); the gradients as a norm per
+ * image and quantity, so that one wrong window shows (a wrong image's share of a batch norm would not).
+ */
+async function checkAttention(N: number, A: number, B: number, C: number, raw: Float32Array, rng: Rng, what: string) {
+  const n = raw.length / 5, D = B * C * A;
+  const k = await AttentionKernels.create(N, A, B, C, n);
+  const x = Float32Array.from({ length: n * D }, () => rng.uniform());
+  const c = rng.fillNormal(new Float32Array(n * D));
+  const s = c.map((v) => 1 / (1 + Math.exp(-v))); // s = σ(c), the canvas's means
+  const w = rng.fillNormal(new Float32Array(n * N * C * N));
+  const dP = rng.fillNormal(new Float32Array(n * N * 2 * C * N));
+  const dC = rng.fillNormal(new Float32Array(n * D));
+  const P = k.read(raw, x, s);
+  const { dRaw: dRawRead, dc } = k.readBackward(dP, true);
+  const canvas = k.write(raw, w);
+  const { dRaw: dRawWrite, dw } = k.writeBackward(dC);
+  const t = {
+    raw: tf.tensor2d(raw, [n, 5]),
+    x: tf.tensor4d(x, [n, B, C, A]),
+    c: tf.tensor4d(c, [n, B, C, A]),
+    w: tf.tensor4d(w, [n, N, C, N]),
+    dP: tf.tensor4d(dP, [n, N, 2 * C, N]),
+    dC: tf.tensor4d(dC, [n, B, C, A]),
+  };
+  const read = (r: tf.Tensor, cv: tf.Tensor) => {
+    const win = attentionWindow(r as tf.Tensor2D, N, A, B);
+    const both = tf.concat([t.x, tf.sub(t.x, tf.sigmoid(cv))], 2) as tf.Tensor4D;
+    return readPatch(both, filterbank(win, N, A, B), win.gamma);
+  };
+  const write = (r: tf.Tensor, wv: tf.Tensor) => {
+    const win = attentionWindow(r as tf.Tensor2D, N, A, B);
+    return writePatch(wv as tf.Tensor4D, filterbank(win, N, A, B), win.gamma);
+  };
+  /** Per image: `got` against `want`, each `size` long. */
+  const perImage = (got: Float32Array, want: Float32Array, size: number, label: string, norm: boolean) => {
+    for (let b = 0; b < n; b++) {
+      const [g, r] = [got.subarray(b * size, (b + 1) * size), want.subarray(b * size, (b + 1) * size)];
+      const where = `${label}, ${what}, window ${Array.from(raw.subarray(5 * b, 5 * b + 5), (v) => v.toFixed(2))}`;
+      if (norm) assertNormClose(g, r, { rtol: 1e-4, atol: 1e-6, what: where });
+      else assertClose(g, r, { rtol: 1e-4, atol: 1e-5, what: where });
+    }
+  };
+  const pRef = tf.tidy(() => read(t.raw, t.c));
+  perImage(P, await pRef.data() as Float32Array, N * 2 * C * N, "read", false);
+  const [gr, gs] = tf.grads((r: tf.Tensor, cv: tf.Tensor) => tf.sum(tf.mul(read(r, cv), t.dP)))([t.raw, t.c]);
+  perImage(dRawRead, await gr.data() as Float32Array, 5, "read ∂raw", true);
+  perImage(dc, await gs.data() as Float32Array, D, "read ∂c", true);
+  const cRef = tf.tidy(() => write(t.raw, t.w));
+  perImage(canvas, await cRef.data() as Float32Array, D, "write", false);
+  const [gr2, gw] = tf.grads((r: tf.Tensor, wv: tf.Tensor) => tf.sum(tf.mul(write(r, wv), t.dC)))([t.raw, t.w]);
+  perImage(dRawWrite, await gr2.data() as Float32Array, 5, "write ∂raw", true);
+  perImage(dw, await gw.data() as Float32Array, N * C * N, "write ∂w", true);
+  tf.dispose([...Object.values(t), pRef, cRef, gr, gs, gr2, gw]);
+}
+
 Deno.test("attention kernels = tfjs filterbank + read/write, values and gradients (every Table 3 size, odd sizes)", async () => {
   await selectBackend("cpu");
   const rng = new Rng(5);
   for (const [N, A, B, C] of ATTENTION_SIZES) {
-    const n = 3, D = B * C * A;
-    const k = await AttentionKernels.create(N, A, B, C, n);
-    const raw = Float32Array.from({ length: n * 5 }, () => rng.uniform() - 0.5);
-    const x = Float32Array.from({ length: n * D }, () => rng.uniform());
-    const c = rng.fillNormal(new Float32Array(n * D));
-    const s = c.map((v) => 1 / (1 + Math.exp(-v))); // s = σ(c), the canvas's means
-    const w = rng.fillNormal(new Float32Array(n * N * C * N));
-    const dP = rng.fillNormal(new Float32Array(n * N * 2 * C * N));
-    const dC = rng.fillNormal(new Float32Array(n * D));
-    const P = k.read(raw, x, s);
-    const { dRaw: dRawRead, dc } = k.readBackward(dP, true);
-    const canvas = k.write(raw, w);
-    const { dRaw: dRawWrite, dw } = k.writeBackward(dC);
-    const t = {
-      raw: tf.tensor2d(raw, [n, 5]),
-      x: tf.tensor4d(x, [n, B, C, A]),
-      c: tf.tensor4d(c, [n, B, C, A]),
-      w: tf.tensor4d(w, [n, N, C, N]),
-      dP: tf.tensor4d(dP, [n, N, 2 * C, N]),
-      dC: tf.tensor4d(dC, [n, B, C, A]),
-    };
-    const read = (r: tf.Tensor, cv: tf.Tensor) => {
-      const win = attentionWindow(r as tf.Tensor2D, N, A, B);
-      const both = tf.concat([t.x, tf.sub(t.x, tf.sigmoid(cv))], 2) as tf.Tensor4D;
-      return readPatch(both, filterbank(win, N, A, B), win.gamma);
-    };
-    const write = (r: tf.Tensor, wv: tf.Tensor) => {
-      const win = attentionWindow(r as tf.Tensor2D, N, A, B);
-      return writePatch(wv as tf.Tensor4D, filterbank(win, N, A, B), win.gamma);
-    };
-    const what = `N=${N} on ${A}×${B}×${C}`;
-    const pRef = tf.tidy(() => read(t.raw, t.c));
-    assertClose(P, await pRef.data() as Float32Array, { rtol: 1e-4, atol: 1e-5, what: `read, ${what}` });
-    const [gr, gs] = tf.grads((r: tf.Tensor, cv: tf.Tensor) => tf.sum(tf.mul(read(r, cv), t.dP)))([t.raw, t.c]);
-    assertNormClose(dRawRead, await gr.data() as Float32Array, { rtol: 1e-4, atol: 1e-6, what: `read ∂raw, ${what}` });
-    assertNormClose(dc, await gs.data() as Float32Array, { rtol: 1e-4, atol: 1e-6, what: `read ∂c, ${what}` });
-    const cRef = tf.tidy(() => write(t.raw, t.w));
-    assertClose(canvas, await cRef.data() as Float32Array, { rtol: 1e-4, atol: 1e-5, what: `write, ${what}` });
-    const [gr2, gw] = tf.grads((r: tf.Tensor, wv: tf.Tensor) => tf.sum(tf.mul(write(r, wv), t.dC)))([t.raw, t.w]);
-    assertNormClose(dRawWrite, await gr2.data() as Float32Array, {
-      rtol: 1e-4,
-      atol: 1e-6,
-      what: `write ∂raw, ${what}`,
-    });
-    assertNormClose(dw, await gw.data() as Float32Array, { rtol: 1e-4, atol: 1e-6, what: `write ∂w, ${what}` });
-    tf.dispose([...Object.values(t), pRef, cRef, gr, gs, gr2, gw]);
+    const raw = Float32Array.from({ length: 3 * 5 }, () => rng.uniform() - 0.5);
+    await checkAttention(N, A, B, C, raw, rng, `N=${N} on ${A}×${B}×${C}`);
   }
+});
+
+Deno.test("attention kernels = tfjs for windows anywhere: off the image, tiny or huge σ², δ and γ (property)", async () => {
+  await selectBackend("cpu");
+  // raw window values (Eqs 21–24): g̃ in [−3, 3] puts the centre up to 2 image widths off either side;
+  // log σ², log δ̃ and log γ over e^±6, e^±4 and e^±3
+  const window = fc.tuple(
+    fc.float({ min: -3, max: 3, noNaN: true }),
+    fc.float({ min: -3, max: 3, noNaN: true }),
+    fc.float({ min: -6, max: 6, noNaN: true }),
+    fc.float({ min: -4, max: 4, noNaN: true }),
+    fc.float({ min: -3, max: 3, noNaN: true }),
+  );
+  await fc.assert(
+    fc.asyncProperty(
+      fc.constantFrom([2, 28, 28, 1], [5, 28, 28, 1], [3, 7, 6, 2], [3, 5, 9, 1]),
+      fc.array(window, { minLength: 1, maxLength: 3 }),
+      fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+      async ([N, A, B, C], windows, seed) => {
+        await checkAttention(N, A, B, C, Float32Array.from(windows.flat()), new Rng(seed), `N=${N} on ${A}×${B}×${C}`);
+      },
+    ),
+    { seed: SEED, numRuns: 60 },
+  );
+});
+
+Deno.test("every filterbank row sums to 1, row by row, for windows anywhere (Eq 25's normalisation, property)", async () => {
+  // A write of a patch that is one-hot at (i, j) paints (1/γ)·F_Yᵀ[:, j]·F_X[i, :] (Eq 29): its pixels sum to
+  // (1/γ)·ΣF_Y[j, ·]·ΣF_X[i, ·], which is 1/γ for every (i, j) exactly when every row of both banks sums to 1.
+  await fc.assert(
+    fc.asyncProperty(
+      fc.constantFrom([2, 28, 28], [5, 7, 6], [3, 5, 9], [12, 100, 100]),
+      fc.tuple(
+        fc.float({ min: -3, max: 3, noNaN: true }),
+        fc.float({ min: -3, max: 3, noNaN: true }),
+        fc.float({ min: -6, max: 6, noNaN: true }),
+        fc.float({ min: -4, max: 4, noNaN: true }),
+        fc.float({ min: -3, max: 3, noNaN: true }),
+      ),
+      async ([N, A, B], win) => {
+        const n = N * N, k = await AttentionKernels.create(N, A, B, 1, n);
+        const raw = Float32Array.from({ length: 5 * n }, (_, q) => win[q % 5]);
+        const w = new Float32Array(n * n);
+        for (let p = 0; p < n; p++) w[p * n + p] = 1; // image p: one-hot at patch position p = (row j, column i)
+        const out = k.write(raw, w);
+        for (let p = 0; p < n; p++) {
+          const sum = out.subarray(p * A * B, (p + 1) * A * B).reduce((s, v) => s + v, 0);
+          assertClose([sum * Math.exp(win[4])], [1], {
+            rtol: 1e-5,
+            what: `rows ${p % N} of F_X and ${Math.floor(p / N)} of F_Y, window ${win.map((v) => v.toFixed(2))}`,
+          });
+        }
+      },
+    ),
+    { seed: SEED, numRuns: 40 },
+  );
 });
 
 Deno.test("image-only read kernel (the classifier's, Section 4.1) = tfjs filterbank + read, at 12×12 from 100×100", async () => {

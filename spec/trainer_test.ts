@@ -12,25 +12,30 @@ function batch(seed: number): tf.Tensor4D {
   return tf.tensor4d(v, [8, 5, 6, 1]);
 }
 
-testEveryBackend("Trainer.step() leaks no tensors: the count is constant from the third step on", async () => {
-  const model = new Draw(TINY, 1);
-  const trainer = new Trainer(model);
-  const x = batch(2);
-  const rng = new Rng(3);
-  const counts: number[] = [];
-  for (let s = 0; s < 6; s++) {
-    await trainer.step(x, rng);
-    counts.push(tf.memory().numTensors);
-  }
-  deepEqual(counts.slice(2), Array(4).fill(counts[2]), `tensor counts by step: ${counts}`);
-  x.dispose();
-  trainer.dispose();
-  model.dispose();
-});
+testEveryBackend(
+  "Trainer.step() leaks no tensors: the count is constant from the third step on",
+  async (_b, _r, engine) => {
+    const model = new Draw(TINY, 1);
+    model.engine = engine;
+    const trainer = new Trainer(model);
+    const x = batch(2);
+    const rng = new Rng(3);
+    const counts: number[] = [];
+    for (let s = 0; s < 6; s++) {
+      await trainer.step(x, rng);
+      counts.push(tf.memory().numTensors);
+    }
+    deepEqual(counts.slice(2), Array(4).fill(counts[2]), `tensor counts by step: ${counts}`);
+    x.dispose();
+    trainer.dispose();
+    model.dispose();
+  },
+);
 
-testEveryBackend("Trainer.step() is reproducible: the same seeds give the same losses", async () => {
+testEveryBackend("Trainer.step() is reproducible: the same seeds give the same losses", async (_b, _r, engine) => {
   const run = async () => {
     const model = new Draw(TINY, 4);
+    model.engine = engine;
     const trainer = new Trainer(model, { lr: 1e-2 });
     const x = batch(5);
     const rng = new Rng(6);
@@ -44,8 +49,9 @@ testEveryBackend("Trainer.step() is reproducible: the same seeds give the same l
   deepEqual(await run(), await run());
 });
 
-testEveryBackend("Trainer.step() lowers the loss on a fixed batch", async () => {
+testEveryBackend("Trainer.step() lowers the loss on a fixed batch", async (_b, _r, engine) => {
   const model = new Draw(TINY, 7);
+  model.engine = engine;
   const trainer = new Trainer(model, { lr: 3e-2 });
   const x = batch(8);
   const first = (await trainer.step(x, new Rng(1))).loss;

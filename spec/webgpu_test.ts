@@ -7,6 +7,7 @@
  * Deno has: on our machines Mesa's llvmpipe, in software, which runs WGSL correctly but slowly, so
  * the sizes are small. Where Deno has no adapter at all, these tests are skipped with a note.
  */
+import { REQUIRE_WEBGPU } from "./_backends.ts";
 import * as tf from "../src/tf.ts";
 import { selectBackend, webgpuAdapter } from "../src/backend.ts";
 import { CIFAR, CLUTTERED, type DrawConfig, imageSize, MNIST, MNIST_NO_ATTENTION, TINY } from "../src/config.ts";
@@ -27,6 +28,9 @@ import { assertClose, assertNormClose, equal, match, ok } from "./_assert.ts";
 import { runCli } from "./_cli.ts";
 
 const adapter = await webgpuAdapter();
+if (!adapter && REQUIRE_WEBGPU) {
+  throw new Error("webgpu_test: DRAW_REQUIRE_WEBGPU=1 but Deno finds no WebGPU adapter: the WGSL tests cannot run");
+}
 if (!adapter) console.warn("webgpu_test: Deno has no WebGPU adapter here: the WebGPU engine's tests are skipped");
 const module = await loadKernels();
 
@@ -302,4 +306,22 @@ Deno.test({
     match(bad.stderr, /runs on the webgpu backend, not (wasm|cpu): add --backend webgpu/);
     await Deno.remove(out, { recursive: true });
   },
+});
+
+Deno.test("with DRAW_REQUIRE_WEBGPU=1 (as CI sets it) a machine with no WebGPU adapter fails the run, not skips", async () => {
+  // Mesa's drivers hidden: Deno finds no adapter (LIBGL_DRIVERS_PATH for GL, VK_ICD_FILENAMES for Vulkan)
+  const hidden = { LIBGL_DRIVERS_PATH: "/nonexistent", VK_ICD_FILENAMES: "/nonexistent", NO_COLOR: "1" };
+  const run = (env: Record<string, string>) =>
+    new Deno.Command(Deno.execPath(), {
+      args: ["test", "-A", "--lock=spec/deno.lock", "spec/linear_test.ts"],
+      cwd: new URL("..", import.meta.url).pathname,
+      env: { ...hidden, DRAW_TEST_BACKENDS: "cpu,webgpu", ...env },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  const [required, optional] = [await run({ DRAW_REQUIRE_WEBGPU: "1" }), await run({ DRAW_REQUIRE_WEBGPU: "" })];
+  const text = (o: Deno.CommandOutput) => new TextDecoder().decode(o.stdout) + new TextDecoder().decode(o.stderr);
+  ok(!required.success, `required: ${text(required)}`);
+  ok(/DRAW_REQUIRE_WEBGPU=1 but Deno finds no WebGPU adapter/.test(text(required)), text(required));
+  ok(optional.success, `not required: the run passes without the WebGPU steps: ${text(optional)}`);
 });
