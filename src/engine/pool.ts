@@ -26,6 +26,14 @@ import {
 import { newArena } from "./kernels.ts";
 import { Team, type TeamPlace } from "./team.ts";
 
+/**
+ * The worker module: worker.ts beside this file, or, in a bundle of the module (`deno bundle`, as tools/gpu_pack.ts
+ * makes), draw-worker.js beside the bundle, a bundle of worker.ts.
+ */
+const WORKER_URL = import.meta.url.endsWith("/pool.ts")
+  ? new URL("./worker.ts", import.meta.url)
+  : new URL("./draw-worker.js", import.meta.url);
+
 /** The fewest images per thread for which {@link FusedPool.create} splits a batch. */
 export const MIN_SHARE = 16;
 
@@ -138,7 +146,7 @@ class Threads<R extends PoolRunner> {
         training,
         team,
       };
-      const worker = new Worker(new URL("./worker.ts", import.meta.url).href, { type: "module" });
+      const worker = new Worker(WORKER_URL.href, { type: "module" });
       worker.postMessage(init);
       shares.push({ worker, ctrl: arena.i32(ctrlPtr, CONTROL.size), runner, start: first, seq: 0 });
       first += per;
@@ -150,6 +158,11 @@ class Threads<R extends PoolRunner> {
       }
       if (Atomics.load(s.ctrl, CONTROL.READY) !== 1) {
         for (const t of shares) t.worker.terminate();
+        // a slower run is no error, but it is not to be silent: a missing worker module (a bundle without
+        // draw-worker.js beside it) or a machine too loaded to start threads in time
+        console.warn(
+          `fused engine: its worker threads (${WORKER_URL.href}) did not start within ${timeoutMs} ms: one thread runs`,
+        );
         return undefined;
       }
     }
