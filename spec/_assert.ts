@@ -50,3 +50,21 @@ export function assertNormClose(
     assert.fail(`${what}: ‖actual − expected‖ = ${err} exceeds ${tol} (‖expected‖ = ${Math.sqrt(ref)})`);
   }
 }
+
+/**
+ * {@link assertNormClose} column by column for a matrix of `cols` columns (row-major), so that one wrong column
+ * (the γ column of read.kernel, say: one fifth of a head's gradient) cannot hide in the norm of the rest.
+ */
+export function assertColumnsClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  cols: number,
+  { rtol = 1e-3, atol = 1e-6, what = "value" } = {},
+): void {
+  assert.equal(actual.length, expected.length, `${what}: length differs`);
+  const rows = actual.length / cols;
+  for (let j = 0; j < cols; j++) {
+    const column = (v: ArrayLike<number>) => Array.from({ length: rows }, (_, i) => v[i * cols + j]);
+    assertNormClose(column(actual), column(expected), { rtol, atol, what: `${what}[:, ${j}]` });
+  }
+}

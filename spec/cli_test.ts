@@ -621,3 +621,43 @@ Deno.test("cli: eval --against gives the other model's own figures and the paire
   assertClose(raw.against.elbo_diff, raw.elbo_bound_nats - eb.elbo_bound_nats, { rtol: 1e-9, atol: 1e-9 });
   for (const d of [a, b]) await Deno.remove(d, { recursive: true });
 });
+
+/** Whether $DRAW_DATA_DIR holds the paper's binarized MNIST test split (CI's and our machines': ../shared/data). */
+function paperTestSplit(): string | undefined {
+  const dir = Deno.env.get("DRAW_DATA_DIR");
+  if (!dir) return undefined;
+  for (const sub of ["", "/binarized_mnist"]) {
+    for (const f of ["binarized_mnist_test.amat", "binarized_mnist_test.amat.gz"]) {
+      try {
+        if (Deno.statSync(`${dir}${sub}/${f}`).isFile) return dir;
+      } catch {
+        // not here
+      }
+    }
+  }
+  return undefined;
+}
+
+Deno.test({
+  name: "cli: each shipped DRAW model's card gives the bound `eval <name> --limit 1000` measures today",
+  ignore: paperTestSplit() === undefined,
+  fn: async () => {
+    // A card is a claim (see the classifiers' test above): on the first 1,000 test images, one sample of z from the
+    // seed 0, the bound is deterministic up to float32 rounding in the products (another CPU, BLAS or thread count:
+    // about 1e-5 relative, 0.001 nats); 0.02 nats is far below any change of weights, data or noise stream.
+    for await (const m of Deno.readDir(`${ROOT}models`)) {
+      const config = JSON.parse(await Deno.readTextFile(`${ROOT}models/${m.name}/config.json`));
+      if (config.kind !== "draw") continue;
+      const card = await Deno.readTextFile(`${ROOT}models/${m.name}/README.md`);
+      const claimed = card.match(/first 1,000: \*\*([0-9.]+) nats\*\*/);
+      ok(claimed, `models/${m.name}/README.md gives no "first 1,000: **x nats**"`);
+      const e = await cli(["eval", m.name, "--limit", "1000", "--json"], { DRAW_DATA_DIR: paperTestSplit()! });
+      equal(e.code, 0, e.stderr);
+      const measured = JSON.parse(e.stdout).elbo_bound_nats;
+      ok(
+        Math.abs(measured - Number(claimed[1])) <= 0.02,
+        `models/${m.name}: card says ${claimed[1]} nats, eval measures ${measured.toFixed(3)}`,
+      );
+    }
+  },
+});

@@ -90,7 +90,9 @@ if (model.kind === "draw") {
     (r.iwBound !== undefined
       ? `; importance-weighted bound with K = ${K}: **${r.iwBound.toFixed(2)} nats** ± ${r.iwSe!.toFixed(2)}`
       : "") +
-    " (± one standard error over the test images)" + rawFigure;
+    " (± one standard error over the test images)" + rawFigure +
+    `; \`eval ${name} --limit 1000\` (the first 1,000 test images, one sample of z, seed 0; the spec checks it): ` +
+    `first 1,000: **${(await evaluate(model as Draw, splits.test, { limit: 1000, seed: 0 })).elbo.toFixed(2)} nats**`;
 } else {
   const r = await evaluateClassifier(model as Classifier, splits.test);
   figure = `test error **${(100 * r.error).toFixed(2)}%** ± ${(100 * r.errorSe).toFixed(2)} (one standard error; ` +
