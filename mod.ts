@@ -38,7 +38,6 @@ export {
   filterbank,
   filterMeans,
   readPatch,
-  windowSummary,
   writePatch,
 } from "./src/attention.ts";
 export { lstmCell, type LstmState } from "./src/lstm.ts";
@@ -50,11 +49,8 @@ export {
   ENGINES,
   TFJS_ENGINE,
 } from "./src/engine/engine.ts";
-/** What an engine hands a model: the runners' types, for writing another engine. */
-export type { FusedLoss, FusedRunner, FusedWeights, Noise, WeightOffsets } from "./src/engine/fused_draw.ts";
-export type { ClassifierRunner } from "./src/engine/fused_classifier.ts";
-export type { WebGpuDraw, WebGpuLoss } from "./src/engine/webgpu_draw.ts";
-export type { WebGpuClassifier } from "./src/engine/webgpu_classifier.ts";
+/** What an engine hands a model (the contract), for writing another engine. */
+export type { ClassifierPasses, DrawPasses, PassNoise } from "./src/engine/passes.ts";
 export { bernoulliNll, klStandardNormal } from "./src/loss.ts";
 export {
   Draw,
@@ -64,16 +60,11 @@ export {
   drawNoise,
   type DrawSample,
   type DrawWeights,
-  initValues,
   initWeights,
-  noiseSeed,
   type ParamSpec,
   paramSpecs,
-  readSize,
   toImages,
-  toInternal,
   type TraceOptions,
-  writeSize,
 } from "./src/draw.ts";
 export {
   type Batch,
@@ -120,14 +111,12 @@ export {
 export {
   type BaseModel,
   type Checkpoint,
-  encodeCheckpoint,
   loadCheckpoint,
   type Model,
   modelFromCheckpoint,
   type ModelKind,
   type ModelLoadOptions,
   type NamedTensor,
-  restoreTrainer,
   saveCheckpoint,
   saveFineTuned,
   type TrainState,
@@ -138,7 +127,7 @@ export { batchTensor, type Dataset, type LoadOptions, type Splits } from "./src/
 export { loadBinarizedMnist, loadMnistIdx } from "./src/data/mnist.ts";
 export { loadCifar10 } from "./src/data/cifar.ts";
 export { loadSvhn, readSvhnMat } from "./src/data/svhn.ts";
-export { type MatArray, readMat, writeMat } from "./src/data/mat.ts";
+export { type MatArray, readMat } from "./src/data/mat.ts";
 export { makeTwoDigit } from "./src/data/two_digit.ts";
 export { CLUTTER_100, CLUTTER_60, type ClutterOptions, makeCluttered } from "./src/data/cluttered.ts";
 export { fillNoise, Rng } from "./src/random.ts";

@@ -13,10 +13,11 @@ import { CIFAR, CLUTTERED, type DrawConfig, MNIST, MNIST_NO_ATTENTION } from "..
 import { Classifier, classifierForward, classifierSpecs } from "../src/classifier.ts";
 import { Draw, drawGenerate, drawLoss, drawNoise, paramSpecs, toInternal } from "../src/draw.ts";
 import type { Batch, Trainable } from "../src/trainer.ts";
+import type { FusedDrawPasses } from "../src/engine/fused_passes.ts";
 import { createEngine, type Engine } from "../src/engine/engine.ts";
 import { engineContext } from "../src/engine/context.ts";
 import { FusedClassifier } from "../src/engine/fused_classifier.ts";
-import { FusedDraw, type FusedRunner } from "../src/engine/fused_draw.ts";
+import { FusedDraw } from "../src/engine/fused_draw.ts";
 import { loadKernels, newArena } from "../src/engine/kernels.ts";
 import { ClassifierPool, CONTROL, FusedPool, MIN_SHARE } from "../src/engine/pool.ts";
 import { checkBounds, jsGemm, openCblas } from "../src/engine/cblas.ts";
@@ -346,10 +347,14 @@ Deno.test("the fused engine gives evaluation and generation a forward-only runne
     const engine = await createEngine("fused", { threads });
     try {
       const batch = 40, { w, x, eps, dlx, dlz } = drawProblem(cfg, paramSpecs(cfg), batch, 6);
-      const lean = engine.draw(cfg, batch, { training: false }) as FusedRunner;
-      const full = engine.draw(cfg, batch) as FusedRunner;
+      const lean = (engine.draw(cfg, batch, { training: false }) as FusedDrawPasses).runner;
+      const full = (engine.draw(cfg, batch) as FusedDrawPasses).runner;
       ok(lean !== full, `${threads} thread(s): two runners`);
-      ok(engine.draw(cfg, batch, { training: true }) === full, "the training runner is the default, cached");
+      ok(
+        engine.draw(cfg, batch, { training: true }) === engine.draw(cfg, batch),
+        "the training runner is the default, cached",
+      );
+      ok((engine.draw(cfg, batch) as FusedDrawPasses).runner === full, "its passes hold that runner");
       lean.forward(w, x, eps);
       throws(() => lean.backward(dlx, dlz), /forward-only/);
       full.forward(w, x, eps);

@@ -8,6 +8,7 @@
  * the sizes are small. Where Deno has no adapter at all, these tests are skipped with a note.
  */
 import { REQUIRE_WEBGPU } from "./_backends.ts";
+import type { WebGpuClassifierPasses, WebGpuDrawPasses } from "../src/engine/webgpu_passes.ts";
 import * as tf from "../src/tf.ts";
 import { selectBackend, webgpuAdapter } from "../src/backend.ts";
 import { CIFAR, CLUTTERED, type DrawConfig, imageSize, MNIST, MNIST_NO_ATTENTION, TINY } from "../src/config.ts";
@@ -242,7 +243,7 @@ Deno.test({
       }
       equal(counts[2], counts[1], `tensors after steps 2 and 3 (${backend}): a step leaks none`);
       if (backend === "webgpu") {
-        const runner = engine.draw(cfg, batch, { training: true }) as WebGpuDraw;
+        const runner = (engine.draw(cfg, batch, { training: true }) as WebGpuDrawPasses).runner;
         equal(runner.submits, 3, "one submit per training step (forward and backward together)");
       }
       losses.push(seen);
@@ -279,7 +280,7 @@ Deno.test({
         losses.push(r.loss, r.gradNorm, r.figures.error); // the norm: Adam's step alone would hide a scaled gradient
       }
       seen.push(losses);
-      if (backend === "webgpu") equal((engine.classifier(cfg, batch) as WebGpuClassifier).submits, 3);
+      if (backend === "webgpu") equal((engine.classifier(cfg, batch) as WebGpuClassifierPasses).runner.submits, 3);
       tf.dispose([img, labels]);
       trainer.dispose();
       model.dispose();

@@ -14,10 +14,6 @@ import { lstmCell, type LstmState } from "./lstm.ts";
 import type { Rng } from "./random.ts";
 import type { Batch } from "./trainer.ts";
 import { type Engine, TFJS_ENGINE } from "./engine/engine.ts";
-import { engineOp, peek32, tensorCopy } from "./engine/bridge.ts";
-import type { ClassifierRunner } from "./engine/fused_classifier.ts";
-import { WebGpuClassifier } from "./engine/webgpu_classifier.ts";
-import { bufferOf, flushTfjs, gpuEngineOp, tensorFrom } from "./engine/webgpu_bridge.ts";
 import type { ObjectiveGradients } from "./trainer.ts";
 
 import { validateClassifierConfig } from "./config.ts";
@@ -43,9 +39,8 @@ export function classifierForward(
   if (x.rank !== 4 || x.shape.slice(1).join() !== want.join()) {
     throw new TypeError(`Cannot classify as images must be [batch, ${want}]: current shape is [${x.shape}]`);
   }
-  const fused = options.trace ? undefined : (options.engine ?? TFJS_ENGINE).classifier(config, x.shape[0]);
-  if (fused instanceof WebGpuClassifier) return { logits: webgpuLogits(fused, weights, config, x) };
-  if (fused) return { logits: fusedLogits(fused, weights, config, x) };
+  const passes = options.trace ? undefined : (options.engine ?? TFJS_ENGINE).classifier(config, x.shape[0]);
+  if (passes) return { logits: passes.logits(weights, config, x) };
   return tf.tidy(() => {
     const { readN: N, width: A, height: B, channels: C, hidden: H } = config;
     const batch = x.shape[0];
@@ -71,115 +66,11 @@ export function classifierForward(
   }) as unknown as ClassifierOutput;
 }
 
-/** classifierForward's logits on the fused engine: one tfjs op with the engine's own gradient. */
-function fusedLogits(
-  runner: ClassifierRunner,
-  weights: Record<string, tf.Tensor>,
-  config: ClassifierConfig,
-  x: tf.Tensor4D,
-): tf.Tensor2D {
-  const specs = classifierSpecs(config);
-  const batch = x.shape[0];
-  const xt = toInternal(x);
-  const xv = peek32(xt).slice();
-  xt.dispose();
-  let pass = -1;
-  return engineOp(specs.map((s) => weights[s.name]), [batch, config.classes], {
-    run: (values) => {
-      const logits = runner.forward(Object.fromEntries(specs.map((s, i) => [s.name, values[i]])), xv);
-      pass = runner.passes;
-      return logits;
-    },
-    grad: (dy) => {
-      const g = runner.backward(dy);
-      return specs.map((s) => g[s.name]);
-    },
-    stale: () => runner.passes !== pass,
-  }) as tf.Tensor2D;
-}
-
-/** classifierForward's logits on the WebGPU engine: one tfjs op on the tensors' GPU buffers. */
-function webgpuLogits(
-  runner: WebGpuClassifier,
-  weights: Record<string, tf.Tensor>,
-  config: ClassifierConfig,
-  x: tf.Tensor4D,
-): tf.Tensor2D {
-  const specs = classifierSpecs(config);
-  let pass = -1;
-  return tf.tidy(() =>
-    gpuEngineOp(specs.map((s) => weights[s.name]), [toInternal(x)], [x.shape[0], config.classes], {
-      run: (buffers) => {
-        const logits = runner.forward(buffers.slice(0, specs.length), buffers[specs.length]);
-        pass = runner.passes;
-        return logits;
-      },
-      grad: (dy) => runner.backward(dy),
-      stale: () => runner.passes !== pass,
-    })
-  ) as tf.Tensor2D;
-}
-
 /** The share of examples whose highest class score is not their label. */
-function errorRate(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
+export function errorRate(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
   return tf.tidy(() =>
     tf.mean(tf.cast(tf.notEqual(tf.argMax(logits, 1), tf.cast(labels, "int32")), "float32")) as tf.Scalar
   );
-}
-
-/** A classifier training step on the WebGPU engine in one submit: the mean cross-entropy, the error, every gradient. */
-function webgpuClassifierStep(
-  runner: WebGpuClassifier,
-  weights: Record<string, tf.Tensor>,
-  config: ClassifierConfig,
-  x: tf.Tensor4D,
-  labels: tf.Tensor1D,
-): ObjectiveGradients {
-  const specs = classifierSpecs(config), n = x.shape[0];
-  return tf.tidy(() => {
-    const [xt, lab] = [toInternal(x), tf.cast(labels, "float32")];
-    const buffers = specs.map((s) => bufferOf(weights[s.name]));
-    const [xb, lb] = [bufferOf(xt), bufferOf(lab)];
-    flushTfjs();
-    const out = runner.step(buffers, xb, lb);
-    const logits = tensorFrom(out.logits, [n, config.classes]) as tf.Tensor2D;
-    return {
-      loss: tf.mean(tensorFrom(out.losses, [n])) as tf.Scalar,
-      figures: { error: errorRate(logits, labels) },
-      grads: Object.fromEntries(specs.map((s, i) => [s.name, tensorFrom(out.grads[i], s.shape)])),
-    } as unknown as tf.TensorContainer;
-  }) as unknown as ObjectiveGradients;
-}
-
-/**
- * A classifier training step on the fused engine without tfjs's tape: the logits, the mean
- * softmax cross-entropy and its gradient (softmax − one-hot)/n by the logits, then every weight's.
- */
-function fusedClassifierStep(
-  runner: ClassifierRunner,
-  weights: Record<string, tf.Tensor>,
-  config: ClassifierConfig,
-  x: tf.Tensor4D,
-  labels: tf.Tensor1D,
-): ObjectiveGradients {
-  const specs = classifierSpecs(config), n = x.shape[0];
-  const xt = toInternal(x);
-  let scores: Float32Array;
-  try {
-    scores = runner.forward(Object.fromEntries(specs.map((s) => [s.name, peek32(weights[s.name])])), peek32(xt));
-  } finally {
-    xt.dispose();
-  }
-  return tf.tidy(() => {
-    const logits = tf.tensor2d(scores, [n, config.classes]);
-    const onehot = tf.oneHot(tf.cast(labels, "int32"), config.classes);
-    const g = runner.backward(peek32(tf.div(tf.sub(tf.softmax(logits), onehot), n)));
-    return {
-      loss: tf.mean(softmaxCrossEntropy(logits, labels)) as tf.Scalar,
-      figures: { error: errorRate(logits, labels) },
-      grads: Object.fromEntries(specs.map((s) => [s.name, tensorCopy(g[s.name], s.shape)])),
-    } as unknown as tf.TensorContainer;
-  }) as unknown as ObjectiveGradients;
 }
 
 /** Softmax cross-entropy per example: log Σ_k exp(logit_k) − logit_label. [batch] */
@@ -231,12 +122,12 @@ export class Classifier {
    */
   objectiveGradients(batch: Batch, _rng: Rng): ObjectiveGradients | undefined {
     if (!batch.labels) return undefined;
-    const runner = this.engine.classifier(this.config, batch.x.shape[0]);
-    if (!runner) return undefined;
-    if (!(runner instanceof WebGpuClassifier)) {
-      return fusedClassifierStep(runner, this.weights, this.config, batch.x, batch.labels);
-    }
-    return webgpuClassifierStep(runner, this.weights, this.config, batch.x, batch.labels);
+    return this.engine.classifier(this.config, batch.x.shape[0])?.step(
+      this.weights,
+      this.config,
+      batch.x,
+      batch.labels,
+    );
   }
 
   /** The parameters of this model. */

@@ -9,17 +9,14 @@
  */
 import * as tf from "./tf.ts";
 import { attentionWindow, filterbank, readPatch, windowSummary, writePatch } from "./attention.ts";
-import { type DrawConfig, imageSize, validateConfig } from "./config.ts";
+import { type DrawConfig, validateConfig } from "./config.ts";
 import { linear } from "./linear.ts";
 import { lstmCell, type LstmState } from "./lstm.ts";
 import { bernoulliNll, klStandardNormal } from "./loss.ts";
 import { fillNoise, Rng } from "./random.ts";
 import { type Engine, TFJS_ENGINE } from "./engine/engine.ts";
-import { engineOp, peek32, tensorCopy, values32 } from "./engine/bridge.ts";
-import type { FusedLoss, FusedRunner, Noise } from "./engine/fused_draw.ts";
-import { WebGpuDraw } from "./engine/webgpu_draw.ts";
+import type { DrawPasses } from "./engine/passes.ts";
 import type { ObjectiveGradients } from "./trainer.ts";
-import { bufferOf, flushTfjs, gpuEngineOp, tensorFrom } from "./engine/webgpu_bridge.ts";
 import { initValues, type ParamSpec, paramSpecs, readSize, writeSize } from "./params.ts";
 
 export { initValues, type ParamSpec, paramSpecs, readSize, writeSize };
@@ -68,7 +65,7 @@ export function toImages(flat: tf.Tensor2D, config: DrawConfig): tf.Tensor4D {
   });
 }
 
-function checkImages(x: tf.Tensor, config: DrawConfig): void {
+export function checkImages(x: tf.Tensor, config: DrawConfig): void {
   const want = [config.height, config.width, config.channels];
   if (x.rank !== 4 || x.shape.slice(1).join() !== want.join()) {
     throw new TypeError(
@@ -77,7 +74,7 @@ function checkImages(x: tf.Tensor, config: DrawConfig): void {
   }
 }
 
-function checkNoise(eps: tf.Tensor, config: DrawConfig, batch: number): void {
+export function checkNoise(eps: tf.Tensor, config: DrawConfig, batch: number): void {
   const want = [config.T, batch, config.z];
   if (eps.rank !== 3 || eps.shape.join() !== want.join()) {
     throw new TypeError(
@@ -86,7 +83,7 @@ function checkNoise(eps: tf.Tensor, config: DrawConfig, batch: number): void {
   }
 }
 
-function checkWeights(weights: DrawWeights, config: DrawConfig): void {
+export function checkWeights(weights: DrawWeights, config: DrawConfig): void {
   for (const spec of paramSpecs(config)) {
     const w = weights[spec.name];
     if (!w) throw new TypeError(`Cannot run DRAW as weight ${spec.name} is missing`);
@@ -230,9 +227,8 @@ export function drawLoss(
   const batch = x.shape[0];
   checkNoise(eps, config, batch);
   const engine = options.engine ?? TFJS_ENGINE;
-  const runner = options.trace ? undefined : engine.draw(config, batch, { training: !options.inference });
-  if (runner instanceof WebGpuDraw) return webgpuLoss(runner, weights, config, x, eps, options);
-  if (runner) return fusedLoss(runner, weights, config, x, eps, options);
+  const passes = options.trace ? undefined : engine.draw(config, batch, { training: !options.inference });
+  if (passes) return passes.loss(weights, config, x, eps, options.logWeights ?? false);
   return tf.tidy(() => {
     const H = config.hidden;
     const readWindows = options.trace && config.readN > 0 ? [] as tf.Tensor2D[] : undefined;
@@ -284,148 +280,6 @@ export function drawLoss(
   }) as unknown as DrawLoss;
 }
 
-/**
- * drawLoss on the fused engine: one tfjs op whose forward and backward passes are the engine's,
- * so that tf.variableGrads and the Trainer work unchanged. The noise is a tensor [T, n, z] or the
- * seed of drawNoise's values, which the engine's threads then draw themselves.
- */
-function fusedLoss(
-  runner: FusedRunner,
-  weights: DrawWeights,
-  config: DrawConfig,
-  x: tf.Tensor4D,
-  eps: tf.Tensor3D | number,
-  options: TraceOptions,
-): DrawLoss {
-  const specs = paramSpecs(config);
-  const batch = x.shape[0];
-  const xt = toInternal(x);
-  const xv = peek32(xt).slice();
-  xt.dispose();
-  const ev: Noise = typeof eps === "number" ? eps : values32(eps);
-  let logRatio: Float32Array = new Float32Array(0);
-  let pass = -1;
-  return tf.tidy(() => {
-    const pair = engineOp(specs.map((s) => weights[s.name]), [batch, 2], {
-      run: (values) => {
-        const r = runner.forward(Object.fromEntries(specs.map((s, i) => [s.name, values[i]])), xv, ev);
-        pass = runner.passes;
-        logRatio = r.logRatio;
-        const out = new Float32Array(2 * batch); // [batch, (Lx, Lz)]
-        for (let b = 0; b < batch; b++) [out[2 * b], out[2 * b + 1]] = [r.lx[b], r.lz[b]];
-        return out;
-      },
-      grad: (d) => {
-        const dlx = new Float32Array(batch), dlz = new Float32Array(batch);
-        for (let b = 0; b < batch; b++) [dlx[b], dlz[b]] = [d[2 * b], d[2 * b + 1]];
-        const g = runner.backward(dlx, dlz);
-        return specs.map((s) => g[s.name]);
-      },
-      stale: () => runner.passes !== pass,
-    });
-    const [lx, lz] = tf.unstack(pair, 1) as tf.Tensor1D[];
-    const out: DrawLoss = { lx, lz, loss: tf.mean(tf.add(lx, lz)) as tf.Scalar };
-    if (options.logWeights) out.logRatio = tf.tensor1d(logRatio);
-    return out as unknown as tf.TensorContainer;
-  }) as unknown as DrawLoss;
-}
-
-/**
- * drawLoss on the WebGPU engine: one tfjs op on the tensors' GPU buffers, whose forward and
- * backward passes are the engine's, one submit each.
- */
-function webgpuLoss(
-  runner: WebGpuDraw,
-  weights: DrawWeights,
-  config: DrawConfig,
-  x: tf.Tensor4D,
-  eps: tf.Tensor3D,
-  options: TraceOptions,
-): DrawLoss {
-  const specs = paramSpecs(config);
-  const batch = x.shape[0];
-  let logRatio: GPUBuffer | undefined;
-  let pass = -1;
-  return tf.tidy(() => {
-    const pair = gpuEngineOp(specs.map((s) => weights[s.name]), [toInternal(x), eps], [batch, 2], {
-      run: (buffers) => {
-        const n = specs.length, out = runner.forward(buffers.slice(0, n), buffers[n], buffers[n + 1]);
-        pass = runner.passes;
-        logRatio = out.logRatio;
-        return out.pair;
-      },
-      grad: (dy) => runner.backward(dy),
-      stale: () => runner.passes !== pass,
-    });
-    const [lx, lz] = tf.unstack(pair, 1) as tf.Tensor1D[];
-    const out: DrawLoss = { lx, lz, loss: tf.mean(tf.add(lx, lz)) as tf.Scalar };
-    if (options.logWeights) out.logRatio = tensorFrom(logRatio!, [batch]) as tf.Tensor1D;
-    return out as unknown as tf.TensorContainer;
-  }) as unknown as DrawLoss;
-}
-
-/** A training step on the WebGPU engine in one submit: Eq 12's batch mean, its figures and every weight's gradient. */
-function webgpuStep(
-  runner: WebGpuDraw,
-  weights: DrawWeights,
-  config: DrawConfig,
-  x: tf.Tensor4D,
-  eps: tf.Tensor3D,
-): ObjectiveGradients {
-  checkWeights(weights, config);
-  checkImages(x, config);
-  checkNoise(eps, config, x.shape[0]);
-  const specs = paramSpecs(config);
-  return tf.tidy(() => {
-    const xt = toInternal(x);
-    const buffers = specs.map((s) => bufferOf(weights[s.name]));
-    const [xb, eb] = [bufferOf(xt), bufferOf(eps)];
-    flushTfjs();
-    const out = runner.step(buffers, xb, eb);
-    const [lx, lz] = tf.unstack(tensorFrom(out.pair, [x.shape[0], 2]), 1);
-    const grads = Object.fromEntries(specs.map((s, i) => [s.name, tensorFrom(out.grads[i], s.shape)]));
-    return {
-      loss: tf.mean(tf.add(lx, lz)) as tf.Scalar,
-      figures: { lx: tf.mean(lx) as tf.Scalar, lz: tf.mean(lz) as tf.Scalar },
-      grads,
-    } as unknown as tf.TensorContainer;
-  }) as unknown as ObjectiveGradients;
-}
-
-/**
- * A training step's objective (Eq 12's batch mean) and its gradient on the fused engine, forward and
- * backward in one go without tfjs's tape: the weights and images are read in place, the noise
- * `eps` [T, n, z] is given as values or their seed (see drawNoise), and ∂(mean)/∂Lx_b = ∂(mean)/∂Lz_b = 1/n.
- */
-function fusedStep(
-  runner: FusedRunner,
-  weights: DrawWeights,
-  config: DrawConfig,
-  x: tf.Tensor4D,
-  eps: Noise,
-): ObjectiveGradients {
-  checkWeights(weights, config);
-  checkImages(x, config);
-  const specs = paramSpecs(config), n = x.shape[0];
-  const xt = toInternal(x);
-  let r: FusedLoss;
-  try {
-    r = runner.forward(Object.fromEntries(specs.map((s) => [s.name, peek32(weights[s.name])])), peek32(xt), eps);
-  } finally {
-    xt.dispose();
-  }
-  return tf.tidy(() => {
-    const [lx, lz] = [tf.tensor1d(r.lx), tf.tensor1d(r.lz)];
-    const d = new Float32Array(n).fill(1 / n);
-    const g = runner.backward(d, d);
-    return {
-      loss: tf.mean(tf.add(lx, lz)) as tf.Scalar,
-      figures: { lx: tf.mean(lx) as tf.Scalar, lz: tf.mean(lz) as tf.Scalar },
-      grads: Object.fromEntries(specs.map((s) => [s.name, tensorCopy(g[s.name], s.shape)])),
-    } as unknown as tf.TensorContainer;
-  }) as unknown as ObjectiveGradients;
-}
-
 function stackCanvases(canvases: tf.Tensor2D[], config: DrawConfig): tf.Tensor5D {
   return tf.stack(canvases.map((c) => toImages(c, config)), 0) as tf.Tensor5D;
 }
@@ -446,12 +300,12 @@ export interface DrawSample {
 const ENCODER_ONLY = ["encoder.", "posterior.", "read."];
 
 /** The weights generation reads (Eqs 13–16: the decoder, the write, c_0). */
-function generativeSpecs(config: DrawConfig): ParamSpec[] {
+export function generativeSpecs(config: DrawConfig): ParamSpec[] {
   return paramSpecs(config).filter((s) => !ENCODER_ONLY.some((prefix) => s.name.startsWith(prefix)));
 }
 
 /** Throws unless every weight generation reads is present with its shape. */
-function checkGenerative(weights: DrawWeights, config: DrawConfig): void {
+export function checkGenerative(weights: DrawWeights, config: DrawConfig): void {
   for (const spec of generativeSpecs(config)) {
     const w = weights[spec.name];
     if (!w || w.shape.join() !== spec.shape.join()) {
@@ -460,16 +314,8 @@ function checkGenerative(weights: DrawWeights, config: DrawConfig): void {
   }
 }
 
-/** drawGenerate on the fused engine, from noise values [T, n, z] or their seed (see drawNoise). */
-function fusedGenerate(runner: FusedRunner, weights: DrawWeights, config: DrawConfig, eps: Noise): DrawSample {
-  const fw: Record<string, Float32Array> = {};
-  for (const spec of generativeSpecs(config)) fw[spec.name] = peek32(weights[spec.name]);
-  const canvas = runner.generate(fw, eps);
-  return sampleOf(() => tf.tensor2d(canvas, [runner.batch, imageSize(config)]), config);
-}
-
 /** A DrawSample from an engine's final canvases (logits [n, D], made inside the tidy): c_T and σ(c_T). */
-function sampleOf(canvas: () => tf.Tensor2D, config: DrawConfig): DrawSample {
+export function sampleOf(canvas: () => tf.Tensor2D, config: DrawConfig): DrawSample {
   return tf.tidy(() => {
     const logits = toImages(canvas(), config);
     return { logits, means: tf.sigmoid(logits) as tf.Tensor4D } as unknown as tf.TensorContainer;
@@ -496,15 +342,8 @@ export function drawGenerate(
   const n = eps.shape[1];
   checkNoise(eps, config, n);
   checkGenerative(weights, config);
-  const runner = options.trace ? undefined : (options.engine ?? TFJS_ENGINE).draw(config, n, { training: false });
-  if (runner instanceof WebGpuDraw) {
-    const buffers = paramSpecs(config).map((s) => weights[s.name] ? bufferOf(weights[s.name]) : undefined);
-    const noise = bufferOf(eps);
-    flushTfjs();
-    const canvas = runner.generate(buffers, noise);
-    return sampleOf(() => tensorFrom(canvas, [n, imageSize(config)]) as tf.Tensor2D, config);
-  }
-  if (runner) return fusedGenerate(runner, weights, config, peek32(eps));
+  const passes = options.trace ? undefined : (options.engine ?? TFJS_ENGINE).draw(config, n, { training: false });
+  if (passes) return passes.generate(weights, config, eps);
   return tf.tidy(() => {
     const H = config.hidden;
     const writeWindows = options.trace && config.writeN > 0 ? [] as tf.Tensor2D[] : undefined;
@@ -571,22 +410,18 @@ export class Draw {
   }
 
   /**
-   * The fused engine's forward-only runner for `n` images, which draws a pass's noise itself from
-   * drawNoise's seed; undefined on other engines.
+   * The engine's forward-only passes for `n` images where they draw a pass's noise themselves from drawNoise's
+   * seed (the fused engine's threads); undefined where the noise must be a tensor.
    */
-  private fusedRunner(n: number): FusedRunner | undefined {
-    const runner = this.engine.draw(this.config, n, { training: false });
-    return runner instanceof WebGpuDraw ? undefined : runner;
+  private seededPasses(n: number): DrawPasses | undefined {
+    const passes = this.engine.draw(this.config, n, { training: false });
+    return passes?.seeded ? passes : undefined;
   }
 
   /** Eqs 1–12 on images `x` [batch, H, W, C] with noise drawn from `rng`. */
   loss(x: tf.Tensor4D, rng: Rng, options: TraceOptions = {}): DrawLoss {
-    const runner = options.inference && !options.trace ? this.fusedRunner(x.shape[0]) : undefined;
-    if (runner) { // drawNoise's values, drawn by the engine's threads
-      checkWeights(this.weights, this.config);
-      checkImages(x, this.config);
-      return fusedLoss(runner, this.weights, this.config, x, noiseSeed(rng), options);
-    }
+    const passes = options.inference && !options.trace ? this.seededPasses(x.shape[0]) : undefined;
+    if (passes) return passes.loss(this.weights, this.config, x, noiseSeed(rng), options.logWeights ?? false);
     const eps = drawNoise(this.config, x.shape[0], rng);
     try {
       return drawLoss(this.weights, this.config, x, eps, { engine: this.engine, ...options });
@@ -609,14 +444,12 @@ export class Draw {
    */
   objectiveGradients(batch: { x: tf.Tensor4D }, rng: Rng): ObjectiveGradients | undefined {
     const n = batch.x.shape[0];
-    const runner = this.engine.draw(this.config, n, { training: true });
-    if (!runner) return undefined;
-    if (!(runner instanceof WebGpuDraw)) {
-      return fusedStep(runner, this.weights, this.config, batch.x, noiseSeed(rng)); // drawNoise's values
-    }
+    const passes = this.engine.draw(this.config, n, { training: true });
+    if (!passes) return undefined;
+    if (passes.seeded) return passes.step(this.weights, this.config, batch.x, noiseSeed(rng)); // drawNoise's values
     const eps = drawNoise(this.config, n, rng);
     try {
-      return webgpuStep(runner, this.weights, this.config, batch.x, eps);
+      return passes.step(this.weights, this.config, batch.x, eps);
     } finally {
       eps.dispose();
     }
@@ -632,11 +465,8 @@ export class Draw {
     if (!Number.isInteger(n) || n < 1) {
       throw new RangeError(`Cannot generate as n must be an integer >= 1: current value is ${n}`);
     }
-    const runner = options.trace ? undefined : this.fusedRunner(n);
-    if (runner) { // drawNoise's values, drawn by the engine's threads
-      checkGenerative(this.weights, this.config);
-      return fusedGenerate(runner, this.weights, this.config, noiseSeed(rng));
-    }
+    const passes = options.trace ? undefined : this.seededPasses(n);
+    if (passes) return passes.generate(this.weights, this.config, noiseSeed(rng)); // drawn by the engine's threads
     const eps = drawNoise(this.config, n, rng);
     try {
       return drawGenerate(this.weights, this.config, eps, { engine: this.engine, ...options });

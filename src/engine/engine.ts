@@ -11,6 +11,9 @@
  * - the WebGPU engine: the same passes as WGSL kernels (src/shaders/) on the tfjs webgpu
  *   backend's device, one submit per pass, on the tensors' GPU buffers.
  *
+ * An engine hands a model its passes (src/engine/passes.ts, the contract): the models never know
+ * which engine they run on.
+ *
  * @module
  */
 import type { ClassifierConfig, DrawConfig } from "../config.ts";
@@ -23,6 +26,19 @@ import { ClassifierPool, FusedPool } from "./pool.ts";
 import { WebGpuClassifier } from "./webgpu_classifier.ts";
 import { WebGpuDraw } from "./webgpu_draw.ts";
 import { webgpuBackend } from "./webgpu_bridge.ts";
+import type { ClassifierPasses, DrawPasses } from "./passes.ts";
+import {
+  type FusedClassifierPasses,
+  fusedClassifierPasses,
+  type FusedDrawPasses,
+  fusedDrawPasses,
+} from "./fused_passes.ts";
+import {
+  type WebGpuClassifierPasses,
+  webgpuClassifierPasses,
+  type WebGpuDrawPasses,
+  webgpuDrawPasses,
+} from "./webgpu_passes.ts";
 
 /** The engine names {@link createEngine} accepts. */
 export const ENGINES = ["auto", "fused", "webgpu", "tfjs"] as const;
@@ -36,12 +52,12 @@ export interface Engine {
   /** One line for the log: what runs where, and why. */
   readonly description: string;
   /**
-   * The runner for DRAW at `config` and `batch`, or undefined where the tfjs graph runs it;
-   * `training: false` asks for one without backward passes (evaluation, generation: less memory).
+   * The passes of DRAW at `config` and `batch`, or undefined where the tfjs graph runs it;
+   * `training: false` asks for passes without backward passes (evaluation, generation: less memory).
    */
-  draw(config: DrawConfig, batch: number, options?: { training?: boolean }): FusedRunner | WebGpuDraw | undefined;
-  /** The runner for the classifier, or undefined where the tfjs graph runs it. */
-  classifier(config: ClassifierConfig, batch: number): ClassifierRunner | WebGpuClassifier | undefined;
+  draw(config: DrawConfig, batch: number, options?: { training?: boolean }): DrawPasses | undefined;
+  /** The passes of the classifier, or undefined where the tfjs graph runs it. */
+  classifier(config: ClassifierConfig, batch: number): ClassifierPasses | undefined;
   /** Stops threads and frees buffers (the engine stays usable: they are made again on demand). */
   dispose(): void;
 }
@@ -78,6 +94,7 @@ const KEEP = 4;
 class FusedEngine implements Engine {
   readonly name = "fused";
   private readonly runners = new Map<string, FusedRunner | ClassifierRunner>();
+  private readonly passes = new WeakMap<FusedRunner | ClassifierRunner, FusedDrawPasses | FusedClassifierPasses>();
   private idle: number | undefined;
 
   constructor(
@@ -109,7 +126,7 @@ class FusedEngine implements Engine {
     return engineContext(this.module, newArena(this.module), this.blas);
   }
 
-  draw(config: DrawConfig, batch: number, options: { training?: boolean } = {}): FusedRunner {
+  draw(config: DrawConfig, batch: number, options: { training?: boolean } = {}): FusedDrawPasses {
     const training = options.training ?? true;
     const runner = this.cached(
       `draw/${training ? "training" : "forward"}/${JSON.stringify(config)}/${batch}`,
@@ -118,10 +135,10 @@ class FusedEngine implements Engine {
           new FusedDraw(config, batch, this.context(), { training }),
     );
     if (runner instanceof FusedPool) this.stopWhenIdle();
-    return runner;
+    return this.passesOf(runner, () => fusedDrawPasses(runner)) as FusedDrawPasses;
   }
 
-  classifier(config: ClassifierConfig, batch: number): ClassifierRunner {
+  classifier(config: ClassifierConfig, batch: number): FusedClassifierPasses {
     const runner = this.cached(
       `classifier/${JSON.stringify(config)}/${batch}`,
       () =>
@@ -129,7 +146,17 @@ class FusedEngine implements Engine {
           new FusedClassifier(config, batch, this.context()),
     );
     if (runner instanceof ClassifierPool) this.stopWhenIdle();
-    return runner;
+    return this.passesOf(runner, () => fusedClassifierPasses(runner)) as FusedClassifierPasses;
+  }
+
+  /** The passes of a runner, made once per runner. */
+  private passesOf(
+    runner: FusedRunner | ClassifierRunner,
+    make: () => FusedDrawPasses | FusedClassifierPasses,
+  ): FusedDrawPasses | FusedClassifierPasses {
+    let p = this.passes.get(runner);
+    if (!p) this.passes.set(runner, p = make());
+    return p;
   }
 
   /**
@@ -156,43 +183,46 @@ class FusedEngine implements Engine {
 /** The WebGPU engine: runners cached by configuration, batch and purpose, on the tfjs webgpu backend's device. */
 class WebGpuEngine implements Engine {
   readonly name = "webgpu";
-  private readonly runners = new Map<string, WebGpuDraw | WebGpuClassifier>();
+  private readonly runners = new Map<string, WebGpuDrawPasses | WebGpuClassifierPasses>();
 
   constructor(private readonly device: GPUDevice, readonly description: string) {}
 
-  private cached<R extends WebGpuDraw | WebGpuClassifier>(key: string, make: () => R): R {
-    let runner = this.runners.get(key) as R | undefined;
-    if (runner) {
+  private cached(
+    key: string,
+    make: () => WebGpuDrawPasses | WebGpuClassifierPasses,
+  ): WebGpuDrawPasses | WebGpuClassifierPasses {
+    let passes = this.runners.get(key);
+    if (passes) {
       this.runners.delete(key);
     } else {
-      runner = make();
+      passes = make();
       while (this.runners.size >= KEEP) {
-        const [oldest, r] = this.runners.entries().next().value!;
-        r.dispose();
+        const [oldest, p] = this.runners.entries().next().value!;
+        p.runner.dispose();
         this.runners.delete(oldest);
       }
     }
-    this.runners.set(key, runner); // most recently used last
-    return runner;
+    this.runners.set(key, passes); // most recently used last
+    return passes;
   }
 
-  draw(config: DrawConfig, batch: number, options: { training?: boolean } = {}): WebGpuDraw {
+  draw(config: DrawConfig, batch: number, options: { training?: boolean } = {}): WebGpuDrawPasses {
     const training = options.training ?? true;
     return this.cached(
       `draw/${JSON.stringify(config)}/${batch}/${training}`,
-      () => new WebGpuDraw(this.device, config, batch, { training }),
-    );
+      () => webgpuDrawPasses(new WebGpuDraw(this.device, config, batch, { training })),
+    ) as WebGpuDrawPasses;
   }
 
-  classifier(config: ClassifierConfig, batch: number): WebGpuClassifier {
+  classifier(config: ClassifierConfig, batch: number): WebGpuClassifierPasses {
     return this.cached(
       `classifier/${JSON.stringify(config)}/${batch}`,
-      () => new WebGpuClassifier(this.device, config, batch),
-    );
+      () => webgpuClassifierPasses(new WebGpuClassifier(this.device, config, batch)),
+    ) as WebGpuClassifierPasses;
   }
 
   dispose(): void {
-    for (const r of this.runners.values()) r.dispose();
+    for (const p of this.runners.values()) p.runner.dispose();
     this.runners.clear();
   }
 }
