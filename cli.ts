@@ -175,6 +175,34 @@ const OPTIONS = {
 
 type Values = ReturnType<typeof parse>["values"];
 
+/** The flags every command takes. */
+const COMMON = ["help", "json", "debug", "data-dir", "backend", "engine", "threads", "blas", "seed"];
+
+/** The flags each command takes beside {@link COMMON}: any other is a usage error, not silently ignored. */
+const COMMAND_FLAGS: ReadonlyMap<string, readonly string[]> = new Map([
+  [
+    "train",
+    [
+      ...["preset", "no-attention", "T", "glimpses", "hidden", "z", "read", "write", "epochs", "minutes", "batch"],
+      ...["lr", "lr-final", "average", "clip", "out", "resume", "init-from", "freeze", "checkpoint-every"],
+      "valid-limit",
+    ],
+  ],
+  ["eval", ["split", "samples", "against", "limit", "batch", "no-average"]],
+  ["sample", ["n", "out", "no-nearest", "no-average"]],
+  ["serve", ["port"]],
+]);
+
+/** Refuses a flag that `cmd` does not take (exit 2), naming the commands that do. */
+function checkFlags(cmd: string, v: Values): void {
+  const own = COMMAND_FLAGS.get(cmd) ?? [];
+  for (const [key, value] of Object.entries(v)) {
+    if (value === undefined || COMMON.includes(key) || own.includes(key)) continue;
+    const takers = [...COMMAND_FLAGS].filter(([, flags]) => flags.includes(key)).map(([c]) => c);
+    throw new UsageError(`${cmd} does not take --${key}${takers.length ? ` (${takers.join(" and ")} does)` : ""}`);
+  }
+}
+
 function parse(args: string[]) {
   try {
     return parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
@@ -720,6 +748,7 @@ export async function main(args: string[]): Promise<number> {
       (cmd === undefined && !v.help ? console.error : stdout)(USAGE);
       return cmd === undefined && !v.help ? 2 : 0;
     }
+    if (COMMAND_FLAGS.has(cmd)) checkFlags(cmd, v);
     if (cmd === "train") return await cmdTrain(pos, v);
     if (cmd === "eval") return await cmdEval(pos, v);
     if (cmd === "sample") return await cmdSample(pos, v);

@@ -30,6 +30,9 @@ Deno.test("cli: --help exits 0; no command, unknown flags, presets, datasets and
       [["train", "mnist", "--batch", "ten"], /--batch must be an integer >= 1: got ten/],
       [["train", "mnist", "--read", "1"], /readN must be 0 \(no attention\) or >= 2/],
       [["frobnicate"], /unknown command "frobnicate"/],
+      [["eval", "mnist", "--freeze", "x"], /^error: eval does not take --freeze \(train does\)/],
+      [["sample", "mnist", "--epochs", "3"], /^error: sample does not take --epochs \(train does\)/],
+      [["train", "mnist", "--port", "1"], /^error: train does not take --port \(serve does\)/],
       [["serve", "mnist", "--port", "99999"], /^error: --port must be an integer from 0 to 65535: got 99999\n/],
     ] as [string[], RegExp][]
   ) {
