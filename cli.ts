@@ -6,27 +6,27 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import {
   checkPass,
   type ClassifierConfig,
   type ConfigRequest,
   type DrawConfig,
   presetName,
-  PRESETS,
   resolveConfig,
 } from "./src/config.ts";
 import { BackendError, type BackendName, BACKENDS, selectBackend } from "./src/backend.ts";
 import { DATASETS } from "./src/data/registry.ts";
 import { classifierSpecs, paramSpecs } from "./src/params.ts";
 import { datasetEntry, resolveModel, UsageError, userPath } from "./src/resolve.ts";
+import { checkFlags, COMMAND_FLAGS, num, parse, USAGE, type Values } from "./src/cli_args.ts";
 import type { Splits } from "./src/data/dataset.ts";
 import { DataError, isFile, writeAtomic } from "./src/data/files.ts";
 import { type Checkpoint, loadCheckpoint, modelFromCheckpoint, SafetensorsError } from "./src/checkpoint.ts";
 import { frozenParts } from "./src/trainer.ts";
 import { shippedModel } from "./src/models.ts";
 import { servePage } from "./src/serve.ts";
-import { type EvalResult, evaluate, evaluateClassifier, pairedDifference } from "./src/evaluate.ts";
+import { evaluate, evaluateClassifier } from "./src/evaluate.ts";
+import { evalReport } from "./src/eval_report.ts";
 import { Classifier } from "./src/classifier.ts";
 import {
   checkResume,
@@ -53,182 +53,6 @@ import {
   readingFrames,
   sampleMeans,
 } from "./src/pictures.ts";
-
-const USAGE = `draw.ts — DRAW (Gregor et al. 2015) on TensorFlow.js
-
-Usage:
-  deno run -A cli.ts train <dataset> [options]     train a model, checkpointing to --out
-  deno run -A cli.ts eval <run-dir|checkpoint|model>    test-set NLL bound in nats (Table 2), or test error (Table 1)
-  deno run -A cli.ts sample <run-dir|checkpoint|model>  pictures: samples, generation GIF, nearest images, glimpses, loss curve
-  deno run -A cli.ts serve [model|run-dir]              a local page: watch DRAW generate, draw a digit for it to read
-  (a model is the name of one shipped in models/, e.g. mnist: sample mnist draws digits at once)
-  deno run -A cli.ts help [command]
-
-Datasets:
-${[...DATASETS].map(([k, v]) => `  ${k.padEnd(12)} ${v.description}`).join("\n")}
-
-train options:
-  --preset NAME         architecture: ${Object.keys(PRESETS).join(", ")} (default mnist: Table 3's
-                        MNIST model, T=64, LSTM 256, z 100, read 2x2, write 5x5); image size comes from the data
-  --no-attention        read and write the whole image (Eqs 17-18, "DRAW without attention")
-  --T N --hidden N --z N --read N --write N   override the preset (read/write 0 = no attention)
-  --glimpses N          classifier datasets (cluttered, cluttered-60): glimpses before classifying
-                        (classifier presets: cluttered, Table 3's 8 glimpses of 12x12, LSTM 256; tiny)
-  --epochs N            stop after N epochs in all (default 100 unless --minutes is given)
-  --minutes M           time budget for this session, validation and checkpoint included
-  --batch N             minibatch size (default 100)
-  --lr X                Adam step size (default 1e-3)
-  --lr-final X          decay the step size exponentially from --lr to X over --epochs (kept on --resume);
-                        with --resume: a new decay from the run's current step size (or --lr) and epoch
-                        to X at --epochs
-  --clip X              clip the gradient's global norm at X; 0 turns clipping off (default 10)
-  --seed N              seed for weights, data order and noise (default 0)
-  --out DIR             run directory (default runs/<dataset>-<preset>)
-  --resume              continue the run in --out from its checkpoint (with the run's own batch, clip,
-                        seed and step size; --lr X goes on at X instead: a warm restart); a checkpoint
-                        of weights alone (a copy of a shipped model's folder) goes on with a fresh optimizer
-                        at the model's examples and epoch
-  --average D           Polyak averaging (beyond the paper): keep a moving average of the weights with
-                        decay D (e.g. 0.9995), validate it, and let eval, sample and serve use it
-                        (kept on --resume; --resume --average D starts or changes it)
-  --init-from MODEL     start a new run from the weights of a shipped model, run directory or checkpoint,
-                        with its architecture unless --preset is given (flags such as --glimpses still
-                        apply; e.g. a 4-glimpse classifier: --init-from cluttered-8 --glimpses 4)
-  --freeze W1,W2        with --init-from: hold these weights fixed and train the rest (names as in
-                        the checkpoint, e.g. lstm.kernel; lstm.kernel[144:] its rows from 144 on); kept on --resume
-  --checkpoint-every M  minutes between checkpoints (default 5)
-  --valid-limit N       validate on at most N images
-
-eval options:
-  --split test|valid    (default test)
-  --samples K           also the importance-weighted bound with K samples per image (tighter than Eq 12)
-  --limit N             only the first N images
-  --batch N             images per pass (default 250)
-  --against MODEL       also evaluate MODEL (run directory, checkpoint or shipped name) on the same images and
-                        noise, and give the difference image by image with its standard error (paired)
-  --no-average          (eval, sample) a run's raw weights, not their moving average (train --average);
-                        eval RUN --no-average --against RUN: what the averaging buys, image by image
-
-serve options:
-  --port N              port on 127.0.0.1 (default 8417; 0 picks a free one)
-
-sample options:
-  --n N                 samples in the grid (default 64)
-  --out DIR             where to write the pictures (default: the run directory)
-  --no-nearest          skip the nearest-training-image column (needs the training set)
-
-Common options:
-  --data-dir DIR        look for data here first (then $DRAW_DATA_DIR, then the per-user cache)
-  --backend NAME        ${BACKENDS.join(", ")} (default auto: WebGPU on a GPU, else wasm)
-  --engine NAME         ${ENGINES.join(", ")} (default auto: on the webgpu backend the WebGPU engine,
-                        WGSL kernels, one submit per pass; on CPU backends the fused engine, wasm SIMD
-                        kernels with OpenBLAS for the products where it is found; tfjs: the graph)
-  --threads N           fused engine: threads that split a batch (default: every core)
-  --blas                tfjs engine on wasm: run its matrix products through the system OpenBLAS
-                        (Deno FFI; needs libopenblas or DRAW_BLAS_LIB)
-  --seed N              noise seed
-  --json                print the result as JSON
-  --debug               on an unexpected error, print the stack trace too (or set DRAW_DEBUG=1)
-  -h, --help            this help
-`;
-
-const OPTIONS = {
-  help: { type: "boolean", short: "h" },
-  json: { type: "boolean" },
-  debug: { type: "boolean" },
-  port: { type: "string" },
-  preset: { type: "string" },
-  "no-attention": { type: "boolean" },
-  T: { type: "string" },
-  glimpses: { type: "string" },
-  hidden: { type: "string" },
-  z: { type: "string" },
-  read: { type: "string" },
-  write: { type: "string" },
-  epochs: { type: "string" },
-  minutes: { type: "string" },
-  batch: { type: "string" },
-  lr: { type: "string" },
-  "lr-final": { type: "string" },
-  average: { type: "string" },
-  "no-average": { type: "boolean" },
-  clip: { type: "string" },
-  seed: { type: "string" },
-  out: { type: "string" },
-  resume: { type: "boolean" },
-  "init-from": { type: "string" },
-  freeze: { type: "string" },
-  "checkpoint-every": { type: "string" },
-  "valid-limit": { type: "string" },
-  split: { type: "string" },
-  samples: { type: "string" },
-  against: { type: "string" },
-  limit: { type: "string" },
-  n: { type: "string" },
-  "no-nearest": { type: "boolean" },
-  "data-dir": { type: "string" },
-  backend: { type: "string" },
-  blas: { type: "boolean" },
-  engine: { type: "string" },
-  threads: { type: "string" },
-} as const;
-
-type Values = ReturnType<typeof parse>["values"];
-
-/** The flags every command takes. */
-const COMMON = ["help", "json", "debug", "data-dir", "backend", "engine", "threads", "blas", "seed"];
-
-/** The flags each command takes beside {@link COMMON}: any other is a usage error, not silently ignored. */
-const COMMAND_FLAGS: ReadonlyMap<string, readonly string[]> = new Map([
-  [
-    "train",
-    [
-      ...["preset", "no-attention", "T", "glimpses", "hidden", "z", "read", "write", "epochs", "minutes", "batch"],
-      ...["lr", "lr-final", "average", "clip", "out", "resume", "init-from", "freeze", "checkpoint-every"],
-      "valid-limit",
-    ],
-  ],
-  ["eval", ["split", "samples", "against", "limit", "batch", "no-average"]],
-  ["sample", ["n", "out", "no-nearest", "no-average"]],
-  ["serve", ["port"]],
-]);
-
-/** Refuses a flag that `cmd` does not take (exit 2), naming the commands that do. */
-function checkFlags(cmd: string, v: Values): void {
-  const own = COMMAND_FLAGS.get(cmd) ?? [];
-  for (const [key, value] of Object.entries(v)) {
-    if (value === undefined || COMMON.includes(key) || own.includes(key)) continue;
-    const takers = [...COMMAND_FLAGS].filter(([, flags]) => flags.includes(key)).map(([c]) => c);
-    throw new UsageError(`${cmd} does not take --${key}${takers.length ? ` (${takers.join(" and ")} does)` : ""}`);
-  }
-}
-
-function parse(args: string[]) {
-  try {
-    return parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-}
-
-function num(
-  v: Values,
-  key: keyof Values,
-  fallback: number,
-  { int = false, min = -Infinity, max = Infinity } = {},
-): number {
-  const raw = v[key];
-  if (raw === undefined) return fallback;
-  const x = Number(raw);
-  if (
-    typeof raw !== "string" || raw.trim() === "" || !Number.isFinite(x) || (int && !Number.isInteger(x)) || x < min ||
-    x > max
-  ) {
-    const range = max < Infinity ? ` from ${min} to ${max}` : min > -Infinity ? ` >= ${min}` : "";
-    throw new UsageError(`--${key} must be ${int ? "an integer" : "a number"}${range}: got ${String(raw)}`);
-  }
-  return x;
-}
 
 const stdout = (s: string) => console.log(s);
 const progress = new Progress();
@@ -519,88 +343,19 @@ async function cmdEval(pos: string[], v: Values): Promise<number> {
   };
   const r = await run(ckpt, pos[0], v["no-average"]);
   const o = otherCkpt ? await run(otherCkpt, v.against!) : undefined;
-  const head = `${dataset} ${split} (${r.count} images)`;
-  if (!("elbo" in r)) {
-    const c = r, oc = o && !("elbo" in o) ? o : undefined;
-    const d = oc && pairedDifference(c.perImage, oc.perImage);
-    if (v.json) {
-      stdout(JSON.stringify({
-        checkpoint: path,
-        dataset,
-        split,
-        count: c.count,
-        error: c.error,
-        error_se: c.errorSe,
-        cross_entropy: c.loss,
-        ...(d && oc && { against: { checkpoint: other, error: oc.error, error_diff: d.mean, error_diff_se: d.se } }),
-      }));
-    } else {
-      stdout(
-        `${head}: error ${(100 * c.error).toFixed(2)}% ± ${(100 * c.errorSe).toFixed(2)} (± one standard error over ` +
-          `the images; cross-entropy ${c.loss.toFixed(4)})` +
-          (d && oc
-            ? `; minus ${v.against}'s (${(100 * oc.error).toFixed(2)}%): ${signed(100 * d.mean)} ± ` +
-              `${(100 * d.se).toFixed(2)} points (paired: the same images)`
-            : ""),
-      );
-    }
-    return 0;
-  }
-  const e = r as EvalResult, oe = o as EvalResult | undefined;
-  const d = oe && pairedDifference(e.perImage.elbo, oe.perImage.elbo);
-  const di = oe && e.perImage.iw && pairedDifference(e.perImage.iw, oe.perImage.iw!);
-  if (v.json) {
-    stdout(
-      JSON.stringify({
-        checkpoint: path,
-        dataset,
-        split,
-        count: e.count,
-        elbo_bound_nats: e.elbo,
-        elbo_se: e.elboSe,
-        lx: e.lx,
-        lz: e.lz,
-        samples: K,
-        iw_bound_nats: e.iwBound,
-        iw_se: e.iwSe,
-        comparable_with_paper: splits.comparable,
-        ...(oe && d && {
-          against: {
-            checkpoint: other,
-            elbo_bound_nats: oe.elbo,
-            iw_bound_nats: oe.iwBound,
-            elbo_diff: d.mean,
-            elbo_diff_se: d.se,
-            iw_diff: di?.mean,
-            iw_diff_se: di?.se,
-          },
-        }),
-      }),
-    );
-  } else {
-    stdout(
-      `${head}: NLL <= ${e.elbo.toFixed(2)} ± ${e.elboSe.toFixed(2)} nats (Eq 12 bound; Lx ${e.lx.toFixed(2)}, ` +
-        `Lz ${e.lz.toFixed(2)})` +
-        (e.iwBound !== undefined
-          ? `; NLL <= ${e.iwBound.toFixed(2)} ± ${e.iwSe!.toFixed(2)} nats (importance-weighted bound, K=${K}, ` +
-            `tighter than the paper's)`
-          : "") +
-        " (± one standard error over the images)" +
-        (oe && d
-          ? `; minus ${v.against}'s (${oe.elbo.toFixed(2)}${
-            oe.iwBound !== undefined ? `, ${oe.iwBound.toFixed(2)}` : ""
-          }): ${signed(d.mean)} ± ${d.se.toFixed(2)} nats by Eq 12` +
-            (di ? `, ${signed(di.mean)} ± ${di.se.toFixed(2)} importance-weighted` : "") +
-            " (paired: the same images, the same noise seed)"
-          : ""),
-    );
-  }
+  stdout(
+    evalReport(r, o, {
+      path,
+      other,
+      against: v.against,
+      dataset,
+      split,
+      samples: K,
+      comparable: splits.comparable,
+      json: v.json === true,
+    }),
+  );
   return 0;
-}
-
-/** A difference with its sign, to two places. */
-function signed(x: number): string {
-  return `${x < 0 ? "−" : "+"}${Math.abs(x).toFixed(2)}`;
 }
 
 async function cmdSample(pos: string[], v: Values): Promise<number> {

@@ -9,10 +9,7 @@ import * as tf from "./tf.ts";
 import type { ClassifierConfig, DrawConfig } from "./config.ts";
 import { batchLabels, batchTensor, type Dataset } from "./data/dataset.ts";
 import type { Splits } from "./data/dataset.ts";
-import { isFile, writeAtomic } from "./data/files.ts";
-import { Draw } from "./draw.ts";
-import { Classifier } from "./classifier.ts";
-import { evaluate, evaluateClassifier } from "./evaluate.ts";
+import { isFile } from "./data/files.ts";
 import {
   assignWeights,
   type Checkpoint,
@@ -26,8 +23,12 @@ import {
 import { clock, Progress } from "./progress.ts";
 import { Rng } from "./random.ts";
 import { Trainer, type TrainerOptions } from "./trainer.ts";
+import { classifierTask, drawTask, type Task, type Validation } from "./tasks.ts";
+import { appendMetric, Budget, MetricsWindow, trimMetrics } from "./run_log.ts";
 import { type Engine, TFJS_ENGINE } from "./engine/engine.ts";
 import { LockError, lockRun, type RunLock } from "./lock.ts";
+
+export { classifierTask, drawTask, type Task, type Validation };
 
 /** Hyper-parameters of a run that must stay fixed across resumes. */
 export interface RunSettings {
@@ -71,72 +72,6 @@ export function scheduledLr(s: RunSettings, epochs: number): number {
   if (s.lrFinal === undefined || !s.decayEpochs) return s.lr;
   const t = (epochs - (s.decayStart ?? 0)) / s.decayEpochs;
   return s.lr * (s.lrFinal / s.lr) ** Math.min(1, Math.max(0, t));
-}
-
-/** Validation figures and the line that reports them. */
-export interface Validation {
-  /** How many validation images the figures are over. */
-  count: number;
-  /** The figures by name: `elbo`, `lx`, `lz` for DRAW; `error`, `xent` for the classifier. */
-  figures: Record<string, number>;
-  /** The line the log shows. */
-  text: string;
-}
-
-/** What is trained: how to make the model, feed it, validate it and describe it. */
-export interface Task {
-  /** A fresh model from `seed`. */
-  create(seed: number): Model;
-  /** Whether batches carry class labels. */
-  labelled: boolean;
-  /** Validation figures of `model` on the first `limit` images of `ds`. */
-  validate(model: Model, ds: Dataset, limit: number, onProgress: (d: number, n: number) => void): Promise<Validation>;
-  /** One line describing the model, for the log. */
-  describe(model: Model): string;
-  /** Step figures for the status line, e.g. "Lx 120.1 Lz 20.3". */
-  format(figures: Record<string, number>): string;
-}
-
-/** Generative DRAW: the ELBO of Eq 12 with Lx and Lz. */
-export function drawTask(config: DrawConfig): Task {
-  return {
-    create: (seed) => new Draw(config, seed),
-    labelled: false,
-    validate: async (model, ds, limit, onProgress) => {
-      const r = await evaluate(model as Draw, ds, { limit, seed: 1, onProgress });
-      return {
-        count: r.count,
-        figures: { elbo: r.elbo, lx: r.lx, lz: r.lz },
-        text: `validation ELBO ${r.elbo.toFixed(2)} nats (Lx ${r.lx.toFixed(2)}, Lz ${r.lz.toFixed(2)})`,
-      };
-    },
-    describe: (m) => {
-      const c = (m as Draw).config;
-      return `DRAW T=${c.T} LSTM ${c.hidden} z ${c.z} read ${c.readN || "full"} write ${c.writeN || "full"}`;
-    },
-    format: (f) => `Lx ${f.lx.toFixed(2)} Lz ${f.lz.toFixed(2)}`,
-  };
-}
-
-/** The classifier of Section 4.1: cross-entropy, and the error rate. */
-export function classifierTask(config: ClassifierConfig): Task {
-  return {
-    create: (seed) => new Classifier(config, seed),
-    labelled: true,
-    validate: async (model, ds, limit, onProgress) => {
-      const r = await evaluateClassifier(model as Classifier, ds, { limit, onProgress });
-      return {
-        count: r.count,
-        figures: { error: r.error, xent: r.loss },
-        text: `validation error ${(100 * r.error).toFixed(2)}% (cross-entropy ${r.loss.toFixed(4)})`,
-      };
-    },
-    describe: (m) => {
-      const c = (m as Classifier).config;
-      return `differentiable RAM, ${c.glimpses} glimpses of ${c.readN}×${c.readN}, LSTM ${c.hidden}`;
-    },
-    format: (f) => `error ${(100 * f.error).toFixed(1)}%`,
-  };
 }
 
 /** What a new run trains with where {@link TrainOptions} leaves a setting out. */
@@ -227,28 +162,6 @@ function checkGeometry(config: { height: number; width: number; channels: number
   const want = `${ds.height}×${ds.width}×${ds.channels}`;
   const have = `${config.height}×${config.width}×${config.channels}`;
   if (want !== have) throw new RunError(`Cannot train a ${have} model on ${ds.name}, whose images are ${want}`);
-}
-
-/** Appends one JSON line to metrics.jsonl. */
-async function appendMetric(outDir: string, record: Record<string, unknown>): Promise<void> {
-  await Deno.writeTextFile(`${outDir}/metrics.jsonl`, JSON.stringify(record) + "\n", { append: true });
-}
-
-/**
- * Drops metrics.jsonl lines past `step` (written after the last checkpoint by a run that was then
- * killed) and any half-written last line, so a resumed run continues one curve.
- */
-async function trimMetrics(outDir: string, step: number): Promise<void> {
-  const path = `${outDir}/metrics.jsonl`;
-  if (!(await isFile(path))) return;
-  const keep = (await Deno.readTextFile(path)).split("\n").filter((line) => {
-    try {
-      return line.trim() !== "" && JSON.parse(line).step <= step;
-    } catch {
-      return false;
-    }
-  });
-  await writeAtomic(path, new TextEncoder().encode(keep.map((l) => l + "\n").join("")));
 }
 
 /**
@@ -481,62 +394,6 @@ async function openLocked(o: TrainOptions, progress: Progress): Promise<Omit<Run
   };
   await Deno.writeTextFile(`${o.outDir}/config.json`, JSON.stringify(config, null, 2) + "\n");
   return { o, task: o.task, model, trainer, state, settings, ckptPath, progress };
-}
-
-/** The time of this session: elapsed seconds, the budget, and what is kept for the end. */
-class Budget {
-  private readonly start = performance.now();
-  /** Seconds this session may train (Infinity without --minutes). */
-  readonly total: number;
-  /** Seconds kept for the final validation and checkpoint. */
-  readonly reserve: number;
-
-  constructor(minutes: number | undefined) {
-    this.total = minutes !== undefined ? minutes * 60 : Infinity;
-    this.reserve = Number.isFinite(this.total) ? Math.min(0.15 * this.total, 120) : 0;
-  }
-
-  /** Seconds since the session started. */
-  elapsed(): number {
-    return (performance.now() - this.start) / 1000;
-  }
-
-  /** Whether the budget is spent (the reserve aside). */
-  spent(): boolean {
-    return this.elapsed() > this.total - this.reserve;
-  }
-}
-
-/** Averages of the training figures between two metrics lines. */
-class MetricsWindow {
-  private n = 0;
-  private loss = 0;
-  private grad = 0;
-  private figures: Record<string, number> = {};
-  private t = performance.now();
-
-  constructor(private examples: number) {}
-
-  /** Adds one step's figures. */
-  add(loss: number, gradNorm: number, figures: Record<string, number>): void {
-    this.n++;
-    this.loss += loss;
-    this.grad += gradNorm;
-    for (const [k, v] of Object.entries(figures)) this.figures[k] = (this.figures[k] ?? 0) + v;
-  }
-
-  /** The window's averages as a metrics record, and a fresh window from here. */
-  close(examples: number): Record<string, number> {
-    const n = Math.max(this.n, 1), now = performance.now();
-    const record = {
-      loss: this.loss / n,
-      ...Object.fromEntries(Object.entries(this.figures).map(([k, v]) => [k, v / n])),
-      grad_norm: this.grad / n,
-      examples_per_s: (examples - this.examples) / ((now - this.t) / 1000),
-    };
-    [this.n, this.loss, this.grad, this.figures, this.t, this.examples] = [0, 0, 0, {}, now, examples];
-    return record;
-  }
 }
 
 /** Writes the run's checkpoint (atomically) and a metrics line saying why. */
