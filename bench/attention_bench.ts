@@ -6,7 +6,7 @@
 import * as tf from "../src/tf.ts";
 import { BACKEND } from "./_setup.ts";
 import { attentionWindow, filterbank, readPatch, writePatch } from "../src/attention.ts";
-import { AttentionKernels } from "../src/engine/attention_kernels.ts";
+import { AttentionKernels } from "../src/engine/fused/attention_kernels.ts";
 import { Rng } from "../src/random.ts";
 
 const SIZES: [string, number, number, number, number][] = [

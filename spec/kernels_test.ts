@@ -1,5 +1,5 @@
 /**
- * The wasm SIMD kernels (src/kernels/) one by one against independent references: the products
+ * The wasm SIMD kernels (src/engine/fused/kernels/) one by one against independent references: the products
  * against a float64 product (every transpose case, packed and not, odd sizes that are not
  * multiples of the 4-lane vectors or the 8-column panels), the fast math against Math, the LSTM
  * cell against tfjs's autodiff, and the attention kernels against the tfjs composition of
@@ -12,10 +12,10 @@ import fc from "npm:fast-check@3.23.2";
 import * as tf from "../src/tf.ts";
 import { selectBackend } from "../src/backend.ts";
 import { attentionWindow, filterbank, readPatch, writePatch } from "../src/attention.ts";
-import { AttentionKernels } from "../src/engine/attention_kernels.ts";
-import { openCblas } from "../src/engine/cblas.ts";
-import { instantiate, type KernelExports, loadKernels, newArena, noiseTables } from "../src/engine/kernels.ts";
-import { cblasProducts, type Products, wasmProducts } from "../src/engine/products.ts";
+import { AttentionKernels } from "../src/engine/fused/attention_kernels.ts";
+import { openCblas } from "../src/engine/fused/cblas.ts";
+import { instantiate, type KernelExports, loadKernels, newArena, noiseTables } from "../src/engine/fused/wasm.ts";
+import { cblasProducts, type Products, wasmProducts } from "../src/engine/fused/products.ts";
 import { fillNoise, Rng } from "../src/random.ts";
 import { assertClose, assertNormClose, equal, ok } from "./_assert.ts";
 

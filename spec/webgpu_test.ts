@@ -1,5 +1,5 @@
 /**
- * The WebGPU engine (src/engine/webgpu_*.ts, WGSL kernels in src/shaders/) against the fused
+ * The WebGPU engine (src/engine/webgpu/, WGSL kernels in src/engine/webgpu/shaders/) against the fused
  * engine on its wasm kernels, which spec/engine_test.ts checks against the tfjs graph: Lx, Lz, the
  * log ratio, every gradient and generation, at the paper's layer sizes with few steps; then
  * through tfjs's autodiff (drawLoss, drawGenerate, the Trainer, the CLI) on the webgpu backend.
@@ -8,20 +8,20 @@
  * the sizes are small. Where Deno has no adapter at all, these tests are skipped with a note.
  */
 import { REQUIRE_WEBGPU } from "./_backends.ts";
-import type { WebGpuClassifierPasses, WebGpuDrawPasses } from "../src/engine/webgpu_passes.ts";
+import type { WebGpuClassifierPasses, WebGpuDrawPasses } from "../src/engine/webgpu/passes.ts";
 import * as tf from "../src/tf.ts";
 import { selectBackend, webgpuAdapter } from "../src/backend.ts";
 import { CIFAR, CLUTTERED, type DrawConfig, imageSize, MNIST, MNIST_NO_ATTENTION, TINY } from "../src/config.ts";
 import { Classifier, classifierForward, classifierSpecs } from "../src/classifier.ts";
-import { FusedClassifier } from "../src/engine/fused_classifier.ts";
-import { WebGpuClassifier } from "../src/engine/webgpu_classifier.ts";
+import { FusedClassifier } from "../src/engine/program/classifier.ts";
+import { WebGpuClassifier } from "../src/engine/webgpu/classifier.ts";
 import { Draw, drawGenerate, drawLoss, paramSpecs } from "../src/draw.ts";
 import { createEngine } from "../src/engine/engine.ts";
-import { engineContext } from "../src/engine/context.ts";
-import { FusedDraw } from "../src/engine/fused_draw.ts";
-import { loadKernels, newArena } from "../src/engine/kernels.ts";
-import { WebGpuDraw } from "../src/engine/webgpu_draw.ts";
-import { webgpuBackend } from "../src/engine/webgpu_bridge.ts";
+import { engineContext } from "../src/engine/fused/context.ts";
+import { FusedDraw } from "../src/engine/program/draw.ts";
+import { loadKernels, newArena } from "../src/engine/fused/wasm.ts";
+import { WebGpuDraw } from "../src/engine/webgpu/draw.ts";
+import { webgpuBackend } from "../src/engine/webgpu/bridge.ts";
 import { Rng } from "../src/random.ts";
 import { Trainer } from "../src/trainer.ts";
 import { drawProblem, randomParams } from "./_problem.ts";

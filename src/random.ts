@@ -121,7 +121,7 @@ export class Rng {
   }
 }
 
-/** The ziggurat's tables, for the wasm kernel that draws {@link fillNoise}'s values (src/kernels/noise.ts). */
+/** The ziggurat's tables, for the wasm kernel that draws {@link fillNoise}'s values (src/engine/fused/kernels/noise.ts). */
 export function zigguratTables(): { KN: Uint32Array; WN: Float64Array; FN: Float64Array; R: number } {
   return ZIGGURAT;
 }

@@ -9,7 +9,7 @@
  * @module
  */
 import * as tf from "./tf.ts";
-import { BLAS_CANDIDATES, openCblas } from "./engine/cblas.ts";
+import { BLAS_CANDIDATES, openCblas } from "./engine/fused/cblas.ts";
 
 export { BLAS_CANDIDATES };
 

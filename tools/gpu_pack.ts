@@ -6,7 +6,7 @@
  * - bin/deno.xz: this Deno, xz-compressed (cached by the binary's SHA-256 in the per-user cache, so a repack takes
  *   seconds); it needs glibc 2.27 or newer.
  * - bin/race.js: bench/gpu_race.ts bundled with its npm packages (`deno bundle`); bin/draw-worker.js, the fused
- *   engine's worker bundled, where the bundle's pool looks for it; kernels/kernels.wasm where the engine does.
+ *   engine's worker bundled, where the bundle's pool looks for it; bin/kernels/kernels.wasm where the engine does.
  * - peer/draw_torch.py: the PyTorch peer (../shared/peer does not travel).
  * - lib/: the Vulkan and GL loaders (Debian's libvulkan1, libegl1, libglvnd0), which a CUDA image may lack.
  * - run.sh: tools/gpu_race.sh, the race in one command.
@@ -62,13 +62,13 @@ async function sizeOf(dir: string): Promise<number> {
   return n;
 }
 
-/** The bundles and kernels under `dir` (bin/race.js, bin/draw-worker.js, kernels/kernels.wasm). */
+/** The bundles and kernels under `dir` (bin/race.js, bin/draw-worker.js, bin/kernels/kernels.wasm). */
 export async function packBundles(dir: string): Promise<void> {
   await Deno.mkdir(`${dir}/bin`, { recursive: true });
-  await Deno.mkdir(`${dir}/kernels`, { recursive: true });
+  await Deno.mkdir(`${dir}/bin/kernels`, { recursive: true });
   await bundle(`${root}bench/gpu_race.ts`, `${dir}/bin/race.js`);
-  await bundle(`${root}src/engine/worker.ts`, `${dir}/bin/draw-worker.js`);
-  await Deno.copyFile(`${root}src/kernels/kernels.wasm`, `${dir}/kernels/kernels.wasm`);
+  await bundle(`${root}src/engine/fused/worker.ts`, `${dir}/bin/draw-worker.js`);
+  await Deno.copyFile(`${root}src/engine/fused/kernels/kernels.wasm`, `${dir}/bin/kernels/kernels.wasm`);
 }
 
 /** deno.xz for this Deno, from the cache or made (xz -9, every core). */

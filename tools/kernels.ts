@@ -1,5 +1,5 @@
 /**
- * Builds src/kernels/kernels.wasm from its AssemblyScript source (src/kernels/*.ts) with the
+ * Builds src/engine/fused/kernels/kernels.wasm from its AssemblyScript source (src/engine/fused/kernels/*.ts) with the
  * compiler pinned here, from the npm registry alone. With --check it builds to a temporary
  * file instead and exits 1 when the committed .wasm differs from that fresh build (CI runs it).
  *
@@ -25,8 +25,8 @@ const FLAGS = [
   "abort=", // no imports but the memory and the noise kernel's e^x and log
 ];
 const root = new URL("../", import.meta.url);
-const source = new URL("src/kernels/index.ts", root).pathname;
-const committed = new URL("src/kernels/kernels.wasm", root).pathname;
+const source = new URL("src/engine/fused/kernels/index.ts", root).pathname;
+const committed = new URL("src/engine/fused/kernels/kernels.wasm", root).pathname;
 const check = Deno.args.includes("--check");
 const out = check ? await Deno.makeTempFile({ suffix: ".wasm" }) : committed;
 const run = await new Deno.Command(Deno.execPath(), {
@@ -48,11 +48,11 @@ if (check) {
   await Deno.remove(out);
   if (a.length !== b.length || a.some((v, i) => v !== b[i])) {
     console.error(
-      `error: ${committed} differs from a fresh build of src/kernels/: run "deno task kernels" and commit it`,
+      `error: ${committed} differs from a fresh build of src/engine/fused/kernels/: run "deno task kernels" and commit it`,
     );
     Deno.exit(1);
   }
-  console.log(`kernels: src/kernels/kernels.wasm matches its source (${a.length} bytes)`);
+  console.log(`kernels: src/engine/fused/kernels/kernels.wasm matches its source (${a.length} bytes)`);
 } else {
   console.log(`kernels: built ${out} (${(await Deno.stat(out)).size} bytes)`);
 }

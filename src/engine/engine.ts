@@ -6,9 +6,9 @@
  *
  * - {@link TFJS_ENGINE}: the tfjs graph on any backend, the readable reference composition.
  * - the fused engine ({@link createEngine}): the forward pass and its hand-derived backward pass
- *   on the wasm SIMD kernels (src/kernels/), the batch split over worker threads on one shared
+ *   on the wasm SIMD kernels (src/engine/fused/kernels/), the batch split over worker threads on one shared
  *   memory, and the matrix products in a CBLAS library where the Deno adapter (cblas.ts) finds one.
- * - the WebGPU engine: the same passes as WGSL kernels (src/shaders/) on the tfjs webgpu
+ * - the WebGPU engine: the same passes as WGSL kernels (src/engine/webgpu/shaders/) on the tfjs webgpu
  *   backend's device, one submit per pass, on the tensors' GPU buffers.
  *
  * An engine hands a model its passes (src/engine/passes.ts, the contract): the models never know
@@ -17,28 +17,28 @@
  * @module
  */
 import type { ClassifierConfig, DrawConfig } from "../config.ts";
-import type { Blas } from "./context.ts";
-import { engineContext } from "./context.ts";
-import { type ClassifierRunner, FusedClassifier } from "./fused_classifier.ts";
-import { FusedDraw, type FusedRunner } from "./fused_draw.ts";
-import { loadKernels, newArena } from "./kernels.ts";
-import { ClassifierPool, FusedPool } from "./pool.ts";
-import { WebGpuClassifier } from "./webgpu_classifier.ts";
-import { WebGpuDraw } from "./webgpu_draw.ts";
-import { webgpuBackend } from "./webgpu_bridge.ts";
+import type { Blas } from "./fused/context.ts";
+import { engineContext } from "./fused/context.ts";
+import { type ClassifierRunner, FusedClassifier } from "./program/classifier.ts";
+import { FusedDraw, type FusedRunner } from "./program/draw.ts";
+import { loadKernels, newArena } from "./fused/wasm.ts";
+import { ClassifierPool, FusedPool } from "./fused/pool.ts";
+import { WebGpuClassifier } from "./webgpu/classifier.ts";
+import { WebGpuDraw } from "./webgpu/draw.ts";
+import { webgpuBackend } from "./webgpu/bridge.ts";
 import type { ClassifierPasses, DrawPasses } from "./passes.ts";
 import {
   type FusedClassifierPasses,
   fusedClassifierPasses,
   type FusedDrawPasses,
   fusedDrawPasses,
-} from "./fused_passes.ts";
+} from "./fused/passes.ts";
 import {
   type WebGpuClassifierPasses,
   webgpuClassifierPasses,
   type WebGpuDrawPasses,
   webgpuDrawPasses,
-} from "./webgpu_passes.ts";
+} from "./webgpu/passes.ts";
 
 /** The engine names {@link createEngine} accepts. */
 export const ENGINES = ["auto", "fused", "webgpu", "tfjs"] as const;
@@ -230,7 +230,7 @@ class WebGpuEngine implements Engine {
 /** A CBLAS library from the Deno adapter, where this runs in Deno and one opens. */
 async function findBlas(): Promise<Blas | undefined> {
   if (!("Deno" in globalThis)) return undefined;
-  const { openCblas } = await import("./cblas.ts");
+  const { openCblas } = await import("./fused/cblas.ts");
   const lib = openCblas();
   return lib ? { gemm: lib.gemm, path: lib.path } : undefined;
 }

@@ -2,7 +2,7 @@
  * The contract between a model and an engine: what an engine hands DRAW and the classifier, in tfjs's terms, so
  * that the models (src/draw.ts, src/classifier.ts) say what to compute and never which engine computes it. Each
  * engine's glue (its runners' buffers, noise and threads in, tfjs tensors with their gradients out) lives beside
- * the engine: src/engine/fused_passes.ts for the fused engine, src/engine/webgpu_passes.ts for the WebGPU engine.
+ * the engine: src/engine/fused/passes.ts for the fused engine, src/engine/webgpu/passes.ts for the WebGPU engine.
  *
  * @module
  */

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import * as tf from "../tf.ts";
+import * as tf from "../../tf.ts";
 
 /** The parts of tfjs-backend-webgpu 4.22's WebGPUBackend used here. */
 interface WebGpuBackend {

@@ -1,5 +1,5 @@
 /**
- * The WebAssembly SIMD kernels of the fused engine (built from `src/kernels/`, AssemblyScript, by
+ * The WebAssembly SIMD kernels of the fused engine (built from `src/engine/fused/kernels/`, AssemblyScript, by
  * `deno task kernels`) and the memory they work on: one shared `WebAssembly.Memory` per engine
  * runner, carved by a bump {@link Arena}, on which every thread runs its own instance of the same
  * module. No Deno-only API here: the same file runs in a browser page.
@@ -7,7 +7,7 @@
  * @module
  */
 
-import { zigguratTables } from "../random.ts";
+import { zigguratTables } from "../../random.ts";
 
 /** The kernels' exports: every pointer is a byte offset into the shared memory. */
 export interface KernelExports {
@@ -15,7 +15,7 @@ export interface KernelExports {
   expInto(src: number, dst: number, len: number): void;
   sigmoidInto(src: number, dst: number, len: number): void;
   tanhInto(src: number, dst: number, len: number): void;
-  /** src/kernels/noise.ts (the wasm kernels only: the WebGPU engine is given its noise). */
+  /** src/engine/fused/kernels/noise.ts (the wasm kernels only: the WebGPU engine is given its noise). */
   noiseTablesSize?(): number;
   noise?(seed: number, start: number, count: number, out: number, tables: number): void;
   packedSize(K: number, N: number): number;
@@ -98,11 +98,11 @@ export interface KernelExports {
   zero(x: number, len: number): void;
 }
 
-/** The window's fields, 5 floats per image, in the kernels' order (src/kernels/window.ts). */
+/** The window's fields, 5 floats per image, in the kernels' order (src/engine/fused/kernels/window.ts). */
 export const WINDOW = { gX: 0, gY: 1, sigma2: 2, delta: 3, gamma: 4, size: 5 } as const;
 
 /** Where the built kernels are, beside their AssemblyScript source. */
-export const KERNELS_URL: URL = new URL("../kernels/kernels.wasm", import.meta.url);
+export const KERNELS_URL: URL = new URL("./kernels/kernels.wasm", import.meta.url);
 
 let compiled: Promise<WebAssembly.Module> | undefined;
 
@@ -198,7 +198,7 @@ export function newArena(module: WebAssembly.Module): Arena {
 
 /**
  * Writes random.ts's ziggurat tables where the noise kernel reads them (KN as 32-bit integers,
- * then WN, FN and R as float64, at the byte offsets of src/kernels/noise.ts); returns their offset.
+ * then WN, FN and R as float64, at the byte offsets of src/engine/fused/kernels/noise.ts); returns their offset.
  */
 export function noiseTables(arena: Allocator, k: KernelExports): number {
   const { KN, WN, FN, R } = zigguratTables();
@@ -219,7 +219,7 @@ export function instantiate(module: WebAssembly.Module, memory: WebAssembly.Memo
   return instance.exports as unknown as KernelExports;
 }
 
-/** The geometry of one attention (a read or a write) for a batch: src/kernels/window.ts's struct. */
+/** The geometry of one attention (a read or a write) for a batch: src/engine/fused/kernels/window.ts's struct. */
 export interface AttentionShape {
   /** Images. */
   n: number;
@@ -235,7 +235,7 @@ export interface AttentionShape {
 export const ATT = { n: 0, N: 1, A: 2, B: 3, C: 4, win: 5, F: 6, mid: 7, scratch: 8, size: 9 } as const;
 
 /**
- * The host's side of src/kernels/window.ts's `Attention`: the struct in memory, its scratch, and
+ * The host's side of src/engine/fused/kernels/window.ts's `Attention`: the struct in memory, its scratch, and
  * per-step buffers set with {@link at}.
  */
 export class AttentionStruct {

@@ -1,17 +1,17 @@
 /**
  * The WebGPU engine's side of the kernel seam: {@link WebGpuKernels} has the wasm kernels' exports
- * (src/engine/kernels.ts) and their products, but each call records a dispatch of the WGSL kernel
- * of the same name (src/shaders/) instead of running, so the fused orchestration (fused_draw.ts)
+ * (src/engine/fused/wasm.ts) and their products, but each call records a dispatch of the WGSL kernel
+ * of the same name (src/engine/webgpu/shaders/) instead of running, so the fused orchestration (program/draw.ts)
  * drives the GPU unchanged. {@link WebGpuKernels.encode} then writes every dispatch's parameters
  * in one upload and encodes them into one compute pass. Pointers are byte offsets into one GPU
  * buffer, the heap; {@link GpuHeap} hands them out.
  *
  * @module
  */
-import { GROUP, SHADERS, TILE } from "../shaders/index.ts";
-import { type Allocator, ATT, type KernelExports } from "./kernels.ts";
-import type { EngineContext } from "./fused_draw.ts";
-import type { Operand, Products } from "./products.ts";
+import { GROUP, SHADERS, TILE } from "./shaders/index.ts";
+import { type Allocator, ATT, type KernelExports } from "../fused/wasm.ts";
+import type { EngineContext } from "../program/draw.ts";
+import type { Operand, Products } from "../fused/products.ts";
 
 /** Bytes between two dispatches' parameters (WebGPU's uniform offset alignment). */
 const SLOT = 256;
@@ -183,7 +183,7 @@ export class WebGpuKernels implements KernelExports {
     this.params.clear();
   }
 
-  // the kernels' interface (src/engine/kernels.ts), recorded
+  // the kernels' interface (src/engine/fused/wasm.ts), recorded
 
   heapBase(): number {
     return 16;

@@ -6,11 +6,11 @@
  *
  * @module
  */
-import { classifierSpecs } from "../params.ts";
-import type { ClassifierConfig } from "../config.ts";
-import { type EngineContext, type FusedWeights, type WeightOffsets, weightOffsets } from "./fused_draw.ts";
-import { type Allocator, AttentionStruct, type KernelExports, WINDOW } from "./kernels.ts";
-import type { Operand, Products } from "./products.ts";
+import { classifierSpecs } from "../../params.ts";
+import type { ClassifierConfig } from "../../config.ts";
+import { type EngineContext, type FusedWeights, type WeightOffsets, weightOffsets } from "./draw.ts";
+import { type Allocator, AttentionStruct, type KernelExports, WINDOW } from "../fused/wasm.ts";
+import type { Operand, Products } from "../fused/products.ts";
 
 /** What runs the classifier on the fused engine: one {@link FusedClassifier}, or a pool of them over threads. */
 export interface ClassifierRunner {

@@ -1,7 +1,7 @@
 /**
  * DRAW on the fused engine: Eqs 1–29 and their exact gradient (backpropagation through time,
  * derived by hand), unrolled over the T steps here and computed by the wasm SIMD kernels of
- * `src/kernels/` (one call per equation group per step, over the whole batch), with every buffer
+ * `src/engine/fused/kernels/` (one call per equation group per step, over the whole batch), with every buffer
  * in one arena of a shared WebAssembly memory. The matrix products go through {@link Products}:
  * the kernels' own, or a CBLAS library on the same memory.
  *
@@ -16,10 +16,10 @@
  *
  * @module
  */
-import { type DrawConfig, imageSize, validateConfig } from "../config.ts";
-import { paramSpecs } from "../params.ts";
-import { type Allocator, AttentionStruct, type KernelExports, noiseTables, WINDOW } from "./kernels.ts";
-import type { Operand, Products } from "./products.ts";
+import { type DrawConfig, imageSize, validateConfig } from "../../config.ts";
+import { paramSpecs } from "../../params.ts";
+import { type Allocator, AttentionStruct, type KernelExports, noiseTables, WINDOW } from "../fused/wasm.ts";
+import type { Operand, Products } from "../fused/products.ts";
 import { Team, type TeamPlace, type TeamSizes } from "./team.ts";
 
 /** Weights (or gradients) by parameter name, as plain arrays (the names and shapes of paramSpecs). */

@@ -1,6 +1,6 @@
 /**
  * WGSL: DRAW Eq 27, read with attention (and Eq 17 without), forward and backward, as
- * src/kernels/read.ts: the patch γ·F_Y·img·F_Xᵀ of x and x̂ = x − σ(c_{t−1}) as P = 2 images of C
+ * src/engine/fused/kernels/read.ts: the patch γ·F_Y·img·F_Xᵀ of x and x̂ = x − σ(c_{t−1}) as P = 2 images of C
  * channels (P = 1: x alone, the classifier). Images are [B, C, A]; U = F_Y·img is kept in `mid`
  * [n, N, P·C·A] for the backward pass, whose per-image scratch is ∂U, then ∂F_X [N, A], ∂F_Y [N, B].
  *

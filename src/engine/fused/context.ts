@@ -5,8 +5,8 @@
  * @module
  */
 import type { Gemm } from "./cblas.ts";
-import type { EngineContext } from "./fused_draw.ts";
-import { type Arena, instantiate } from "./kernels.ts";
+import type { EngineContext } from "../program/draw.ts";
+import { type Arena, instantiate } from "./wasm.ts";
 import { cblasProducts, wasmProducts } from "./products.ts";
 
 /** An opened CBLAS sgemm and where it came from (the Deno adapter cblas.ts opens one). */

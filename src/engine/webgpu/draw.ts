@@ -1,16 +1,16 @@
 /**
- * DRAW on the WebGPU engine: the fused orchestration of fused_draw.ts (Eqs 1–29 and their
- * hand-derived backward pass, step by step) driving the WGSL kernels of src/shaders/ through
+ * DRAW on the WebGPU engine: the fused orchestration of program/draw.ts (Eqs 1–29 and their
+ * hand-derived backward pass, step by step) driving the WGSL kernels of src/engine/webgpu/shaders/ through
  * {@link WebGpuKernels}, on one GPU buffer. A pass is one command encoder and one submit: the
  * inputs copied in from their own GPU buffers (tfjs tensors' buffers, say), every step's
  * dispatches, the outputs copied out to this runner's output buffers. Nothing is read back.
  *
  * @module
  */
-import { type DrawConfig, imageSize } from "../config.ts";
-import { paramSpecs } from "../params.ts";
-import { FusedDraw } from "./fused_draw.ts";
-import { WebGpuHeap, type WebGpuKernels } from "./webgpu_kernels.ts";
+import { type DrawConfig, imageSize } from "../../config.ts";
+import { paramSpecs } from "../../params.ts";
+import { FusedDraw } from "../program/draw.ts";
+import { WebGpuHeap, type WebGpuKernels } from "./kernels.ts";
 
 /** What a forward pass leaves in the runner's output buffers. */
 export interface WebGpuLoss {

@@ -1,6 +1,6 @@
 /**
  * WGSL: the LSTM cell of RNN^enc (Eq 5) and RNN^dec (Eq 7), forward and backward, one thread per
- * (image, unit); gate order i, f, o, g in blocks of H, as src/kernels/lstm.ts.
+ * (image, unit); gate order i, f, o, g in blocks of H, as src/engine/fused/kernels/lstm.ts.
  *
  * @module
  */

@@ -1,6 +1,6 @@
 /**
  * WGSL: the matrix product C [M, N] = op(A)·op(B) (+ C when beta = 1), row-major with row strides
- * lda, ldb, ldc and either operand transposed, as src/kernels/gemm.ts. A workgroup of 16×16
+ * lda, ldb, ldc and either operand transposed, as src/engine/fused/kernels/gemm.ts. A workgroup of 16×16
  * threads computes a 64×64 tile of C, 4×4 per thread, from 16-deep slices of A and B staged in
  * workgroup memory (loaded along the operand's contiguous axis).
  *

@@ -10,10 +10,10 @@
  *
  * @module
  */
-import { type ClassifierConfig, type DrawConfig, imageSize } from "../config.ts";
+import { type ClassifierConfig, type DrawConfig, imageSize } from "../../config.ts";
 import type { Blas } from "./context.ts";
 import { engineContext } from "./context.ts";
-import { type ClassifierRunner, FusedClassifier } from "./fused_classifier.ts";
+import { type ClassifierRunner, FusedClassifier } from "../program/classifier.ts";
 import {
   type EngineContext,
   FusedDraw,
@@ -22,9 +22,9 @@ import {
   type FusedWeights,
   type Noise,
   teamSizes,
-} from "./fused_draw.ts";
-import { newArena } from "./kernels.ts";
-import { Team, type TeamPlace } from "./team.ts";
+} from "../program/draw.ts";
+import { newArena } from "./wasm.ts";
+import { Team, type TeamPlace } from "../program/team.ts";
 
 /**
  * The worker module: worker.ts beside this file, or, in a bundle of the module (`deno bundle`, as tools/gpu_pack.ts

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Arena, KernelExports } from "./kernels.ts";
+import type { Arena, KernelExports } from "./wasm.ts";
 import type { Gemm } from "./cblas.ts";
 
 /** A matrix used as op(B) in many products (a weight, for T steps): packed once per pass. */

@@ -1,5 +1,5 @@
 /**
- * The threads of a pool that train DRAW together on the step's large products (fused_draw.ts).
+ * The threads of a pool that train DRAW together on the step's large products (program/draw.ts).
  *
  * Split by images alone, each of two threads multiplies its 50 rows by a whole LSTM weight at every
  * step, and a CBLAS sgemm repacks all of the weight for each such product: with OpenBLAS here,
@@ -16,7 +16,7 @@
  *
  * @module
  */
-import type { Allocator } from "./kernels.ts";
+import type { Allocator } from "../fused/wasm.ts";
 
 /** What a thread's barrier throws when another thread of its team failed (its own error says why). */
 export class TeamFailure extends Error {

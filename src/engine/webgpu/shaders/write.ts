@@ -1,5 +1,5 @@
 /**
- * WGSL: DRAW Eq 29, write with attention, forward and backward, as src/kernels/write.ts: adds
+ * WGSL: DRAW Eq 29, write with attention, forward and backward, as src/engine/fused/kernels/write.ts: adds
  * (1/γ)·F_Yᵀ·w·F_X to each canvas; w is [N, C, N] per image, canvases [B, C, A]. V = w·F_X is kept
  * in `mid` [n, N, C·A]; the backward pass's per-image scratch is ∂V, then ∂F_X [N, A], ∂F_Y [N, B].
  *

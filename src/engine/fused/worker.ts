@@ -6,10 +6,10 @@
  * @module
  */
 import { engineContext } from "./context.ts";
-import { FusedDraw } from "./fused_draw.ts";
-import { Arena } from "./kernels.ts";
+import { FusedDraw } from "../program/draw.ts";
+import { Arena } from "./wasm.ts";
 import { COMMAND, CONTROL, makeRunner, teamOf, type WorkerInit } from "./pool.ts";
-import { TeamFailure } from "./team.ts";
+import { TeamFailure } from "../program/team.ts";
 
 self.onmessage = async (event: MessageEvent<WorkerInit>) => {
   const init = event.data;

@@ -1,6 +1,6 @@
 /**
  * WGSL: Eq 9 (the Bernoulli reconstruction loss) and Eqs 1–2, 6, 10–11 (the posterior's sample
- * and its KL), forward and backward, as src/kernels/loss.ts.
+ * and its KL), forward and backward, as src/engine/fused/kernels/loss.ts.
  *
  * @module
  */

@@ -1,13 +1,13 @@
 /**
- * The fused engine's side of the contract in src/engine/passes.ts: its runners (fused_draw.ts, fused_classifier.ts,
+ * The fused engine's side of the contract in src/engine/passes.ts: its runners (program/draw.ts, program/classifier.ts,
  * or their thread pools) as tfjs passes. Weights and images are read in place from the tensors' storage; a loss is
  * one tfjs op whose gradient is the runner's backward pass (bridge.ts), and a training step skips tfjs's tape.
  *
  * @module
  */
-import * as tf from "../tf.ts";
-import type { ClassifierConfig, DrawConfig } from "../config.ts";
-import { imageSize } from "../config.ts";
+import * as tf from "../../tf.ts";
+import type { ClassifierConfig, DrawConfig } from "../../config.ts";
+import { imageSize } from "../../config.ts";
 import {
   checkGenerative,
   checkImages,
@@ -18,14 +18,14 @@ import {
   generativeSpecs,
   sampleOf,
   toInternal,
-} from "../draw.ts";
-import { errorRate, softmaxCrossEntropy } from "../classifier.ts";
-import { classifierSpecs, paramSpecs } from "../params.ts";
-import type { ObjectiveGradients } from "../trainer.ts";
-import { engineOp, peek32, tensorCopy, values32 } from "./bridge.ts";
-import type { FusedLoss, FusedRunner, Noise } from "./fused_draw.ts";
-import type { ClassifierRunner } from "./fused_classifier.ts";
-import type { ClassifierPasses, DrawPasses, PassNoise } from "./passes.ts";
+} from "../../draw.ts";
+import { errorRate, softmaxCrossEntropy } from "../../classifier.ts";
+import { classifierSpecs, paramSpecs } from "../../params.ts";
+import type { ObjectiveGradients } from "../../trainer.ts";
+import { engineOp, peek32, tensorCopy, values32 } from "../bridge.ts";
+import type { FusedLoss, FusedRunner, Noise } from "../program/draw.ts";
+import type { ClassifierRunner } from "../program/classifier.ts";
+import type { ClassifierPasses, DrawPasses, PassNoise } from "../passes.ts";
 
 /** The fused engine's DRAW passes, and the runner behind them (for the engine's own tests). */
 export interface FusedDrawPasses extends DrawPasses {

@@ -1,6 +1,6 @@
 /**
  * The WebGPU engine's WGSL kernels by name: one module per equation group, as the AssemblyScript
- * kernels of src/kernels/ (which the spec checks them against, through the same orchestration).
+ * kernels of src/engine/fused/kernels/ (which the spec checks them against, through the same orchestration).
  *
  * @module
  */

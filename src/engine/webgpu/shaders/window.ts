@@ -1,7 +1,7 @@
 /**
  * WGSL: DRAW Eqs 19–26, an attention window from the 5 raw outputs of Eq 21 and its filterbanks
  * F_X [N, A], F_Y [N, B], forward, and the backward pass shared by read and write (as
- * src/kernels/window.ts). Window fields: g_X, g_Y, σ², δ, γ (5 floats per image).
+ * src/engine/fused/kernels/window.ts). Window fields: g_X, g_Y, σ², δ, γ (5 floats per image).
  *
  * @module
  */

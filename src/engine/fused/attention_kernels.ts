@@ -6,15 +6,7 @@
  *
  * @module
  */
-import {
-  type Arena,
-  AttentionStruct,
-  instantiate,
-  type KernelExports,
-  loadKernels,
-  newArena,
-  WINDOW,
-} from "./kernels.ts";
+import { type Arena, AttentionStruct, instantiate, type KernelExports, loadKernels, newArena, WINDOW } from "./wasm.ts";
 
 /** One attention's kernels for a batch, with their buffers. */
 export class AttentionKernels {

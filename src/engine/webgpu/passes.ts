@@ -1,13 +1,13 @@
 /**
- * The WebGPU engine's side of the contract in src/engine/passes.ts: its runners (webgpu_draw.ts,
- * webgpu_classifier.ts) as tfjs passes on the tensors' own GPU buffers, one submit per pass (webgpu_bridge.ts).
+ * The WebGPU engine's side of the contract in src/engine/passes.ts: its runners (webgpu/draw.ts,
+ * webgpu/classifier.ts) as tfjs passes on the tensors' own GPU buffers, one submit per pass (webgpu/bridge.ts).
  * The noise is always a tensor (the runners do not draw it).
  *
  * @module
  */
-import * as tf from "../tf.ts";
-import type { ClassifierConfig, DrawConfig } from "../config.ts";
-import { imageSize } from "../config.ts";
+import * as tf from "../../tf.ts";
+import type { ClassifierConfig, DrawConfig } from "../../config.ts";
+import { imageSize } from "../../config.ts";
 import {
   checkGenerative,
   checkImages,
@@ -17,14 +17,14 @@ import {
   type DrawWeights,
   sampleOf,
   toInternal,
-} from "../draw.ts";
-import { errorRate } from "../classifier.ts";
-import { classifierSpecs, paramSpecs } from "../params.ts";
-import type { ObjectiveGradients } from "../trainer.ts";
-import { bufferOf, flushTfjs, gpuEngineOp, tensorFrom } from "./webgpu_bridge.ts";
-import type { WebGpuDraw } from "./webgpu_draw.ts";
-import type { WebGpuClassifier } from "./webgpu_classifier.ts";
-import type { ClassifierPasses, DrawPasses, PassNoise } from "./passes.ts";
+} from "../../draw.ts";
+import { errorRate } from "../../classifier.ts";
+import { classifierSpecs, paramSpecs } from "../../params.ts";
+import type { ObjectiveGradients } from "../../trainer.ts";
+import { bufferOf, flushTfjs, gpuEngineOp, tensorFrom } from "./bridge.ts";
+import type { WebGpuDraw } from "./draw.ts";
+import type { WebGpuClassifier } from "./classifier.ts";
+import type { ClassifierPasses, DrawPasses, PassNoise } from "../passes.ts";
 
 /** The WebGPU engine's DRAW passes, and the runner behind them (for the engine's own tests). */
 export interface WebGpuDrawPasses extends DrawPasses {

@@ -1,14 +1,14 @@
 /**
- * The classifier of Section 4.1 on the WebGPU engine: fused_classifier.ts's orchestration (the
+ * The classifier of Section 4.1 on the WebGPU engine: program/classifier.ts's orchestration (the
  * glimpses through Eqs 19–27, the LSTM, the class scores, and the backward pass by hand) driving
- * the WGSL kernels on one GPU buffer, one submit per pass, as webgpu_draw.ts does for DRAW.
+ * the WGSL kernels on one GPU buffer, one submit per pass, as webgpu/draw.ts does for DRAW.
  *
  * @module
  */
-import { classifierSpecs } from "../params.ts";
-import type { ClassifierConfig } from "../config.ts";
-import { FusedClassifier } from "./fused_classifier.ts";
-import { WebGpuHeap } from "./webgpu_kernels.ts";
+import { classifierSpecs } from "../../params.ts";
+import type { ClassifierConfig } from "../../config.ts";
+import { FusedClassifier } from "../program/classifier.ts";
+import { WebGpuHeap } from "./kernels.ts";
 
 /** The classifier for one configuration and batch size on a GPU device. */
 export class WebGpuClassifier {

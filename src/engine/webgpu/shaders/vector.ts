@@ -1,5 +1,5 @@
 /**
- * WGSL: the small vector kernels (src/kernels/vector.ts and fastmath.ts in AssemblyScript): row
+ * WGSL: the small vector kernels (src/engine/fused/kernels/vector.ts and fastmath.ts in AssemblyScript): row
  * copies and sums, column sums (bias gradients), clearing, σ.
  *
  * @module
