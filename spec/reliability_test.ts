@@ -32,6 +32,14 @@ async function refused(args: string[], code: number, message: RegExp): Promise<v
   match(oneLine(r.stderr, args.join(" ")), message);
 }
 
+/** The library's train() options every call here shares: the fixtures' MNIST on cpu, quiet. */
+async function libraryRun() {
+  await selectBackend("cpu");
+  const dataDir = new URL("../fixtures", import.meta.url).pathname;
+  const splits = await loadBinarizedMnist({ dataDir, download: false, fallback: false });
+  return { splits, dataset: "mnist", progress: new Progress({ write: () => {}, tty: false }) };
+}
+
 /** A copy of checkpoint `from` at `to` with its tensors or metadata changed by `edit`. */
 async function edited(
   from: string,
@@ -114,20 +122,12 @@ Deno.test("reliability: sizes that decide memory are checked first, naming the f
     /huge\.safetensors .*stored config is invalid .*T must be <= 1000/,
   );
   // the library refuses the same before it makes a folder
-  await selectBackend("cpu");
-  const splits = await loadBinarizedMnist({
-    dataDir: new URL("../fixtures", import.meta.url).pathname,
-    download: false,
-    fallback: false,
-  });
   await rejects(
-    () =>
+    async () =>
       train({
+        ...await libraryRun(),
         task: drawTask({ ...TINY, width: 28, height: 28, T: 5000 }),
-        splits,
-        dataset: "mnist",
         outDir: out,
-        progress: new Progress({ write: () => {}, tty: false }),
       }),
     /T must be <= 1000/,
   );
@@ -237,22 +237,14 @@ Deno.test("reliability: one writer per run directory: a second is refused at onc
   ok(!(await exists(`${out}/${LOCK_FILE}`)));
   // the library: a held lock refuses train() with a RunError
   const lock = await lockRun(out);
-  await selectBackend("cpu");
-  const splits = await loadBinarizedMnist({
-    dataDir: new URL("../fixtures", import.meta.url).pathname,
-    download: false,
-    fallback: false,
-  });
   await rejects(
-    () =>
+    async () =>
       train({
+        ...await libraryRun(),
         task: drawTask({ ...TINY, width: 28, height: 28 }),
-        splits,
-        dataset: "mnist",
         outDir: out,
         resume: true,
         epochs: epoch + 2,
-        progress: new Progress({ write: () => {}, tty: false }),
       }),
     (e: Error) => e instanceof RunError && /another run writes there/.test(e.message),
   );

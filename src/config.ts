@@ -211,6 +211,22 @@ export function checkPass(config: DrawConfig | ClassifierConfig, batch: number, 
   }
 }
 
+/**
+ * Checks a configuration's image geometry and hidden width, then each of `more` ([field, min, max]): integers within
+ * their bounds ({@link LIMITS}), or a TypeError or RangeError that names the field.
+ */
+function checkSizes<C extends object>(config: C, more: [keyof C & string, number, number][]): void {
+  const c = config as Record<string, unknown>;
+  const all: [string, number, number][] = [
+    ["width", 1, LIMITS.side],
+    ["height", 1, LIMITS.side],
+    ["channels", 1, LIMITS.channels],
+    ["hidden", 1, LIMITS.hidden],
+    ...more,
+  ];
+  for (const [key, min, max] of all) checkInt(key, c[key], min, max);
+}
+
 /** Refuses a model of more than {@link LIMITS}.parameters weights, before they are allocated. */
 export function checkParameters(count: number): void {
   if (count > LIMITS.parameters) {
@@ -232,14 +248,7 @@ export function checkParameters(count: number): void {
  * ```
  */
 export function validateConfig(config: DrawConfig): DrawConfig {
-  checkInt("width", config.width, 1, LIMITS.side);
-  checkInt("height", config.height, 1, LIMITS.side);
-  checkInt("channels", config.channels, 1, LIMITS.channels);
-  checkInt("T", config.T, 1, LIMITS.T);
-  checkInt("hidden", config.hidden, 1, LIMITS.hidden);
-  checkInt("z", config.z, 1, LIMITS.z);
-  checkInt("readN", config.readN, 0, LIMITS.N);
-  checkInt("writeN", config.writeN, 0, LIMITS.N);
+  checkSizes(config, [["T", 1, LIMITS.T], ["z", 1, LIMITS.z], ["readN", 0, LIMITS.N], ["writeN", 0, LIMITS.N]]);
   for (const key of ["readN", "writeN"] as const) {
     if (config[key] === 1) {
       throw new RangeError(
@@ -252,22 +261,7 @@ export function validateConfig(config: DrawConfig): DrawConfig {
 
 /** Checks a classifier configuration and returns it unchanged. */
 export function validateClassifierConfig(config: ClassifierConfig): ClassifierConfig {
-  const check = (what: string, v: unknown, min: number, max: number) => {
-    if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
-      throw new RangeError(
-        `Cannot use classifier config as ${what} must be an integer from ${min} to ${max}: current value is ${
-          String(v)
-        }`,
-      );
-    }
-  };
-  check("width", config.width, 1, LIMITS.side);
-  check("height", config.height, 1, LIMITS.side);
-  check("channels", config.channels, 1, LIMITS.channels);
-  check("glimpses", config.glimpses, 1, LIMITS.T);
-  check("hidden", config.hidden, 1, LIMITS.hidden);
-  check("readN", config.readN, 2, LIMITS.N);
-  check("classes", config.classes, 2, LIMITS.classes);
+  checkSizes(config, [["glimpses", 1, LIMITS.T], ["readN", 2, LIMITS.N], ["classes", 2, LIMITS.classes]]);
   return config;
 }
 
