@@ -25,8 +25,44 @@ export interface BackendChoice {
   reason: string;
 }
 
+/** Where the Vulkan loader looks for drivers' ICD files on Linux. */
+const VULKAN_ICD_DIRS = ["/usr/share/vulkan/icd.d", "/etc/vulkan/icd.d", "/usr/local/share/vulkan/icd.d"];
+
+/**
+ * On Linux, where a Vulkan driver is installed and nobody chose otherwise (DENO_WEBGPU_BACKEND), Deno's WebGPU runs
+ * on Vulkan alone, before the first adapter is asked for. Deno otherwise also starts wgpu's OpenGL backend, which
+ * loads libEGL; at exit, libEGL's destructor frees memory while a thread of Deno's that touched the GPU is still
+ * shutting down on the same malloc arena, and now and then the heap is corrupted and the process dies with SIGSEGV
+ * after its work is done (a backtrace: the main thread in exit → _dl_fini → libEGL.so.1, another in
+ * __libc_thread_freeres → tcache_thread_shutdown → unlink_chunk). Without GL, libEGL is never loaded. Where no Vulkan
+ * driver is installed, nothing changes (Mesa's llvmpipe through GL, as before).
+ */
+export function preferVulkan(): void {
+  const deno = (globalThis as { Deno?: typeof Deno }).Deno;
+  if (!deno || deno.build.os !== "linux") return;
+  try {
+    if (deno.env.get("DENO_WEBGPU_BACKEND") !== undefined) return;
+    const icd = deno.env.get("VK_ICD_FILENAMES") || deno.env.get("VK_DRIVER_FILES") ||
+      VULKAN_ICD_DIRS.some((d) => {
+        try {
+          return [...deno.readDirSync(d)].some((e) => e.name.endsWith(".json"));
+        } catch {
+          return false;
+        }
+      });
+    if (!icd) return;
+    deno.env.set("DENO_WEBGPU_BACKEND", "vulkan");
+    // Mesa's Vulkan WSI asks libwayland for a display, which prints an error where XDG_RUNTIME_DIR is unset: a
+    // private empty folder makes that a silent "no display"
+    if (deno.env.get("XDG_RUNTIME_DIR") === undefined) deno.env.set("XDG_RUNTIME_DIR", deno.makeTempDirSync());
+  } catch {
+    // no --allow-env or --allow-read: Deno's own choice of backends
+  }
+}
+
 async function register(name: BackendName): Promise<boolean> {
   if (name === "webgpu") {
+    preferVulkan();
     if (!("gpu" in navigator) || !navigator.gpu) return false;
     await import("@tensorflow/tfjs-backend-webgpu");
   } else if (name === "wasm") {
@@ -44,6 +80,7 @@ async function register(name: BackendName): Promise<boolean> {
 /** Describes the WebGPU adapter, or returns undefined when there is none. */
 export async function webgpuAdapter(): Promise<{ description: string; fallback: boolean } | undefined> {
   if (!("gpu" in navigator) || !navigator.gpu) return undefined;
+  preferVulkan();
   const adapter = await navigator.gpu.requestAdapter();
   if (!adapter) return undefined;
   const info = adapter.info;
