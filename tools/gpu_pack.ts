@@ -115,8 +115,14 @@ if (import.meta.main) {
   await Deno.remove(pack, { recursive: true }).catch(() => {});
   await packBundles(pack);
   await Deno.mkdir(`${pack}/peer`, { recursive: true });
-  const peer = new URL("../../shared/peer/draw_torch.py", import.meta.url).pathname;
-  await Deno.copyFile(peer, `${pack}/peer/draw_torch.py`);
+  // the peer beside the checkout (../shared/peer, as on our machines and CI), or where DRAW_PEER names it
+  const peer = Deno.env.get("DRAW_PEER") ?? new URL("../../shared/peer/draw_torch.py", import.meta.url).pathname;
+  try {
+    await Deno.copyFile(peer, `${pack}/peer/draw_torch.py`);
+  } catch {
+    console.error(`gpu-pack: cannot read the PyTorch peer at ${peer}: set DRAW_PEER to draw_torch.py's path`);
+    Deno.exit(1);
+  }
   await Deno.copyFile(`${root}tools/gpu_race.sh`, `${pack}/run.sh`);
   await Deno.chmod(`${pack}/run.sh`, 0o755);
   if (!bundlesOnly) {
