@@ -220,6 +220,22 @@ function reportTrain(summary: TrainSummary, splits: Splits, v: Values): number {
 /** The weights --freeze names. */
 const freezeList = (v: Values) => v.freeze?.split(",").map((w) => w.trim()).filter(Boolean);
 
+/**
+ * Where a resumed run without --epochs or --minutes ends: the end of its decay where it has one, else epoch 100;
+ * a run already there is a usage error that says to give --epochs (not a run that stops at once as if done).
+ */
+async function resumedEnd(out: string): Promise<number> {
+  const ckpt = await loadCheckpoint(`${out}/checkpoint.safetensors`);
+  const s = ckpt.info.settings as RunSettings | undefined, epoch = ckpt.state?.epoch ?? 0;
+  const end = s?.lrFinal !== undefined && s.decayEpochs ? (s.decayStart ?? 0) + s.decayEpochs : 100;
+  if (epoch >= end) {
+    throw new UsageError(
+      `the run in ${out} is at epoch ${epoch}, at or past its end (epoch ${end}): give --epochs above ${epoch} to go on`,
+    );
+  }
+  return end;
+}
+
 /** The checkpoint --init-from names (a new run starts from its weights), after the checks of --freeze. */
 async function initFrom(v: Values): Promise<{ from: string; checkpoint: Checkpoint } | undefined> {
   const from = v["init-from"];
@@ -246,7 +262,7 @@ async function cmdTrain(pos: string[], v: Values): Promise<number> {
   datasetEntry(dataset);
   const request = configRequest(dataset, v);
   const minutes = v.minutes !== undefined ? num(v, "minutes", 0, { min: 0 }) : undefined;
-  const epochs = v.epochs !== undefined
+  let epochs = v.epochs !== undefined
     ? num(v, "epochs", 0, { int: true, min: 1 })
     : minutes === undefined
     ? 100
@@ -255,6 +271,7 @@ async function cmdTrain(pos: string[], v: Values): Promise<number> {
   const out = userPath(v.out, "--out") ?? `runs/${dataset}-${presetName(request)}`;
   const init = await initFrom(v);
   if (v.resume) await checkResume({ outDir: out, dataset, ...settings }); // before the data loads
+  if (v.resume && v.epochs === undefined && minutes === undefined) epochs = await resumedEnd(out);
   // a new run from a trained model takes its architecture unless a preset is named (the flags still override)
   if (init && (init.checkpoint.kind === "classifier") === request.classify) request.base = init.checkpoint.config;
   const be = await backend(v);

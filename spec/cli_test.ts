@@ -664,3 +664,33 @@ Deno.test({
     }
   },
 });
+
+Deno.test("cli: --resume without --epochs goes on to the end of the run's decay; a run at its end says to give --epochs", async () => {
+  const out = await Deno.makeTempDir();
+  // stopped by its budget early in a decay over 60 epochs: a bare --resume ends at epoch 60, not at the default 100
+  const first = await cli([
+    "train",
+    "mnist",
+    ...TINY,
+    "--epochs",
+    "60",
+    "--lr-final",
+    "1e-4",
+    "--minutes",
+    "0.005",
+    "--out",
+    out,
+  ]);
+  equal(first.code, 0, first.stderr);
+  ok((await loadCheckpoint(`${out}/checkpoint.safetensors`)).state!.epoch < 60, "stopped before its end");
+  const resumed = await cli(["train", "mnist", "--backend", "cpu", "--resume", "--out", out]);
+  equal(resumed.code, 0, resumed.stderr);
+  equal((await loadCheckpoint(`${out}/checkpoint.safetensors`)).state!.epoch, 60);
+  const ended = await cli(["train", "mnist", "--backend", "cpu", "--resume", "--out", out]);
+  equal(ended.code, 2, ended.stderr);
+  match(
+    ended.stderr,
+    /^error: the run in .* is at epoch 60, at or past its end \(epoch 60\): give --epochs above 60 to go on/,
+  );
+  await Deno.remove(out, { recursive: true });
+});

@@ -31,7 +31,8 @@ train options:
   --T N --hidden N --z N --read N --write N   override the preset (read/write 0 = no attention)
   --glimpses N          classifier datasets (cluttered, cluttered-60): glimpses before classifying
                         (classifier presets: cluttered, Table 3's 8 glimpses of 12x12, LSTM 256; tiny)
-  --epochs N            stop after N epochs in all (default 100 unless --minutes is given)
+  --epochs N            stop after N epochs in all (default 100 unless --minutes is given; with --resume,
+                        the end of the run's decay where it has one)
   --minutes M           time budget for this session, validation and checkpoint included
   --batch N             minibatch size (default 100)
   --lr X                Adam step size (default 1e-3)
