@@ -2,8 +2,7 @@
  * The README's picture of the page: serves a model (default: the shipped mnist), generates,
  * draws a "7" with scripted mouse moves, reads it, and writes a screenshot.
  *
- * Run: deno run -A --lock=spec/deno.lock tools/page_screenshot.ts [model-or-run] [out.png]
- * (the test lock: playwright-core stays out of deno.lock, which a user's first run installs from)
+ * Run: deno run -A tools/page_screenshot.ts [model-or-run] [out.png]
  *
  * @module
  */
