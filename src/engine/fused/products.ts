@@ -6,44 +6,10 @@
  * @module
  */
 import type { Arena, KernelExports } from "./wasm.ts";
+import type { Operand, Products } from "../program/kernels.ts";
+
+export type { Operand, Products };
 import type { Gemm } from "./cblas.ts";
-
-/** A matrix used as op(B) in many products (a weight, for T steps): packed once per pass. */
-export interface Operand {
-  /** op(B) is K × N; B itself is [K, N], or [N, K] when trans; row stride ld. */
-  K: number;
-  N: number;
-  trans: boolean;
-  ptr: number;
-  ld: number;
-  /** Where the wasm kernels keep its packed panels (packedSize(K, N) floats). */
-  packed: number;
-}
-
-/** Matrix products on an arena's memory. */
-export interface Products {
-  /** Where the products run, for the log: "wasm SIMD" or the CBLAS library's path. */
-  readonly where: string;
-  /** C [M, N] = op(A)·op(B) (+ C when beta): pointers into the arena's memory. */
-  gemm(
-    tA: boolean,
-    tB: boolean,
-    M: number,
-    N: number,
-    K: number,
-    a: number,
-    lda: number,
-    b: number,
-    ldb: number,
-    beta: 0 | 1,
-    c: number,
-    ldc: number,
-  ): void;
-  /** Prepares an operand for {@link gemmWith} (after its values change). */
-  pack(b: Operand): void;
-  /** C [M, b.N] = op(A)·op(b) (+ C when beta). */
-  gemmWith(tA: boolean, M: number, a: number, lda: number, b: Operand, beta: 0 | 1, c: number, ldc: number): void;
-}
 
 /**
  * The wasm kernels' products; `work` is a buffer of `workFloats` floats for packing op(B) of the

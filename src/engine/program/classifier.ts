@@ -9,8 +9,8 @@
 import { classifierSpecs } from "../../params.ts";
 import type { ClassifierConfig } from "../../config.ts";
 import { type EngineContext, type FusedWeights, type WeightOffsets, weightOffsets } from "./draw.ts";
-import { type Allocator, AttentionStruct, type KernelExports, WINDOW } from "../fused/wasm.ts";
-import type { Operand, Products } from "../fused/products.ts";
+import { type Allocator, AttentionStruct, type KernelExports, WINDOW } from "./kernels.ts";
+import type { Operand, Products } from "./kernels.ts";
 
 /** What runs the classifier on the fused engine: one {@link FusedClassifier}, or a pool of them over threads. */
 export interface ClassifierRunner {

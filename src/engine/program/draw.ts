@@ -18,8 +18,8 @@
  */
 import { type DrawConfig, imageSize, validateConfig } from "../../config.ts";
 import { paramSpecs } from "../../params.ts";
-import { type Allocator, AttentionStruct, type KernelExports, noiseTables, WINDOW } from "../fused/wasm.ts";
-import type { Operand, Products } from "../fused/products.ts";
+import { type Allocator, AttentionStruct, type KernelExports, noiseTables, WINDOW } from "./kernels.ts";
+import type { Operand, Products } from "./kernels.ts";
 import { Team, type TeamPlace, type TeamSizes } from "./team.ts";
 
 /** Weights (or gradients) by parameter name, as plain arrays (the names and shapes of paramSpecs). */

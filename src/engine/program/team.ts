@@ -16,7 +16,7 @@
  *
  * @module
  */
-import type { Allocator } from "../fused/wasm.ts";
+import type { Allocator } from "./kernels.ts";
 
 /** What a thread's barrier throws when another thread of its team failed (its own error says why). */
 export class TeamFailure extends Error {
