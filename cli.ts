@@ -20,7 +20,7 @@ import { classifierSpecs, paramSpecs } from "./src/params.ts";
 import { datasetEntry, resolveModel, UsageError, userPath } from "./src/resolve.ts";
 import { checkFlags, COMMAND_FLAGS, num, parse, USAGE, type Values } from "./src/cli_args.ts";
 import type { Splits } from "./src/data/dataset.ts";
-import { DataError, isFile, writeAtomic } from "./src/data/files.ts";
+import { DataError } from "./src/data/files.ts";
 import { type Checkpoint, loadCheckpoint, modelFromCheckpoint, SafetensorsError } from "./src/checkpoint.ts";
 import { frozenParts } from "./src/trainer.ts";
 import { shippedModel } from "./src/models.ts";
@@ -41,18 +41,9 @@ import {
 import { BLAS_CANDIDATES, enableBlas } from "./src/tfjs_wasm_blas.ts";
 import { createEngine, type Engine, type EngineName, ENGINES, TFJS_ENGINE } from "./src/engine/engine.ts";
 import { Progress } from "./src/progress.ts";
+import { interruptible, type Stop } from "./src/signals.ts";
+import { writePictures } from "./src/sample_files.ts";
 import { Rng } from "./src/random.ts";
-import { encodeGif, encodePng } from "./src/render/encode.ts";
-import {
-  generationFrames,
-  glimpsePicture,
-  imageGrid,
-  lossCurve,
-  nearestPicture,
-  nearestTraining,
-  readingFrames,
-  sampleMeans,
-} from "./src/pictures.ts";
 
 const stdout = (s: string) => console.log(s);
 const progress = new Progress();
@@ -163,39 +154,8 @@ function runSettings(v: Values): Partial<RunSettings> {
   return { ...settings, lrFinal };
 }
 
-/** The signals that stop a command cleanly, and the exit code of each (128 + its number). */
-const STOP_SIGNALS = [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const;
-
-/** The exit code of the signal that stopped the command, if one did. */
-let stoppedBy: number | undefined;
-
-/**
- * Ctrl-C, SIGTERM (kill, systemd, container runtimes, CI) or SIGHUP once: finish the step and save, then
- * exit 130, 143 or 129; a second signal: quit at once (the checkpoint on disk is whole: written atomically).
- * Returns the signal and a remover.
- */
-function interruptible(
-  note = "finishing the step, saving a checkpoint (a second signal quits without saving)",
-): { signal: AbortSignal; remove: () => void } {
-  const controller = new AbortController();
-  const listeners = STOP_SIGNALS.map(([name, code]) => {
-    const on = () => {
-      if (stoppedBy !== undefined) Deno.exit(stoppedBy);
-      stoppedBy = code;
-      log(`${name}: ${note}`);
-      controller.abort();
-    };
-    Deno.addSignalListener(name, on);
-    return [name, on] as const;
-  });
-  return {
-    signal: controller.signal,
-    remove: () => listeners.forEach(([name, on]) => Deno.removeSignalListener(name, on)),
-  };
-}
-
 /** The run's result line (or JSON), and its exit code. */
-function reportTrain(summary: TrainSummary, splits: Splits, v: Values): number {
+function reportTrain(summary: TrainSummary, splits: Splits, v: Values, stop: Stop): number {
   const r = summary.valid;
   if (v.json) {
     stdout(JSON.stringify({
@@ -214,7 +174,7 @@ function reportTrain(summary: TrainSummary, splits: Splits, v: Values): number {
   } else {
     stdout(summary.message);
   }
-  return summary.stopped === "nan" ? 1 : summary.stopped === "interrupted" ? stoppedBy ?? 130 : 0;
+  return summary.stopped === "nan" ? 1 : summary.stopped === "interrupted" ? stop.code() ?? 130 : 0;
 }
 
 /** The weights --freeze names. */
@@ -287,7 +247,7 @@ async function cmdTrain(pos: string[], v: Values): Promise<number> {
   if (!splits.comparable) {
     log("NOTE: this data is not the paper's binarized MNIST; NLL figures are not comparable with Table 2");
   }
-  const stop = interruptible();
+  const stop = interruptible(log);
   try {
     const summary = await train({
       ...settings,
@@ -307,7 +267,7 @@ async function cmdTrain(pos: string[], v: Values): Promise<number> {
       signal: stop.signal,
       progress,
     });
-    return reportTrain(summary, splits, v);
+    return reportTrain(summary, splits, v, stop);
   } finally {
     stop.remove();
   }
@@ -386,51 +346,17 @@ async function cmdSample(pos: string[], v: Values): Promise<number> {
   await backend(v);
   const model = modelFromCheckpoint(ckpt, { raw: v["no-average"] });
   model.engine = engine;
-  await Deno.mkdir(outDir, { recursive: true });
-  const written: string[] = [];
-  const put = async (name: string, bytes: Uint8Array) => {
-    await writeAtomic(`${outDir}/${name}`, bytes);
-    written.push(`${outDir}/${name}`);
-  };
   const dataset = String(ckpt.info.dataset ?? "mnist");
-  const metricsPath = `${runDir}/metrics.jsonl`;
-  const curve = async (title: string) => {
-    if (await isFile(metricsPath)) {
-      await put("loss.svg", new TextEncoder().encode(lossCurve(await Deno.readTextFile(metricsPath), title)));
-    }
-  };
-  if (model instanceof Classifier) {
-    const splits = await loadData(dataset, v, path);
-    await put("glimpses.png", encodePng(await glimpsePicture(model, splits.test, Math.min(n, 8))));
-    await curve(`Differentiable RAM on ${dataset}: cross-entropy against examples seen`);
-    model.dispose();
-    if (v.json) stdout(JSON.stringify({ checkpoint: path, files: written }));
-    else stdout(`wrote ${written.join(", ")}`);
-    return 0;
-  }
-  const { height: H, width: W, channels: C } = model.config;
-  const means = await sampleMeans(model, n, rng);
-  await put("samples.png", encodePng(imageGrid(means, n, H, W, C, Math.ceil(Math.sqrt(n)))));
-  const gen = await generationFrames(model, Math.min(n, 16), rng, 4);
-  await put("generation.gif", encodeGif(gen.frames, gen.delays));
-  let splits: Splits | undefined;
-  try {
-    splits = await loadData(dataset, v, path);
-  } catch (e) {
-    if (!(e instanceof DataError)) throw e;
-    log(`skipping the pictures that need ${dataset}: ${e.message}`);
-  }
-  if (splits) {
-    if (!v["no-nearest"]) {
-      const k = Math.min(n, 8);
-      const nearest = await nearestTraining(means.subarray(0, k * H * W * C), k, splits.train);
-      await put("nearest.png", encodePng(nearestPicture(means, k, splits.train, nearest)));
-    }
-    const read = await readingFrames(model, splits.test, 0, rng);
-    await put("reading.gif", encodeGif(read.frames, read.delays));
-  }
-  await curve(`DRAW on ${dataset}: cost against examples seen`);
-  model.dispose();
+  const written = await writePictures(model, {
+    outDir,
+    n,
+    rng,
+    dataset,
+    metrics: `${runDir}/metrics.jsonl`,
+    nearest: !v["no-nearest"],
+    data: () => loadData(dataset, v, path),
+    log,
+  });
   if (v.json) stdout(JSON.stringify({ checkpoint: path, files: written }));
   else stdout(`wrote ${written.join(", ")}`);
   return 0;
@@ -499,7 +425,7 @@ async function cmdServe(pos: string[], v: Values): Promise<number> {
     port,
     onListen: (url) => stdout(`DRAW's page for ${which[0]}: ${url} (Ctrl-C to stop)`),
   });
-  const stop = interruptible("stopping the page's server");
+  const stop = interruptible(log, "stopping the page's server");
   try {
     await new Promise<void>((resolve) => stop.signal.addEventListener("abort", () => resolve()));
     await server.shutdown();
