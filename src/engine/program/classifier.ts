@@ -253,8 +253,8 @@ export class FusedClassifier implements ClassifierRunner {
       k.addColumnSums(gr.dG, n, G, g("lstm.bias"));
       k.readBackward(this.attention(t), this.x, 0, inp, gr.dIn, E, 0, gr.dRaw, WINDOW.size);
       k.copyRows(gr.dh, H, gr.dIn + 4 * R, E, n, H);
-      p.gemm(false, true, n, H, WINDOW.size, gr.dRaw, 5, w("read.kernel"), 5, 1, gr.dh, H); // ∂h_{t−1} via Eq 21
-      p.gemm(true, false, H, WINDOW.size, n, hPrev, H, gr.dRaw, 5, 1, g("read.kernel"), 5);
+      p.gemm(false, true, n, H, WINDOW.size, gr.dRaw, WINDOW.size, w("read.kernel"), WINDOW.size, 1, gr.dh, H); // ∂h_{t−1} via Eq 21
+      p.gemm(true, false, H, WINDOW.size, n, hPrev, H, gr.dRaw, WINDOW.size, 1, g("read.kernel"), WINDOW.size);
       k.addColumnSums(gr.dRaw, n, WINDOW.size, g("read.bias"));
     }
     k.addColumnSums(gr.dh, n, H, g("h0"));

@@ -571,7 +571,7 @@ export class FusedDraw implements FusedRunner {
     k.copyRows(this.h0dec, H, w("decoder.h0"), 0, n, H);
     if (this.read) {
       k.copyRows(this.head0, WINDOW.size, w("read.bias"), 0, n, WINDOW.size);
-      p.gemm(false, false, n, WINDOW.size, H, this.h0dec, H, w("read.kernel"), WINDOW.size, 1, this.head0, 5);
+      p.gemm(false, false, n, WINDOW.size, H, this.h0dec, H, w("read.kernel"), WINDOW.size, 1, this.head0, WINDOW.size);
     }
     k.zero(this.io.lz, n);
     k.zero(this.io.logRatio, n);
@@ -669,7 +669,9 @@ export class FusedDraw implements FusedRunner {
       } else {
         k.copyRows(dh, S, gr.dc, D, n, D);
       }
-      if (this.read) k.copyRows(dh + 4 * this.rOff, S, dReadNext || this.zeros, dReadNext ? 5 : 0, n, 5);
+      if (this.read) {
+        k.copyRows(dh + 4 * this.rOff, S, dReadNext || this.zeros, dReadNext ? WINDOW.size : 0, n, WINDOW.size);
+      }
       // the head: ∂h^dec_t += ∂head·Kᵀ
       p.gemmWith(false, n, dh, S, ops.headT, 1, gr.dhDec, H);
       // Eq 7 backward
@@ -779,9 +781,9 @@ export class FusedDraw implements FusedRunner {
     // h^dec_0 feeds step 1's read window (through the read weights) and both LSTMs' first inputs
     k.addColumnSums(gr.dhDec, n, H, g("decoder.h0"));
     if (this.read && dRead1) {
-      p.gemm(true, false, H, 5, n, this.h0dec, H, dRead1, 5, 1, g("read.kernel"), 5);
-      k.addColumnSums(dRead1, n, 5, g("read.bias"));
-      p.gemm(false, true, n, H, 5, dRead1, 5, this.w("read.kernel"), 5, 0, gr.dcDec, H); // [n, H]
+      p.gemm(true, false, H, WINDOW.size, n, this.h0dec, H, dRead1, WINDOW.size, 1, g("read.kernel"), WINDOW.size);
+      k.addColumnSums(dRead1, n, WINDOW.size, g("read.bias"));
+      p.gemm(false, true, n, H, WINDOW.size, dRead1, WINDOW.size, this.w("read.kernel"), WINDOW.size, 0, gr.dcDec, H); // [n, H]
       k.addColumnSums(gr.dcDec, n, H, g("decoder.h0"));
     }
     k.addColumnSums(gr.dhEnc, n, H, g("encoder.h0"));
