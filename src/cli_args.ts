@@ -11,6 +11,223 @@ import { UsageError } from "./resolve.ts";
 import { BACKENDS } from "./backend.ts";
 import { ENGINES } from "./engine/engine.ts";
 
+/** Where a flag is described in the help: a command's section, or the common flags. */
+type Section = "train" | "eval" | "serve" | "sample" | "common";
+
+/**
+ * Every flag, written once: its type, what it takes, and its help in each section it belongs to (its commands). The
+ * parser's options, each command's flags and `--help` are all made from this table.
+ */
+const FLAGS = {
+  preset: {
+    type: "string",
+    arg: "NAME",
+    help: {
+      train: `architecture: ${Object.keys(PRESETS).join(", ")} (default mnist: Table 3's
+MNIST model, T=64, LSTM 256, z 100, read 2x2, write 5x5); image size comes from the data`,
+    },
+  },
+  "no-attention": {
+    type: "boolean",
+    help: { train: `read and write the whole image (Eqs 17-18, "DRAW without attention")` },
+  },
+  T: { type: "string", arg: "N", help: { train: "steps (override the preset; so do --hidden, --z, --read, --write)" } },
+  hidden: { type: "string", arg: "N", help: { train: "LSTM width" } },
+  z: { type: "string", arg: "N", help: { train: "latent width" } },
+  read: { type: "string", arg: "N", help: { train: "read window N×N (0 = no attention)" } },
+  write: { type: "string", arg: "N", help: { train: "write window N×N (0 = no attention)" } },
+  glimpses: {
+    type: "string",
+    arg: "N",
+    help: {
+      train: `classifier datasets (cluttered, cluttered-60): glimpses before classifying
+(classifier presets: cluttered, Table 3's 8 glimpses of 12x12, LSTM 256; tiny)`,
+    },
+  },
+  epochs: {
+    type: "string",
+    arg: "N",
+    help: {
+      train: `stop after N epochs in all (default 100 unless --minutes is given; with --resume,
+the end of the run's decay where it has one)`,
+    },
+  },
+  minutes: {
+    type: "string",
+    arg: "M",
+    help: { train: "time budget for this session, validation and checkpoint included" },
+  },
+  batch: {
+    type: "string",
+    arg: "N",
+    help: { train: "minibatch size (default 100)", eval: "images per pass (default 250)" },
+  },
+  lr: { type: "string", arg: "X", help: { train: "Adam step size (default 1e-3)" } },
+  "lr-final": {
+    type: "string",
+    arg: "X",
+    help: {
+      train: `decay the step size exponentially from --lr to X over --epochs (kept on --resume);
+with --resume: a new decay from the run's current step size (or --lr) and epoch
+to X at --epochs`,
+    },
+  },
+  clip: {
+    type: "string",
+    arg: "X",
+    help: { train: "clip the gradient's global norm at X; 0 turns clipping off (default 10)" },
+  },
+  seed: {
+    type: "string",
+    arg: "N",
+    help: { train: "seed for weights, data order and noise (default 0)", common: "noise seed" },
+  },
+  out: {
+    type: "string",
+    arg: "DIR",
+    help: {
+      train: "run directory (default runs/<dataset>-<preset>)",
+      sample: "where to write the pictures (default: the run directory)",
+    },
+  },
+  resume: {
+    type: "boolean",
+    help: {
+      train: `continue the run in --out from its checkpoint (with the run's own batch, clip,
+seed and step size; --lr X goes on at X instead: a warm restart); a checkpoint
+of weights alone (a copy of a shipped model's folder) goes on with a fresh optimizer
+at the model's examples and epoch`,
+    },
+  },
+  average: {
+    type: "string",
+    arg: "D",
+    help: {
+      train: `Polyak averaging (beyond the paper): keep a moving average of the weights with
+decay D (e.g. 0.9995), validate it, and let eval, sample and serve use it
+(kept on --resume; --resume --average D starts or changes it)`,
+    },
+  },
+  "init-from": {
+    type: "string",
+    arg: "MODEL",
+    help: {
+      train: `start a new run from the weights of a shipped model, run directory or checkpoint,
+with its architecture unless --preset is given (flags such as --glimpses still
+apply; e.g. a 4-glimpse classifier: --init-from cluttered-8 --glimpses 4)`,
+    },
+  },
+  freeze: {
+    type: "string",
+    arg: "W1,W2",
+    help: {
+      train: `with --init-from: hold these weights fixed and train the rest (names as in
+the checkpoint, e.g. lstm.kernel; lstm.kernel[144:] its rows from 144 on); kept on --resume`,
+    },
+  },
+  "checkpoint-every": { type: "string", arg: "M", help: { train: "minutes between checkpoints (default 5)" } },
+  "valid-limit": { type: "string", arg: "N", help: { train: "validate on at most N images" } },
+  split: { type: "string", arg: "test|valid", help: { eval: "(default test)" } },
+  samples: {
+    type: "string",
+    arg: "K",
+    help: { eval: "also the importance-weighted bound with K samples per image (tighter than Eq 12)" },
+  },
+  limit: { type: "string", arg: "N", help: { eval: "only the first N images" } },
+  against: {
+    type: "string",
+    arg: "MODEL",
+    help: {
+      eval: `also evaluate MODEL (run directory, checkpoint or shipped name) on the same images and
+noise, and give the difference image by image with its standard error (paired)`,
+    },
+  },
+  "no-average": {
+    type: "boolean",
+    help: {
+      eval: `a run's raw weights, not their moving average (train --average);
+eval RUN --no-average --against RUN: what the averaging buys, image by image`,
+      sample: "a run's raw weights, not their moving average",
+    },
+  },
+  port: { type: "string", arg: "N", help: { serve: "port on 127.0.0.1 (default 8417; 0 picks a free one)" } },
+  n: { type: "string", arg: "N", help: { sample: "samples in the grid (default 64)" } },
+  "no-nearest": {
+    type: "boolean",
+    help: { sample: "skip the nearest-training-image column (needs the training set)" },
+  },
+  "data-dir": {
+    type: "string",
+    arg: "DIR",
+    help: { common: "look for data here first (then $DRAW_DATA_DIR, then the per-user cache)" },
+  },
+  backend: {
+    type: "string",
+    arg: "NAME",
+    help: { common: `${BACKENDS.join(", ")} (default auto: WebGPU on a GPU, else wasm)` },
+  },
+  engine: {
+    type: "string",
+    arg: "NAME",
+    help: {
+      common: `${ENGINES.join(", ")} (default auto: on the webgpu backend the WebGPU engine,
+WGSL kernels, one submit per pass; on CPU backends the fused engine, wasm SIMD
+kernels with OpenBLAS for the products where it is found; tfjs: the graph)`,
+    },
+  },
+  threads: {
+    type: "string",
+    arg: "N",
+    help: { common: "fused engine: threads that split a batch (default: every core)" },
+  },
+  blas: {
+    type: "boolean",
+    help: {
+      common: `tfjs engine on wasm: run its matrix products through the system OpenBLAS
+(Deno FFI; needs libopenblas or DRAW_BLAS_LIB)`,
+    },
+  },
+  json: { type: "boolean", help: { common: "print the result as JSON" } },
+  debug: {
+    type: "boolean",
+    help: { common: "on an unexpected error, print the stack trace too (or set DRAW_DEBUG=1)" },
+  },
+  help: { type: "boolean", short: "h", help: { common: "this help" } },
+} as const;
+
+type FlagName = keyof typeof FLAGS;
+type Flag = { type: "string" | "boolean"; arg?: string; short?: string; help: Partial<Record<Section, string>> };
+const flags = FLAGS as unknown as Record<FlagName, Flag>;
+
+/** parseArgs's options, from {@link FLAGS}. */
+const OPTIONS = Object.fromEntries(
+  Object.entries(flags).map(([k, f]) => [k, f.short ? { type: f.type, short: f.short } : { type: f.type }]),
+) as { [K in FlagName]: { type: (typeof FLAGS)[K]["type"] } };
+
+export type Values = ReturnType<typeof parse>["values"];
+
+/** The flags a section lists. */
+const inSection = (s: Section) => (Object.keys(flags) as FlagName[]).filter((k) => flags[k].help[s] !== undefined);
+
+/** The flags every command takes. */
+const COMMON: readonly string[] = inSection("common");
+
+/** The flags each command takes beside {@link COMMON}: any other is a usage error, not silently ignored. */
+export const COMMAND_FLAGS: ReadonlyMap<string, readonly string[]> = new Map(
+  (["train", "eval", "sample", "serve"] as const).map((c) => [c, inSection(c)]),
+);
+
+/** A section of the help: each flag with its argument, its help aligned and continued under it. */
+function helpSection(s: Section): string {
+  return inSection(s).map((k) => {
+    const f = flags[k];
+    const name = (k === "help" ? "-h, --help" : `--${k}`) + (f.arg ? ` ${f.arg}` : "");
+    const [first, ...more] = f.help[s]!.split("\n");
+    return [`  ${name.padEnd(20)}  ${first}`, ...more.map((l) => `${" ".repeat(24)}${l}`)].join("\n");
+  }).join("\n");
+}
+
+/** `--help`: the commands, the data sets, and every section of {@link FLAGS}. */
 export const USAGE = `draw.ts — DRAW (Gregor et al. 2015) on TensorFlow.js
 
 Usage:
@@ -25,131 +242,20 @@ Datasets:
 ${[...DATASETS].map(([k, v]) => `  ${k.padEnd(12)} ${v.description}`).join("\n")}
 
 train options:
-  --preset NAME         architecture: ${Object.keys(PRESETS).join(", ")} (default mnist: Table 3's
-                        MNIST model, T=64, LSTM 256, z 100, read 2x2, write 5x5); image size comes from the data
-  --no-attention        read and write the whole image (Eqs 17-18, "DRAW without attention")
-  --T N --hidden N --z N --read N --write N   override the preset (read/write 0 = no attention)
-  --glimpses N          classifier datasets (cluttered, cluttered-60): glimpses before classifying
-                        (classifier presets: cluttered, Table 3's 8 glimpses of 12x12, LSTM 256; tiny)
-  --epochs N            stop after N epochs in all (default 100 unless --minutes is given; with --resume,
-                        the end of the run's decay where it has one)
-  --minutes M           time budget for this session, validation and checkpoint included
-  --batch N             minibatch size (default 100)
-  --lr X                Adam step size (default 1e-3)
-  --lr-final X          decay the step size exponentially from --lr to X over --epochs (kept on --resume);
-                        with --resume: a new decay from the run's current step size (or --lr) and epoch
-                        to X at --epochs
-  --clip X              clip the gradient's global norm at X; 0 turns clipping off (default 10)
-  --seed N              seed for weights, data order and noise (default 0)
-  --out DIR             run directory (default runs/<dataset>-<preset>)
-  --resume              continue the run in --out from its checkpoint (with the run's own batch, clip,
-                        seed and step size; --lr X goes on at X instead: a warm restart); a checkpoint
-                        of weights alone (a copy of a shipped model's folder) goes on with a fresh optimizer
-                        at the model's examples and epoch
-  --average D           Polyak averaging (beyond the paper): keep a moving average of the weights with
-                        decay D (e.g. 0.9995), validate it, and let eval, sample and serve use it
-                        (kept on --resume; --resume --average D starts or changes it)
-  --init-from MODEL     start a new run from the weights of a shipped model, run directory or checkpoint,
-                        with its architecture unless --preset is given (flags such as --glimpses still
-                        apply; e.g. a 4-glimpse classifier: --init-from cluttered-8 --glimpses 4)
-  --freeze W1,W2        with --init-from: hold these weights fixed and train the rest (names as in
-                        the checkpoint, e.g. lstm.kernel; lstm.kernel[144:] its rows from 144 on); kept on --resume
-  --checkpoint-every M  minutes between checkpoints (default 5)
-  --valid-limit N       validate on at most N images
+${helpSection("train")}
 
 eval options:
-  --split test|valid    (default test)
-  --samples K           also the importance-weighted bound with K samples per image (tighter than Eq 12)
-  --limit N             only the first N images
-  --batch N             images per pass (default 250)
-  --against MODEL       also evaluate MODEL (run directory, checkpoint or shipped name) on the same images and
-                        noise, and give the difference image by image with its standard error (paired)
-  --no-average          (eval, sample) a run's raw weights, not their moving average (train --average);
-                        eval RUN --no-average --against RUN: what the averaging buys, image by image
+${helpSection("eval")}
 
 serve options:
-  --port N              port on 127.0.0.1 (default 8417; 0 picks a free one)
+${helpSection("serve")}
 
 sample options:
-  --n N                 samples in the grid (default 64)
-  --out DIR             where to write the pictures (default: the run directory)
-  --no-nearest          skip the nearest-training-image column (needs the training set)
+${helpSection("sample")}
 
 Common options:
-  --data-dir DIR        look for data here first (then $DRAW_DATA_DIR, then the per-user cache)
-  --backend NAME        ${BACKENDS.join(", ")} (default auto: WebGPU on a GPU, else wasm)
-  --engine NAME         ${ENGINES.join(", ")} (default auto: on the webgpu backend the WebGPU engine,
-                        WGSL kernels, one submit per pass; on CPU backends the fused engine, wasm SIMD
-                        kernels with OpenBLAS for the products where it is found; tfjs: the graph)
-  --threads N           fused engine: threads that split a batch (default: every core)
-  --blas                tfjs engine on wasm: run its matrix products through the system OpenBLAS
-                        (Deno FFI; needs libopenblas or DRAW_BLAS_LIB)
-  --seed N              noise seed
-  --json                print the result as JSON
-  --debug               on an unexpected error, print the stack trace too (or set DRAW_DEBUG=1)
-  -h, --help            this help
+${helpSection("common")}
 `;
-
-const OPTIONS = {
-  help: { type: "boolean", short: "h" },
-  json: { type: "boolean" },
-  debug: { type: "boolean" },
-  port: { type: "string" },
-  preset: { type: "string" },
-  "no-attention": { type: "boolean" },
-  T: { type: "string" },
-  glimpses: { type: "string" },
-  hidden: { type: "string" },
-  z: { type: "string" },
-  read: { type: "string" },
-  write: { type: "string" },
-  epochs: { type: "string" },
-  minutes: { type: "string" },
-  batch: { type: "string" },
-  lr: { type: "string" },
-  "lr-final": { type: "string" },
-  average: { type: "string" },
-  "no-average": { type: "boolean" },
-  clip: { type: "string" },
-  seed: { type: "string" },
-  out: { type: "string" },
-  resume: { type: "boolean" },
-  "init-from": { type: "string" },
-  freeze: { type: "string" },
-  "checkpoint-every": { type: "string" },
-  "valid-limit": { type: "string" },
-  split: { type: "string" },
-  samples: { type: "string" },
-  against: { type: "string" },
-  limit: { type: "string" },
-  n: { type: "string" },
-  "no-nearest": { type: "boolean" },
-  "data-dir": { type: "string" },
-  backend: { type: "string" },
-  blas: { type: "boolean" },
-  engine: { type: "string" },
-  threads: { type: "string" },
-} as const;
-
-export type Values = ReturnType<typeof parse>["values"];
-
-/** The flags every command takes. */
-const COMMON = ["help", "json", "debug", "data-dir", "backend", "engine", "threads", "blas", "seed"];
-
-/** The flags each command takes beside {@link COMMON}: any other is a usage error, not silently ignored. */
-export const COMMAND_FLAGS: ReadonlyMap<string, readonly string[]> = new Map([
-  [
-    "train",
-    [
-      ...["preset", "no-attention", "T", "glimpses", "hidden", "z", "read", "write", "epochs", "minutes", "batch"],
-      ...["lr", "lr-final", "average", "clip", "out", "resume", "init-from", "freeze", "checkpoint-every"],
-      "valid-limit",
-    ],
-  ],
-  ["eval", ["split", "samples", "against", "limit", "batch", "no-average"]],
-  ["sample", ["n", "out", "no-nearest", "no-average"]],
-  ["serve", ["port"]],
-]);
 
 /** Refuses a flag that `cmd` does not take (exit 2), naming the commands that do. */
 export function checkFlags(cmd: string, v: Values): void {
