@@ -347,6 +347,20 @@ Deno.test("cli: an output that cannot be written ends in one line and exit 1, th
   await Deno.remove(run, { recursive: true });
 });
 
+Deno.test({
+  name: "cli: where Vulkan was chosen for WebGPU and finds no adapter, the error says how to try OpenGL",
+  ignore: Deno.build.os !== "linux",
+  fn: async () => {
+    // a Vulkan driver named that is not there: src/backend.ts runs WebGPU on Vulkan, which finds no adapter
+    const r = await cli(["eval", "mnist", "--backend", "webgpu"], {
+      DENO_WEBGPU_BACKEND: "",
+      VK_ICD_FILENAMES: "/nonexistent/icd.json",
+    });
+    equal(r.code, 1, r.stderr);
+    match(r.stderr, /no WebGPU adapter is available: .*DENO_WEBGPU_BACKEND=gl tries OpenGL instead/);
+  },
+});
+
 Deno.test("cli: --backend webgpu with no adapter ends in one line naming the fix, exit 1", async () => {
   // wgpu offers no DirectX 12 adapter on Linux (or Vulkan on macOS): Deno sees no adapter at all
   const backend = Deno.build.os === "windows" ? "metal" : "dx12";

@@ -28,6 +28,9 @@ export interface BackendChoice {
 /** Where the Vulkan loader looks for drivers' ICD files on Linux. */
 const VULKAN_ICD_DIRS = ["/usr/share/vulkan/icd.d", "/etc/vulkan/icd.d", "/usr/local/share/vulkan/icd.d"];
 
+/** Whether {@link preferVulkan} chose Vulkan for this process (a missing adapter's message says so). */
+let choseVulkan = false;
+
 /**
  * On Linux, where a Vulkan driver is installed and nobody chose otherwise (DENO_WEBGPU_BACKEND), Deno's WebGPU runs
  * on Vulkan alone, before the first adapter is asked for. Deno otherwise also starts wgpu's OpenGL backend, which
@@ -41,7 +44,7 @@ export function preferVulkan(): void {
   const deno = (globalThis as { Deno?: typeof Deno }).Deno;
   if (!deno || deno.build.os !== "linux") return;
   try {
-    if (deno.env.get("DENO_WEBGPU_BACKEND") !== undefined) return;
+    if (deno.env.get("DENO_WEBGPU_BACKEND")) return; // a choice made (empty: none)
     const icd = deno.env.get("VK_ICD_FILENAMES") || deno.env.get("VK_DRIVER_FILES") ||
       VULKAN_ICD_DIRS.some((d) => {
         try {
@@ -52,6 +55,7 @@ export function preferVulkan(): void {
       });
     if (!icd) return;
     deno.env.set("DENO_WEBGPU_BACKEND", "vulkan");
+    choseVulkan = true;
     // Mesa's Vulkan WSI asks libwayland for a display, which prints an error where XDG_RUNTIME_DIR is unset: a
     // private empty folder makes that a silent "no display"
     if (deno.env.get("XDG_RUNTIME_DIR") === undefined) deno.env.set("XDG_RUNTIME_DIR", deno.makeTempDirSync());
@@ -114,10 +118,13 @@ export async function selectBackend(
     if (await register(requested)) {
       return { name: requested, reason: "requested" };
     }
+    const vulkan = requested === "webgpu" && choseVulkan
+      ? " (WebGPU ran on Vulkan, as a Vulkan driver is installed: DENO_WEBGPU_BACKEND=gl tries OpenGL instead)"
+      : "";
     throw new BackendError(
       `Cannot start the ${requested} backend${
         requested === "webgpu" ? " as no WebGPU adapter is available" : ""
-      }: choose another with --backend`,
+      }: choose another with --backend${vulkan}`,
     );
   }
   const adapter = await webgpuAdapter();
