@@ -9,7 +9,7 @@
 import { classifierSpecs } from "../../params.ts";
 import type { ClassifierConfig } from "../../config.ts";
 import { type EngineContext, type FusedWeights, type WeightOffsets, weightOffsets } from "./draw.ts";
-import { type Allocator, AttentionStruct, type KernelExports, WINDOW } from "./kernels.ts";
+import { type Allocator, AttentionStruct, type KernelExports, mat, matT, product, WINDOW } from "./kernels.ts";
 import type { Operand, Products } from "./kernels.ts";
 
 /** What runs the classifier on the fused engine: one {@link FusedClassifier}, or a pool of them over threads. */
@@ -200,7 +200,7 @@ export class FusedClassifier implements ClassifierRunner {
       const hPrev = t === 0 ? this.h0 : this.at(this.sH, H, t - 1);
       const raw = this.at(this.sRaw, WINDOW.size, t), inp = this.at(this.sIn, E, t);
       k.copyRows(raw, WINDOW.size, w("read.bias"), 0, n, WINDOW.size);
-      p.gemm(false, false, n, WINDOW.size, H, hPrev, H, w("read.kernel"), WINDOW.size, 1, raw, WINDOW.size); // Eq 21
+      product(p, [n, WINDOW.size, H], mat(hPrev, H), mat(w("read.kernel"), WINDOW.size), mat(raw, WINDOW.size), 1); // Eq 21
       const att = this.attention(t);
       k.windowForward(att, raw, WINDOW.size);
       k.readForward(att, this.x, 0, inp, E); // Eq 27 on x: [n, N, C, N]
@@ -218,7 +218,7 @@ export class FusedClassifier implements ClassifierRunner {
       );
     }
     k.copyRows(this.logits, K, w("out.bias"), 0, n, K);
-    p.gemm(false, false, n, K, H, this.at(this.sH, H, T - 1), H, w("out.kernel"), K, 1, this.logits, K);
+    product(p, [n, K, H], mat(this.at(this.sH, H, T - 1), H), mat(w("out.kernel"), K), mat(this.logits, K), 1);
   }
 
   /** Gradient of Σ dLogits ⊙ logits for the latest forward pass, by weight name. */
@@ -241,20 +241,20 @@ export class FusedClassifier implements ClassifierRunner {
     k.zero(gr.dc, n * H);
     p.pack(this.lstmT);
     const hLast = this.at(this.sH, H, T - 1);
-    p.gemm(false, true, n, H, K, this.dLogits, K, w("out.kernel"), K, 0, gr.dh, H);
-    p.gemm(true, false, H, K, n, hLast, H, this.dLogits, K, 0, g("out.kernel"), K);
+    product(p, [n, H, K], mat(this.dLogits, K), matT(w("out.kernel"), K), mat(gr.dh, H), 0);
+    product(p, [H, K, n], matT(hLast, H), mat(this.dLogits, K), mat(g("out.kernel"), K), 0);
     k.addColumnSums(this.dLogits, n, K, g("out.bias"));
     for (let t = T - 1; t >= 0; t--) {
       const hPrev = t === 0 ? this.h0 : this.at(this.sH, H, t - 1), inp = this.at(this.sIn, E, t);
       const cPrev = t === 0 ? 0 : this.at(this.sC, H, t - 1);
       k.lstmBackward(n, H, this.at(this.sG, G, t), this.at(this.sC, H, t), cPrev, gr.dh, gr.dc, gr.dG);
       p.gemmWith(false, n, gr.dG, G, this.lstmT, 0, gr.dIn, E); // [n, R + H]
-      p.gemm(true, false, E, G, n, inp, E, gr.dG, G, 1, g("lstm.kernel"), G);
+      product(p, [E, G, n], matT(inp, E), mat(gr.dG, G), mat(g("lstm.kernel"), G), 1);
       k.addColumnSums(gr.dG, n, G, g("lstm.bias"));
       k.readBackward(this.attention(t), this.x, 0, inp, gr.dIn, E, 0, gr.dRaw, WINDOW.size);
       k.copyRows(gr.dh, H, gr.dIn + 4 * R, E, n, H);
-      p.gemm(false, true, n, H, WINDOW.size, gr.dRaw, WINDOW.size, w("read.kernel"), WINDOW.size, 1, gr.dh, H); // ∂h_{t−1} via Eq 21
-      p.gemm(true, false, H, WINDOW.size, n, hPrev, H, gr.dRaw, WINDOW.size, 1, g("read.kernel"), WINDOW.size);
+      product(p, [n, H, WINDOW.size], mat(gr.dRaw, WINDOW.size), matT(w("read.kernel"), WINDOW.size), mat(gr.dh, H), 1); // ∂h_{t−1} via Eq 21
+      product(p, [H, WINDOW.size, n], matT(hPrev, H), mat(gr.dRaw, WINDOW.size), mat(g("read.kernel"), WINDOW.size), 1);
       k.addColumnSums(gr.dRaw, n, WINDOW.size, g("read.bias"));
     }
     k.addColumnSums(gr.dh, n, H, g("h0"));

@@ -18,7 +18,16 @@
  */
 import { type DrawConfig, imageSize, validateConfig } from "../../config.ts";
 import { paramSpecs } from "../../params.ts";
-import { type Allocator, AttentionStruct, type KernelExports, noiseTables, WINDOW } from "./kernels.ts";
+import {
+  type Allocator,
+  AttentionStruct,
+  type KernelExports,
+  mat,
+  matT,
+  noiseTables,
+  product,
+  WINDOW,
+} from "./kernels.ts";
 import type { Operand, Products } from "./kernels.ts";
 import { Team, type TeamPlace, type TeamSizes } from "./team.ts";
 
@@ -571,7 +580,14 @@ export class FusedDraw implements FusedRunner {
     k.copyRows(this.h0dec, H, w("decoder.h0"), 0, n, H);
     if (this.read) {
       k.copyRows(this.head0, WINDOW.size, w("read.bias"), 0, n, WINDOW.size);
-      p.gemm(false, false, n, WINDOW.size, H, this.h0dec, H, w("read.kernel"), WINDOW.size, 1, this.head0, WINDOW.size);
+      product(
+        p,
+        [n, WINDOW.size, H],
+        mat(this.h0dec, H),
+        mat(w("read.kernel"), WINDOW.size),
+        mat(this.head0, WINDOW.size),
+        1,
+      );
     }
     k.zero(this.io.lz, n);
     k.zero(this.io.logRatio, n);
@@ -731,7 +747,7 @@ export class FusedDraw implements FusedRunner {
     ) => {
       for (let r = 0; r < all && N > 0; r += ROWS) {
         const a = input + 4 * r * lda, b = dOut + 4 * r * ld;
-        p.gemm(true, false, M, N, Math.min(ROWS, all - r), a, lda, b, ld, r === 0 ? 0 : 1, kernel, ld);
+        product(p, [M, N, Math.min(ROWS, all - r)], matT(a, lda), mat(b, ld), mat(kernel, ld), r === 0 ? 0 : 1);
       }
     };
     // the encoder kernel's gradient, columns [c0, c1), from m images' inputs and gate gradients [T, m, ·]:
@@ -744,7 +760,7 @@ export class FusedDraw implements FusedRunner {
       if (X === 0) return;
       k.copyRows(sums + 4 * c0, G, gates + 4 * c0, G, m, c1 - c0);
       for (let t = 1; t < T; t++) k.addRows(sums + 4 * c0, G, gates + 4 * (t * m * G + c0), G, m, c1 - c0);
-      p.gemm(true, false, X, c1 - c0, m, inputs, E, sums + 4 * c0, G, 0, kernel, G); // [X, c1 − c0]
+      product(p, [X, c1 - c0, m], matT(inputs, E), mat(sums + 4 * c0, G), mat(kernel, G), 0); // [X, c1 − c0]
     };
     const sum = (M: number, N: number, input: number, dOut: number, kernel: number, bias: number) => {
       weight(rows, M, N, N, input, dOut, kernel);
@@ -781,9 +797,23 @@ export class FusedDraw implements FusedRunner {
     // h^dec_0 feeds step 1's read window (through the read weights) and both LSTMs' first inputs
     k.addColumnSums(gr.dhDec, n, H, g("decoder.h0"));
     if (this.read && dRead1) {
-      p.gemm(true, false, H, WINDOW.size, n, this.h0dec, H, dRead1, WINDOW.size, 1, g("read.kernel"), WINDOW.size);
+      product(
+        p,
+        [H, WINDOW.size, n],
+        matT(this.h0dec, H),
+        mat(dRead1, WINDOW.size),
+        mat(g("read.kernel"), WINDOW.size),
+        1,
+      );
       k.addColumnSums(dRead1, n, WINDOW.size, g("read.bias"));
-      p.gemm(false, true, n, H, WINDOW.size, dRead1, WINDOW.size, this.w("read.kernel"), WINDOW.size, 0, gr.dcDec, H); // [n, H]
+      product(
+        p,
+        [n, H, WINDOW.size],
+        mat(dRead1, WINDOW.size),
+        matT(this.w("read.kernel"), WINDOW.size),
+        mat(gr.dcDec, H),
+        0,
+      ); // [n, H]
       k.addColumnSums(gr.dcDec, n, H, g("decoder.h0"));
     }
     k.addColumnSums(gr.dhEnc, n, H, g("encoder.h0"));

@@ -215,3 +215,38 @@ export interface Products {
   /** C [M, b.N] = op(A)·op(b) (+ C when beta). */
   gemmWith(tA: boolean, M: number, a: number, lda: number, b: Operand, beta: 0 | 1, c: number, ldc: number): void;
 }
+
+/** A matrix operand of a product: its first value's byte offset, its row stride in floats, and whether it is read transposed. */
+export interface Matrix {
+  /** Byte offset of element [0, 0]. */
+  readonly ptr: number;
+  /** Row stride, in floats (its width, unless it is a view into a wider matrix). */
+  readonly ld: number;
+  /** Whether the product reads it transposed (op(X) = Xᵀ). */
+  readonly t: boolean;
+}
+
+/** `ptr` as a row-major matrix with row stride `ld`. */
+export function mat(ptr: number, ld: number): Matrix {
+  return { ptr, ld, t: false };
+}
+
+/** `ptr` as a row-major matrix with row stride `ld`, read transposed. */
+export function matT(ptr: number, ld: number): Matrix {
+  return { ptr, ld, t: true };
+}
+
+/**
+ * C = op(A)·op(B), or C += op(A)·op(B) where `beta` is 1, with op(A) M × K, op(B) K × N and C M × N (`dims` is
+ * [M, N, K]): {@link Products.gemm}'s twelve numbers as three operands, so that a call reads like its equation.
+ */
+export function product(
+  p: Products,
+  [M, N, K]: readonly [number, number, number],
+  a: Matrix,
+  b: Matrix,
+  c: Matrix,
+  beta: 0 | 1,
+): void {
+  p.gemm(a.t, b.t, M, N, K, a.ptr, a.ld, b.ptr, b.ld, beta, c.ptr, c.ld);
+}
