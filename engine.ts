@@ -1,6 +1,6 @@
 /**
  * draw.ts's second entry point (`@draw/draw/engine`): what someone writing a new engine, or building on draw.ts's
- * parts, needs beside what mod.ts gives every user. The contract an engine answers (`DrawPasses`,
+ * parts, needs beside what mod.ts gives every user, and the tfjs tensor types the API takes and returns. The contract an engine answers (`DrawPasses`,
  * `ClassifierPasses`; docs/architecture.md says how to add one), the weights' names and shapes, the noise, the
  * trainer's and the training loop's building blocks, checkpoints' parts, and the data sets' own readers.
  *
@@ -15,6 +15,8 @@
  *
  * @module
  */
+/** The tfjs tensor types that draw.ts takes and returns (tfjs-core 4.22). */
+export type { Scalar, Tensor, Tensor1D, Tensor2D, Tensor3D, Tensor4D, Tensor5D, Variable } from "./src/tf.ts";
 export type { ClassifierPasses, DrawPasses, PassNoise } from "./src/engine/passes.ts";
 export { type EngineOptions, ENGINES, TFJS_ENGINE } from "./src/engine/engine.ts";
 export {
@@ -39,7 +41,8 @@ export {
   type Task,
   type Validation,
 } from "./src/train.ts";
-export type { EvalOptions } from "./src/evaluate.ts";
+export { type EvalOptions, meanStdErr } from "./src/evaluate.ts";
+export { resolveModel } from "./src/resolve.ts";
 export {
   type BaseModel,
   type ModelKind,

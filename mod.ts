@@ -14,8 +14,6 @@
  *
  * @module
  */
-/** The tfjs tensor types that draw.ts takes and returns (tfjs-core 4.22). */
-export type { Scalar, Tensor, Tensor1D, Tensor2D, Tensor3D, Tensor4D, Tensor5D, Variable } from "./src/tf.ts";
 export {
   CLASSIFIER_PRESETS,
   type ClassifierConfig,
@@ -56,12 +54,11 @@ export {
   type EvalResult,
   evaluate,
   evaluateClassifier,
-  meanStdErr,
   pairedDifference,
 } from "./src/evaluate.ts";
 export { type Checkpoint, loadCheckpoint, type Model, modelFromCheckpoint, saveCheckpoint } from "./src/checkpoint.ts";
 export { loadModel, shippedModels } from "./src/models.ts";
-export { resolveModel, UsageError } from "./src/resolve.ts";
+export { UsageError } from "./src/resolve.ts";
 export { type Dataset, type Splits } from "./src/data/dataset.ts";
 export { loadBinarizedMnist, loadMnistIdx } from "./src/data/mnist.ts";
 export { loadCifar10 } from "./src/data/cifar.ts";
