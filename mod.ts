@@ -57,8 +57,8 @@ export {
   pairedDifference,
 } from "./src/evaluate.ts";
 export { type Checkpoint, loadCheckpoint, type Model, modelFromCheckpoint, saveCheckpoint } from "./src/checkpoint.ts";
-export { loadModel, shippedModels } from "./src/models.ts";
-export { UsageError } from "./src/resolve.ts";
+export { shippedModels } from "./src/models.ts";
+export { loadModel, UsageError } from "./src/resolve.ts";
 export { type Dataset, type Splits } from "./src/data/dataset.ts";
 export { loadBinarizedMnist, loadMnistIdx } from "./src/data/mnist.ts";
 export { loadCifar10 } from "./src/data/cifar.ts";

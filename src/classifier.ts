@@ -17,6 +17,8 @@ import { type Engine, TFJS_ENGINE } from "./engine/engine.ts";
 import type { ObjectiveGradients } from "./trainer.ts";
 
 import { validateClassifierConfig } from "./config.ts";
+import { errorRate, softmaxCrossEntropy } from "./loss.ts";
+export { errorRate, softmaxCrossEntropy };
 import { classifierSpecs } from "./params.ts";
 export { classifierSpecs, validateClassifierConfig };
 
@@ -64,21 +66,6 @@ export function classifierForward(
     if (options.trace) out.windows = tf.stack(windows, 1) as tf.Tensor3D;
     return out as unknown as tf.TensorContainer;
   }) as unknown as ClassifierOutput;
-}
-
-/** The share of examples whose highest class score is not their label. */
-export function errorRate(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
-  return tf.tidy(() =>
-    tf.mean(tf.cast(tf.notEqual(tf.argMax(logits, 1), tf.cast(labels, "int32")), "float32")) as tf.Scalar
-  );
-}
-
-/** Softmax cross-entropy per example: log Σ_k exp(logit_k) − logit_label. [batch] */
-export function softmaxCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Tensor1D {
-  return tf.tidy(() => {
-    const onehot = tf.oneHot(tf.cast(labels, "int32"), logits.shape[1]);
-    return tf.sub(tf.logSumExp(logits, 1), tf.sum(tf.mul(onehot, logits), 1)) as tf.Tensor1D;
-  });
 }
 
 /**

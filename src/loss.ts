@@ -74,3 +74,18 @@ export function klStandardNormal(mu: tf.Tensor, logSigma: tf.Tensor): tf.Tensor1
     return tf.mul(sumAllButBatch(terms), 0.5) as tf.Tensor1D;
   });
 }
+
+/** The share of examples whose highest class score is not their label (the classifier's error, Section 4.1). */
+export function errorRate(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
+  return tf.tidy(() =>
+    tf.mean(tf.cast(tf.notEqual(tf.argMax(logits, 1), tf.cast(labels, "int32")), "float32")) as tf.Scalar
+  );
+}
+
+/** The classifier's loss (Section 4.1): softmax cross-entropy per example, log Σ_k exp(logit_k) − logit_label. [batch] */
+export function softmaxCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Tensor1D {
+  return tf.tidy(() => {
+    const onehot = tf.oneHot(tf.cast(labels, "int32"), logits.shape[1]);
+    return tf.sub(tf.logSumExp(logits, 1), tf.sum(tf.mul(onehot, logits), 1)) as tf.Tensor1D;
+  });
+}

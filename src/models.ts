@@ -4,12 +4,10 @@
  * the folder continues training with `--resume` either way), its metrics.jsonl and config.json, and README.md, the model's card (data, command,
  * training time, examples seen, test figure, date). A model fine-tuned from another may hold only its
  * changes, the rest read from that model's folder (docs/checkpoint.md, "Fine-tuned checkpoints").
- * `sample`, `eval` and {@link loadModel} take such a name where they take a run directory.
+ * `sample`, `eval` and `loadModel` (src/resolve.ts) take such a name where they take a run directory.
  *
  * @module
  */
-import { loadCheckpoint, type Model, modelFromCheckpoint, type ModelLoadOptions } from "./checkpoint.ts";
-import { resolveModel } from "./resolve.ts";
 
 /** Where the shipped models are: `$DRAW_MODELS_DIR`, else the repository's models/ folder. */
 export function modelsDir(): string {
@@ -44,22 +42,4 @@ export async function shippedModels(): Promise<string[]> {
     // no models folder
   }
   return names.sort();
-}
-
-/**
- * A model by checkpoint file, run directory or shipped name ("mnist"), with its weights loaded (a run's moving
- * averages where it keeps them, unless `raw`).
- *
- * @example
- * ```ts
- * import { loadModel, Rng } from "../mod.ts";
- * const names = await (await import("./models.ts")).shippedModels();
- * if (names.includes("mnist")) {
- *   const model = await loadModel("mnist");
- *   if (model.kind === "draw") model.generate(4, new Rng(1)).means.print();
- * }
- * ```
- */
-export async function loadModel(nameOrPath: string, options: ModelLoadOptions = {}): Promise<Model> {
-  return modelFromCheckpoint(await loadCheckpoint((await resolveModel(nameOrPath, "loadModel")).path), options);
 }

@@ -10,6 +10,7 @@
 import { DataError, isFile } from "./data/files.ts";
 import { type DatasetEntry, DATASETS } from "./data/registry.ts";
 import { shippedModel, shippedModels } from "./models.ts";
+import { loadCheckpoint, type Model, modelFromCheckpoint, type ModelLoadOptions } from "./checkpoint.ts";
 
 /** A usage error: the command line asks for something that cannot be (the CLI exits 2 with it). */
 export class UsageError extends Error {
@@ -65,4 +66,22 @@ export function datasetEntry(name: string, from?: string): DatasetEntry {
   const known = [...DATASETS.keys()].join(", ");
   if (from === undefined) throw new UsageError(`unknown dataset "${name}": choose one of ${known}`);
   throw new DataError(`Cannot use ${from}: it names the data set "${name}", which draw.ts does not have (${known})`);
+}
+
+/**
+ * A model by checkpoint file, run directory or shipped name ("mnist"), with its weights loaded (a run's moving
+ * averages where it keeps them, unless `raw`).
+ *
+ * @example
+ * ```ts
+ * import { loadModel, Rng } from "../mod.ts";
+ * const names = await (await import("./models.ts")).shippedModels();
+ * if (names.includes("mnist")) {
+ *   const model = await loadModel("mnist");
+ *   if (model.kind === "draw") model.generate(4, new Rng(1)).means.print();
+ * }
+ * ```
+ */
+export async function loadModel(nameOrPath: string, options: ModelLoadOptions = {}): Promise<Model> {
+  return modelFromCheckpoint(await loadCheckpoint((await resolveModel(nameOrPath, "loadModel")).path), options);
 }

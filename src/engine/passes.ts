@@ -9,7 +9,7 @@
 import type * as tf from "../tf.ts";
 import type { DrawConfig } from "../config.ts";
 import type { ClassifierConfig } from "../config.ts";
-import type { DrawLoss, DrawSample, DrawWeights } from "../draw.ts";
+import type { DrawLoss, DrawSample, DrawWeights } from "../shapes.ts";
 import type { ObjectiveGradients } from "../trainer.ts";
 
 /**

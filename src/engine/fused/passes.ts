@@ -18,8 +18,8 @@ import {
   generativeSpecs,
   sampleOf,
   toInternal,
-} from "../../draw.ts";
-import { errorRate, softmaxCrossEntropy } from "../../classifier.ts";
+} from "../../shapes.ts";
+import { errorRate, softmaxCrossEntropy } from "../../loss.ts";
 import { classifierSpecs, paramSpecs } from "../../params.ts";
 import type { ObjectiveGradients } from "../../trainer.ts";
 import { engineOp, peek32, tensorCopy, values32 } from "../bridge.ts";

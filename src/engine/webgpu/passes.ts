@@ -17,8 +17,8 @@ import {
   type DrawWeights,
   sampleOf,
   toInternal,
-} from "../../draw.ts";
-import { errorRate } from "../../classifier.ts";
+} from "../../shapes.ts";
+import { errorRate } from "../../loss.ts";
 import { classifierSpecs, paramSpecs } from "../../params.ts";
 import type { ObjectiveGradients } from "../../trainer.ts";
 import { bufferOf, flushTfjs, gpuEngineOp, tensorFrom } from "./bridge.ts";
