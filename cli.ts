@@ -18,7 +18,7 @@ import { BackendError, type BackendName, BACKENDS, selectBackend } from "./src/b
 import { DATASETS } from "./src/data/registry.ts";
 import { classifierSpecs, paramSpecs } from "./src/params.ts";
 import { datasetEntry, resolveModel, UsageError, userPath } from "./src/resolve.ts";
-import { checkFlags, COMMAND_FLAGS, num, parse, USAGE, type Values } from "./src/cli_args.ts";
+import { checkFlags, COMMAND_FLAGS, describe, envFlag, num, parse, USAGE, type Values } from "./src/cli_args.ts";
 import type { Splits } from "./src/data/dataset.ts";
 import { DataError } from "./src/data/files.ts";
 import { type Checkpoint, loadCheckpoint, modelFromCheckpoint, SafetensorsError } from "./src/checkpoint.ts";
@@ -360,28 +360,6 @@ async function cmdSample(pos: string[], v: Values): Promise<number> {
   if (v.json) stdout(JSON.stringify({ checkpoint: path, files: written }));
   else stdout(`wrote ${written.join(", ")}`);
   return 0;
-}
-
-/** Whether an environment variable is set to something other than "" or "0" (false without --allow-env). */
-function envFlag(name: string): boolean {
-  try {
-    const v = Deno.env.get(name);
-    return v !== undefined && v !== "" && v !== "0";
-  } catch {
-    return false;
-  }
-}
-
-/** An unexpected error in one line: what happened, and for file system errors, what to check. */
-function describe(e: unknown): string {
-  const message = (e instanceof Error ? e.message : String(e)).split("\n")[0];
-  if (e instanceof Deno.errors.PermissionDenied) return `${message}: check that the path is writable by you`;
-  if (e instanceof Deno.errors.NotFound) return `${message}: check that the path exists`;
-  if (e instanceof Deno.errors.NotADirectory || e instanceof Deno.errors.IsADirectory) {
-    return `${message}: a file stands where a directory is needed, or the other way round`;
-  }
-  if (e instanceof Error && /ENOSPC|No space left/i.test(message)) return `${message}: the disk is full`;
-  return message;
 }
 
 /** The newest run under runs/ (by its checkpoint's time), for `serve` without an argument. */

@@ -293,3 +293,25 @@ export function num(
   }
   return x;
 }
+
+/** Whether an environment variable is set to something other than "" or "0" (false without --allow-env). */
+export function envFlag(name: string): boolean {
+  try {
+    const v = Deno.env.get(name);
+    return v !== undefined && v !== "" && v !== "0";
+  } catch {
+    return false;
+  }
+}
+
+/** An unexpected error in one line: what happened, and for file system errors, what to check. */
+export function describe(e: unknown): string {
+  const message = (e instanceof Error ? e.message : String(e)).split("\n")[0];
+  if (e instanceof Deno.errors.PermissionDenied) return `${message}: check that the path is writable by you`;
+  if (e instanceof Deno.errors.NotFound) return `${message}: check that the path exists`;
+  if (e instanceof Deno.errors.NotADirectory || e instanceof Deno.errors.IsADirectory) {
+    return `${message}: a file stands where a directory is needed, or the other way round`;
+  }
+  if (e instanceof Error && /ENOSPC|No space left/i.test(message)) return `${message}: the disk is full`;
+  return message;
+}
