@@ -20,19 +20,7 @@ import type { ObjectiveGradients } from "./trainer.ts";
 import { initValues, type ParamSpec, paramSpecs, readSize, writeSize } from "./params.ts";
 
 export { initValues, type ParamSpec, paramSpecs, readSize, writeSize };
-export {
-  checkGenerative,
-  checkImages,
-  checkNoise,
-  checkWeights,
-  type DrawLoss,
-  type DrawSample,
-  type DrawWeights,
-  generativeSpecs,
-  sampleOf,
-  toImages,
-  toInternal,
-} from "./shapes.ts";
+export * from "./shapes.ts"; // what the model and every engine share, as draw.ts exported it
 import {
   checkGenerative,
   checkImages,

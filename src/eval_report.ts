@@ -115,6 +115,6 @@ export function evalReport(
 }
 
 /** A difference with its sign, to two places. */
-function signed(x: number): string {
+export function signed(x: number): string {
   return `${x < 0 ? "−" : "+"}${Math.abs(x).toFixed(2)}`;
 }

@@ -18,18 +18,13 @@
  *
  * @module
  */
-import { sha256 } from "../src/data/download.ts";
+import { cacheDir, sha256 } from "../src/data/download.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 const pack = `${root}gpu-pack`;
 const LIMIT = 64 * 2 ** 20;
 /** Debian packages whose shared libraries go to lib/: the loaders Deno's wgpu opens (Vulkan first, then EGL/GL). */
 const LOADERS = ["libvulkan1", "libegl1", "libglvnd0", "libgl1", "libglx0", "libgles2"];
-
-function cacheDir(): string {
-  const env = (k: string) => Deno.env.get(k);
-  return env("DRAW_CACHE_DIR") ?? `${env("XDG_CACHE_HOME") ?? `${env("HOME") ?? "/tmp"}/.cache`}/draw.ts`;
-}
 
 async function run(cmd: string, args: string[], cwd = root): Promise<string> {
   const out = await new Deno.Command(cmd, { args, cwd, stdout: "piped", stderr: "piped" }).output();

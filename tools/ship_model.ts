@@ -27,6 +27,7 @@ import { DATASETS } from "../src/data/registry.ts";
 import type { Draw } from "../src/draw.ts";
 import { createEngine } from "../src/engine/engine.ts";
 import { evaluate, evaluateClassifier, pairedDifference } from "../src/evaluate.ts";
+import { signed } from "../src/eval_report.ts";
 import { clock } from "../src/progress.ts";
 import type { RunSettings } from "../src/train.ts";
 
@@ -165,8 +166,3 @@ await Deno.writeTextFile(`${out}/README.md`, card);
 await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", `${out}/README.md`] }).output(); // as deno fmt lays it out
 console.log(`shipped ${run} as ${out}: ${figure}`);
 model.engine.dispose();
-
-/** A difference with its sign, to two places. */
-function signed(x: number): string {
-  return `${x < 0 ? "−" : "+"}${Math.abs(x).toFixed(2)}`;
-}
