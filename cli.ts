@@ -140,13 +140,18 @@ function runSettings(v: Values): Partial<RunSettings> {
     seed: given("seed", { int: true, min: 0 }),
   };
   if (settings.lr !== undefined && !(settings.lr > 0)) throw new UsageError(`--lr must be > 0: got ${v.lr}`);
-  const average = given("average", { min: 0 });
-  if (average !== undefined && !(average < 1)) {
-    throw new UsageError(
-      `--average is the moving average's decay, from 0 (off) to below 1 (e.g. 0.999): got ${v.average}`,
-    );
+  if (v.average !== undefined) {
+    // D, or D,D2,…: the run's average and further ones kept beside it to choose the decay on validation
+    const decays = String(v.average).split(",").map((d) => d.trim() === "" ? NaN : Number(d));
+    const bad = decays.findIndex((d, i) => !(d >= (i ? 1e-9 : 0) && d < 1) || decays.indexOf(d) !== i);
+    if (bad >= 0) {
+      throw new UsageError(
+        `--average is the moving average's decay, from 0 (off) to below 1 (e.g. 0.999), or several, comma-separated ` +
+          `and different, to compare on validation (e.g. 0.9995,0.999,0.9999): got ${v.average}`,
+      );
+    }
+    Object.assign(settings, { average: decays[0], averageAlso: decays.slice(1) });
   }
-  Object.assign(settings, average !== undefined ? { average } : {});
   if (v["lr-final"] === undefined) return settings;
   const lrFinal = num(v, "lr-final", 0, { min: 0 });
   if (!(lrFinal > 0)) throw new UsageError(`--lr-final must be > 0: got ${v["lr-final"]}`);

@@ -71,13 +71,14 @@ Deno.test("a weights-only checkpoint (a shipped model) loads its weights; a trai
 Deno.test("a checkpoint keeps the moving averages beside the raw weights; models load the averages unless raw", async () => {
   const dir = await Deno.makeTempDir();
   const model = new Draw(TINY, 3);
-  const trainer = new Trainer(model, { average: 0.9 });
+  const trainer = new Trainer(model, { average: 0.9, averageAlso: [0.1] });
   const x = tf.ones([4, 5, 6, 1]) as tf.Tensor4D;
   for (let s = 0; s < 3; s++) await trainer.step(x, new Rng(s));
   const state = { iteration: 3, examples: 12, epoch: 0, batchInEpoch: 3, noiseRng: 9, seconds: 1, averaged: 3 };
-  await saveCheckpoint(`${dir}/c.safetensors`, model, trainer, state, { dataset: "mnist" });
+  await saveCheckpoint(`${dir}/c.safetensors`, model, trainer, state, { dataset: "mnist", settings: { average: 0.9 } });
   const ckpt = await loadCheckpoint(`${dir}/c.safetensors`);
   ok(ckpt.average, "the file holds avg.<name>");
+  deepEqual([...ckpt.averageAlso!.keys()], [0.1], "and avg@0.1.<name>");
   const [averaged, raw] = [modelFromCheckpoint(ckpt), modelFromCheckpoint(ckpt, { raw: true })];
   let differ = 0;
   for (const name of Object.keys(model.weights)) {
@@ -93,6 +94,21 @@ Deno.test("a checkpoint keeps the moving averages beside the raw weights; models
   for (const name of Object.keys(model.weights)) {
     deepEqual(t2.avg[name].dataSync(), trainer.avg[name].dataSync(), `restored average of ${name}`);
   }
+  // resumed with --average 0.1,0.9,0.7: the kept 0.1 becomes the run's, 0.9 goes on, 0.7 starts from the run's average
+  const t3 = new Trainer(raw, { average: 0.1, averageAlso: [0.9, 0.7] });
+  restoreTrainer(t3, ckpt);
+  for (const name of Object.keys(model.weights)) {
+    deepEqual(t3.avg[name].dataSync(), trainer.avgAlso.get(0.1)![name].dataSync(), `promoted average of ${name}`);
+    deepEqual(t3.avgAlso.get(0.9)![name].dataSync(), trainer.avg[name].dataSync(), `kept average of ${name}`);
+    deepEqual(t3.avgAlso.get(0.7)![name].dataSync(), trainer.avg[name].dataSync(), `new average of ${name}`);
+  }
+  ok(
+    Object.keys(model.weights).some((n) =>
+      trainer.avg[n].dataSync().some((v, i) => v !== trainer.avgAlso.get(0.1)![n].dataSync()[i])
+    ),
+    "the averages of decays 0.9 and 0.1 differ",
+  );
+  t3.dispose();
   // weights only (a shipped model): the averages become its weights
   await Deno.writeFile(`${dir}/w.safetensors`, encodeCheckpoint({ ...ckpt, weights: ckpt.average! }));
   const shipped = await loadCheckpoint(`${dir}/w.safetensors`);

@@ -639,6 +639,39 @@ Deno.test("cli: eval --against gives the other model's own figures and the paire
   for (const d of [a, b]) await Deno.remove(d, { recursive: true });
 });
 
+Deno.test("cli: train --average D,D2 keeps and validates a second average; --resume --average D2 makes it the run's", async () => {
+  const out = await Deno.makeTempDir();
+  const bad = await cli(["train", "mnist", ...TINY, "--average", "0.5,0.5", "--out", `${out}/x`]);
+  equal(bad.code, 2);
+  match(bad.stderr, /--average is the moving average's decay.*comma-separated and different.*got 0\.5,0\.5/);
+  const r = await cli(["train", "mnist", ...TINY, "--epochs", "1", "--average", "0.5,0.1", "--out", out]);
+  equal(r.code, 0, r.stderr);
+  match(r.stdout + r.stderr, /average of decay 0\.1: ELBO/);
+  const lines = (await Deno.readTextFile(`${out}/metrics.jsonl`)).trim().split("\n").map((l) => JSON.parse(l));
+  const valid = lines.filter((l) => l.kind === "valid").at(-1);
+  ok(Number.isFinite(valid["avg@0.1_elbo"]), `the second average's validation figure: ${JSON.stringify(valid)}`);
+  ok(valid["avg@0.1_elbo"] !== valid.elbo && valid.raw_elbo !== valid.elbo, "three different sets of weights");
+  const before = await loadCheckpoint(`${out}/checkpoint.safetensors`);
+  deepEqual([...before.averageAlso!.keys()], [0.1]);
+  const again = await cli([
+    "train",
+    "mnist",
+    ...TINY,
+    "--resume",
+    "--epochs",
+    "2",
+    "--average",
+    "0.1",
+    "--out",
+    out,
+  ]);
+  equal(again.code, 0, again.stderr);
+  const after = await loadCheckpoint(`${out}/checkpoint.safetensors`);
+  equal((after.info.settings as { average?: number }).average, 0.1, "0.1 is now the run's average");
+  equal(after.averageAlso, undefined, "and the only one kept");
+  await Deno.remove(out, { recursive: true });
+});
+
 /** Whether $DRAW_DATA_DIR holds the paper's binarized MNIST test split (CI's and our machines': ../shared/data). */
 function paperTestSplit(): string | undefined {
   const dir = Deno.env.get("DRAW_DATA_DIR");

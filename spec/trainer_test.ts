@@ -3,7 +3,7 @@ import { TINY } from "../src/config.ts";
 import { Draw } from "../src/draw.ts";
 import { Rng } from "../src/random.ts";
 import { Trainer } from "../src/trainer.ts";
-import { assertClose, deepEqual, equal, ok, throws } from "./_assert.ts";
+import { assertClose, deepEqual, equal, ok, rejects, throws } from "./_assert.ts";
 import { testEveryBackend } from "./_backends.ts";
 
 function batch(seed: number): tf.Tensor4D {
@@ -265,7 +265,14 @@ for (const inPlace of [true, false]) {
       const w0 = [0.5, -1, 2, 0.25], gs = [[3, -4, 12, 0], [0.3, 1.2, -0.6, 0.6]];
       const o = { lr: 0.1, clip: 2, average: 0.95 };
       const model = linearModel(w0, gs);
-      const trainer = new Trainer(model, { lr: o.lr, clipNorm: o.clip, average: o.average, inPlace });
+      // and a further average of decay 0.5 beside it (kept to choose the decay on validation)
+      const trainer = new Trainer(model, {
+        lr: o.lr,
+        clipNorm: o.clip,
+        average: o.average,
+        averageAlso: [0.5],
+        inPlace,
+      });
       const x = tf.zeros([1, 1, 1, 1]) as tf.Tensor4D;
       const norms = [];
       for (let s = 0; s < gs.length; s++) norms.push((await trainer.step(x, new Rng(s))).gradNorm);
@@ -277,11 +284,17 @@ for (const inPlace of [true, false]) {
       assertClose(trainer.m.w.dataSync(), want.m, { ...tol, what: "m" });
       assertClose(trainer.v.w.dataSync(), want.v, { ...tol, what: "v" });
       assertClose(trainer.avg.w.dataSync(), want.a, { ...tol, what: "the moving average" });
+      const half = adamByHand(w0, gs, { ...o, average: 0.5 }).a;
+      assertClose(trainer.avgAlso.get(0.5)!.w.dataSync(), half, { ...tol, what: "the moving average of decay 0.5" });
       equal(trainer.averaged, 2);
       // withAverage: the averages inside, the raw weights back after
       const inside = await trainer.withAverage(() => Promise.resolve(model.weights.w.dataSync().slice()));
       assertClose(inside, want.a, { ...tol, what: "weights inside withAverage" });
       assertClose(model.weights.w.dataSync(), want.w, { ...tol, what: "w after withAverage" });
+      const other = await trainer.withAverage(() => Promise.resolve(model.weights.w.dataSync().slice()), 0.5);
+      assertClose(other, half, { ...tol, what: "weights inside withAverage(…, 0.5)" });
+      assertClose(model.weights.w.dataSync(), want.w, { ...tol, what: "w after withAverage(…, 0.5)" });
+      await rejects(() => trainer.withAverage(() => Promise.resolve(0), 0.7), /does not keep it/);
       x.dispose();
       trainer.dispose();
       model.dispose();
@@ -304,6 +317,8 @@ Deno.test("Trainer: Adam's bias correction counts from adamStart (a run continue
     what: "w",
   });
   throws(() => new Trainer(model, { average: 1 }), /average must be in \[0, 1\)/);
+  throws(() => new Trainer(model, { average: 0.9, averageAlso: [0.9] }), /differ from average's/);
+  throws(() => new Trainer(model, { averageAlso: [0] }), /further average's decay must be in \(0, 1\)/);
   x.dispose();
   trainer.dispose();
   model.dispose();

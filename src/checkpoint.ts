@@ -83,6 +83,11 @@ export interface Checkpoint {
    * {@link modelFromCheckpoint} loads unless told to take the raw weights.
    */
   average?: Map<string, NamedTensor>;
+  /**
+   * The further moving averages a run keeps to choose its decay on validation (`avg@<decay>.<name>`;
+   * {@link TrainerOptions.averageAlso}), by decay.
+   */
+  averageAlso?: Map<number, Map<string, NamedTensor>>;
   /** The training position, when the file holds it. */
   state?: TrainState;
   /** Other metadata (dataset, options), as stored. */
@@ -101,6 +106,9 @@ export interface BaseModel {
   /** Lower-case hex SHA-256 of the base's checkpoint.safetensors. */
   sha256: string;
 }
+
+/** A tensor of a further moving average, `avg@<decay>.<name>`: its decay. */
+const AVG_ALSO = /^avg@(0?\.\d+(?:e-\d+)?)\./;
 
 /** A row slice of a weight in a fine-tuned checkpoint: `name[a:b]` holds rows a to b − 1 of `name`. */
 const SLICE = /^(.+)\[(\d+):(\d+)\]$/;
@@ -127,6 +135,9 @@ export async function saveCheckpoint(
       tensors.set(`adam.v.${spec.name}`, await tensorData(trainer.v[spec.name]));
       const a = trainer.avg[spec.name];
       if (a) tensors.set(`avg.${spec.name}`, await finiteData(a, `avg.${spec.name}`));
+      for (const [d, avg] of trainer.avgAlso) {
+        tensors.set(`avg@${d}.${spec.name}`, await finiteData(avg[spec.name], `avg@${d}.${spec.name}`));
+      }
     }
   }
   const metadata = checkpointMetadata(model, state, info);
@@ -337,7 +348,18 @@ function checkpointFrom(decoded: Safetensors, path: string, base?: Checkpoint): 
   const m = new Map<string, NamedTensor>();
   const v = new Map<string, NamedTensor>();
   const avg = new Map<string, NamedTensor>();
-  const parts = [["", weights, true], ["adam.m.", m, false], ["adam.v.", v, false], ["avg.", avg, false]] as const;
+  const also = new Map<number, Map<string, NamedTensor>>();
+  for (const key of tensors.keys()) {
+    const d = AVG_ALSO.exec(key)?.[1];
+    if (d !== undefined && !also.has(Number(d))) also.set(Number(d), new Map());
+  }
+  const parts: [string, Map<string, NamedTensor>, boolean][] = [
+    ["", weights, true],
+    ["adam.m.", m, false],
+    ["adam.v.", v, false],
+    ["avg.", avg, false],
+    ...[...also].map(([d, into]): [string, Map<string, NamedTensor>, boolean] => [`avg@${d}.`, into, false]),
+  ];
   for (const spec of specs) {
     for (const [prefix, into, required] of parts) {
       const t = tensors.get(prefix + spec.name);
@@ -355,7 +377,9 @@ function checkpointFrom(decoded: Safetensors, path: string, base?: Checkpoint): 
   const extra = [...tensors.keys()].filter((k) => !known.has(k));
   if (extra.length) throw fail(`it holds tensors the config does not have: ${extra.slice(0, 5).join(", ")}`);
   const full = m.size === weights.size && v.size === weights.size;
-  if (avg.size && avg.size !== weights.size) throw fail(`it holds the moving averages of some weights only`);
+  for (const a of [avg, ...also.values()]) {
+    if (a.size && a.size !== weights.size) throw fail(`it holds the moving averages of some weights only`);
+  }
   // a NaN or an infinity would give NaN figures (or pictures of nothing) with exit 0: refused here, named
   for (const [prefix, into] of parts) {
     for (const [name, t] of into) {
@@ -383,6 +407,7 @@ function checkpointFrom(decoded: Safetensors, path: string, base?: Checkpoint): 
     weights,
     adam: full ? { m, v } : undefined,
     average: avg.size ? avg : undefined,
+    averageAlso: also.size ? also : undefined,
     state,
     info,
     base: ref,
@@ -436,9 +461,19 @@ export function restoreTrainer(trainer: Trainer, ckpt: Checkpoint, options: { fr
     set(trainer.v, ckpt.adam.v);
     trainer.adamStart = ckpt.state.adamStart ?? 0;
   } else trainer.adamStart = ckpt.state.iteration;
-  if (ckpt.average && ckpt.adam) {
-    set(trainer.avg, ckpt.average);
-    trainer.averaged = ckpt.state.averaged ?? 0;
+  if (ckpt.adam) {
+    // each average the trainer keeps goes on from the checkpoint's of the same decay, else from its run's own
+    // average (a decay changed or added on resume), else from the weights
+    const saved = new Map(ckpt.averageAlso);
+    const decay = (ckpt.info.settings as { average?: number } | undefined)?.average;
+    if (ckpt.average && decay !== undefined) saved.set(decay, ckpt.average);
+    const from = (d: number) => saved.get(d) ?? ckpt.average;
+    const want: [number, Record<string, tf.Variable>][] = [[trainer.options.average, trainer.avg], ...trainer.avgAlso];
+    for (const [d, into] of want) {
+      const source = from(d);
+      if (source) set(into, source);
+    }
+    if (ckpt.average || ckpt.averageAlso) trainer.averaged = ckpt.state.averaged ?? 0;
   }
 }
 

@@ -105,7 +105,9 @@ at the model's examples and epoch`,
     help: {
       train: `Polyak averaging (beyond the paper): keep a moving average of the weights with
 decay D (e.g. 0.9995), validate it, and let eval, sample and serve use it
-(kept on --resume; --resume --average D starts or changes it)`,
+(kept on --resume; --resume --average D starts or changes it). D,D2,…: keep and
+validate averages of decays D2,… beside D's, to choose the decay on validation;
+--resume --average D2 then makes D2's the run's`,
     },
   },
   "init-from": {

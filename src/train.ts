@@ -55,6 +55,11 @@ export interface RunSettings {
    * of its weights, validates it, and a checkpoint holds it beside the raw weights. Absent or 0: off.
    */
   average?: number;
+  /**
+   * Further decays whose moving averages the run keeps and validates beside {@link average}'s, to choose the decay
+   * on validation ({@link TrainerOptions.averageAlso}); `--resume --average D` with one of them makes it the run's.
+   */
+  averageAlso?: number[];
 }
 
 /**
@@ -206,6 +211,10 @@ interface Run {
  */
 function resumedSettings(saved: RunSettings, o: TrainOptions, epoch: number): RunSettings {
   if (o.average !== undefined) saved = { ...saved, average: o.average };
+  if (o.averageAlso !== undefined) {
+    const { averageAlso: _a, ...rest } = saved;
+    saved = o.averageAlso.length ? { ...rest, averageAlso: o.averageAlso } : rest;
+  }
   const { lrFinal: _f, decayEpochs: _e, decayStart: _s, ...kept } = saved;
   if (o.lrFinal === undefined) return o.lr === undefined ? saved : { ...kept, lr: o.lr };
   if (o.epochs === undefined || !(o.epochs > epoch)) {
@@ -242,7 +251,7 @@ function initWeights(model: Model, from: string, ckpt: Checkpoint): void {
 
 /** The Trainer's options for a run's settings. */
 function trainerOptions(s: RunSettings): TrainerOptions {
-  return { lr: s.lr, clipNorm: s.clipNorm, frozen: s.freeze, average: s.average ?? 0 };
+  return { lr: s.lr, clipNorm: s.clipNorm, frozen: s.freeze, average: s.average ?? 0, averageAlso: s.averageAlso };
 }
 
 /** A new run's batch, step size, clip and seed: the options', or the defaults. */
@@ -362,6 +371,7 @@ async function openLocked(o: TrainOptions, progress: Progress): Promise<Omit<Run
   if (o.freeze?.length) settings.freeze = o.freeze;
   if (o.init) settings.initFrom = o.init.from;
   if (o.average) settings.average = o.average;
+  if (o.averageAlso?.length) settings.averageAlso = o.averageAlso;
   const model = o.task.create(settings.seed);
   model.engine = o.engine ?? TFJS_ENGINE;
   checkGeometry(model.config, o.splits.train);
@@ -401,7 +411,7 @@ async function saveRun(run: Run, why: string, noise: Rng, secondsSoFar: number):
   run.state.noiseRng = noise.state;
   run.state.seconds = secondsSoFar;
   if (run.trainer.adamStart) run.state.adamStart = run.trainer.adamStart;
-  if (run.trainer.options.average > 0) run.state.averaged = run.trainer.averaged;
+  if (run.trainer.averaging) run.state.averaged = run.trainer.averaged;
   await saveCheckpoint(run.ckptPath, run.model, run.trainer, run.state, {
     dataset: run.o.dataset,
     settings: run.settings,
@@ -434,10 +444,16 @@ async function validateRun(run: Run, budget: Budget, rate: number, limitForBudge
   // with averaging: the averaged weights (what eval, sample and a shipped model use), and the raw ones beside them
   const r = await run.trainer.withAverage(() => validate(averaging ? " (averaged weights)" : ""));
   const raw = averaging ? await validate(" (raw weights)") : undefined;
+  // the further averages kept to choose the decay on validation
+  const others: [number, Validation][] = [];
+  for (const d of run.trainer.avgAlso.keys()) {
+    others.push([d, await run.trainer.withAverage(() => validate(` (average of decay ${d})`), d)]);
+  }
   const subset = r.count < count
     ? ` (on the first ${r.count} of ${count} validation images${byBudget ? ", a subset sized to the time budget" : ""})`
     : "";
-  const also = raw ? ` with averaged weights; raw weights: ${raw.text.replace(/^validation /, "")}` : "";
+  const also = (raw ? ` with averaged weights; raw weights: ${raw.text.replace(/^validation /, "")}` : "") +
+    others.map(([d, v]) => `; average of decay ${d}: ${v.text.replace(/^validation /, "")}`).join("");
   run.progress.line(`${r.text} at ${state.examples} examples${subset}${also}`);
   const perEpoch = Math.floor(o.splits.train.count / Math.min(run.settings.batch, o.splits.train.count));
   await appendMetric(o.outDir, {
@@ -447,6 +463,7 @@ async function validateRun(run: Run, budget: Budget, rate: number, limitForBudge
     epoch: state.epoch + state.batchInEpoch / perEpoch,
     ...r.figures,
     ...(raw ? Object.fromEntries(Object.entries(raw.figures).map(([k, v]) => [`raw_${k}`, v])) : {}),
+    ...Object.fromEntries(others.flatMap(([d, v]) => Object.entries(v.figures).map(([k, x]) => [`avg@${d}_${k}`, x]))),
     count: r.count,
     of: count,
   });
@@ -569,7 +586,8 @@ async function trainOpen(run: Run): Promise<TrainSummary> {
     `over epochs ${start}–${start + settings.decayEpochs!} (now ${scheduledLr(settings, state.epoch).toPrecision(3)})`;
   const from = settings.initFrom ? `; started from ${settings.initFrom}` : "";
   const frozen = settings.freeze?.length ? `; frozen: ${settings.freeze.join(", ")}` : "";
-  const averaging = settings.average ? `; a moving average of the weights with decay ${settings.average}` : "";
+  const averaging = (settings.average ? `; a moving average of the weights with decay ${settings.average}` : "") +
+    (settings.averageAlso?.length ? `; kept beside it to compare: decays ${settings.averageAlso.join(", ")}` : "");
   progress.line(
     `training ${o.dataset}: ${task.describe(model)}, ${model.size} parameters; batch ${batch}, Adam lr ${lr}, ` +
       `gradient clipping ${clipping}; backend ${o.backend ?? tf.getBackend()}${from}${frozen}${averaging}`,

@@ -112,6 +112,11 @@ export interface TrainerOptions {
    * update, so that the first updates are not buried under the starting weights. 0 turns it off. Default 0.
    */
   average?: number;
+  /**
+   * Further decays whose moving averages are kept beside {@link average}'s, each updated the same way, so that a run
+   * can choose its decay on validation ({@link withAverage} takes one of them). Each in (0, 1). Default none.
+   */
+  averageAlso?: number[];
 }
 
 /** Figures of one step, read back from the device: batch means (for DRAW, nats per image). */
@@ -155,6 +160,8 @@ export class Trainer {
   adamStart = 0;
   /** The weights' moving averages by name, where {@link TrainerOptions.average} is on. */
   readonly avg: Record<string, tf.Variable> = {};
+  /** The moving averages of {@link TrainerOptions.averageAlso}'s decays, by decay, then by name. */
+  readonly avgAlso: Map<number, Record<string, tf.Variable>> = new Map<number, Record<string, tf.Variable>>();
   /** Updates folded into the averages so far (their warm-up counts these). */
   averaged = 0;
   /** The frozen weights: whole (undefined) or the rows [from, to) of their first axis. */
@@ -176,10 +183,18 @@ export class Trainer {
       inPlace: options.inPlace ?? true,
       frozen: options.frozen ?? [],
       average: options.average ?? 0,
+      averageAlso: options.averageAlso ?? [],
     };
-    const { lr, clipNorm, average } = this.options;
+    const { lr, clipNorm, average, averageAlso } = this.options;
     if (!(average >= 0 && average < 1)) {
       throw new RangeError(`Cannot train as average must be in [0, 1): current value is ${average}`);
+    }
+    for (const d of averageAlso) {
+      if (!(d > 0 && d < 1) || d === average) {
+        throw new RangeError(
+          `Cannot train as each further average's decay must be in (0, 1) and differ from average's: current value is ${d}`,
+        );
+      }
     }
     if (!(lr > 0) || !Number.isFinite(lr)) {
       throw new RangeError(`Cannot train as lr must be > 0: current value is ${lr}`);
@@ -194,22 +209,42 @@ export class Trainer {
       this.v[name] = tf.tidy(() => tf.variable(tf.zerosLike(w), false));
       if (average > 0) this.avg[name] = tf.tidy(() => tf.variable(tf.clone(w), false));
     }
+    for (const d of new Set(averageAlso)) {
+      this.avgAlso.set(
+        d,
+        Object.fromEntries(Object.entries(model.weights).map(([n, w]) => [n, tf.variable(tf.clone(w), false)])),
+      );
+    }
   }
 
-  /** The weight of the new weights in the next averaged update: 1 − d. */
-  private averageRate(): number {
+  /** Whether the trainer keeps any moving average of the weights. */
+  get averaging(): boolean {
+    return this.options.average > 0 || this.avgAlso.size > 0;
+  }
+
+  /** Each kept average with the weight of the new weights in its next update, 1 − d (see {@link averageRate}). */
+  private averages(): [Record<string, tf.Variable>, number][] {
+    const all: [Record<string, tf.Variable>, number][] = [...this.avgAlso].map(([d, a]) => [a, this.averageRate(d)]);
+    return this.options.average > 0 ? [[this.avg, this.averageRate(this.options.average)], ...all] : all;
+  }
+
+  /** The weight of the new weights in the next update of the average of decay d: 1 − d (less in the warm-up). */
+  private averageRate(d: number): number {
     const n = this.averaged;
-    return 1 - Math.min(this.options.average, (1 + n) / (10 + n));
+    return 1 - Math.min(d, (1 + n) / (10 + n));
   }
 
   /**
    * Runs `fn` with the model holding its averaged weights (validation, evaluation), then gives the raw
-   * weights back; without averaging, just runs `fn`.
+   * weights back; without averaging, just runs `fn`. With `decay`, the average of that decay of
+   * {@link TrainerOptions.averageAlso} instead.
    */
-  async withAverage<T>(fn: () => Promise<T>): Promise<T> {
-    if (!(this.options.average > 0)) return await fn();
-    const raw = Object.fromEntries(Object.entries(this.avg).map(([n]) => [n, tf.clone(this.model.weights[n])]));
-    for (const [n, a] of Object.entries(this.avg)) this.model.weights[n].assign(a);
+  async withAverage<T>(fn: () => Promise<T>, decay?: number): Promise<T> {
+    const avg = decay === undefined || decay === this.options.average ? this.avg : this.avgAlso.get(decay);
+    if (!avg) throw new RangeError(`Cannot use the moving average of decay ${decay}: the trainer does not keep it`);
+    if (!Object.keys(avg).length) return await fn();
+    const raw = Object.fromEntries(Object.entries(avg).map(([n]) => [n, tf.clone(this.model.weights[n])]));
+    for (const [n, a] of Object.entries(avg)) this.model.weights[n].assign(a);
     try {
       return await fn();
     } finally {
@@ -289,7 +324,7 @@ export class Trainer {
     this.iteration++;
     const t = this.iteration - this.adamStart;
     const stepSize = lr * Math.sqrt(1 - beta2 ** t) / (1 - beta1 ** t);
-    const rate = this.averageRate();
+    const averages = this.averages();
     tf.tidy(() => {
       names.forEach((name, k) => {
         const g = grads[k];
@@ -299,11 +334,13 @@ export class Trainer {
         this.v[name].assign(v);
         const w = this.model.weights[name];
         w.assign(tf.sub(w, tf.mul(tf.div(m, tf.add(tf.sqrt(v), epsilon)), stepSize)));
-        const a = this.avg[name];
-        if (a) a.assign(tf.add(a, tf.mul(tf.sub(w, a), rate)));
+        for (const [avg, rate] of averages) {
+          const a = avg[name];
+          a.assign(tf.add(a, tf.mul(tf.sub(w, a), rate)));
+        }
       });
     });
-    if (this.options.average > 0) this.averaged++;
+    if (averages.length) this.averaged++;
   }
 
   /** The factor that clips a gradient of global norm `norm` (1 without clipping). */
@@ -322,29 +359,29 @@ export class Trainer {
     this.iteration++;
     const t = this.iteration - this.adamStart;
     const stepSize = lr * Math.sqrt(1 - beta2 ** t) / (1 - beta1 ** t);
-    const rate = this.averageRate();
+    const averages = this.averages();
     names.forEach((name, k) => {
-      const w = this.model.weights[name], m = this.m[name], v = this.v[name], a = this.avg[name];
+      const w = this.model.weights[name], m = this.m[name], v = this.v[name];
       // made first: the views come after
-      const next = [tf.zerosLike(w), tf.zerosLike(m), tf.zerosLike(v), ...(a ? [tf.zerosLike(a)] : [])];
-      const [g, w0, m0, v0, w1, m1, v1, a1] = [grads[k], w, m, v, ...next].map(peek32);
+      const next = [tf.zerosLike(w), tf.zerosLike(m), tf.zerosLike(v), ...averages.map(([a]) => tf.zerosLike(a[name]))];
+      const [g, w0, m0, v0, w1, m1, v1] = [grads[k], w, m, v, ...next].map(peek32);
       for (let i = 0; i < g.length; i++) {
         const gi = g[i] * scale;
         m1[i] = beta1 * m0[i] + (1 - beta1) * gi;
         v1[i] = beta2 * v0[i] + (1 - beta2) * gi * gi;
         w1[i] = w0[i] - stepSize * m1[i] / (Math.sqrt(v1[i]) + epsilon);
       }
-      if (a) {
-        const a0 = peek32(a);
+      averages.forEach(([avg, rate], j) => {
+        const a = avg[name], a0 = peek32(a), a1 = peek32(next[3 + j]);
         for (let i = 0; i < g.length; i++) a1[i] = a0[i] + rate * (w1[i] - a0[i]);
-        a.assign(next[3]);
-      }
+        a.assign(next[3 + j]);
+      });
       w.assign(next[0]);
       m.assign(next[1]);
       v.assign(next[2]);
       tf.dispose(next);
     });
-    if (this.options.average > 0) this.averaged++;
+    if (averages.length) this.averaged++;
   }
 
   /** Frees the optimizer state (not the model). */
@@ -353,6 +390,7 @@ export class Trainer {
       ...Object.values(this.m),
       ...Object.values(this.v),
       ...Object.values(this.avg),
+      ...[...this.avgAlso.values()].flatMap((a) => Object.values(a)),
       ...this.masks.values(),
     ];
     for (const t of all) t.dispose();
