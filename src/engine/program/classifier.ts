@@ -11,6 +11,7 @@ import type { ClassifierConfig } from "../../config.ts";
 import { type EngineContext, type FusedWeights, type WeightOffsets, weightOffsets } from "./draw.ts";
 import { type Allocator, AttentionStruct, type KernelExports, mat, matT, product, WINDOW } from "./kernels.ts";
 import type { Operand, Products } from "./kernels.ts";
+import { at, carve, type Carved, perStep } from "./layout.ts";
 
 /** What runs the classifier on the fused engine: one {@link FusedClassifier}, or a pool of them over threads. */
 export interface ClassifierRunner {
@@ -26,6 +27,43 @@ export interface ClassifierRunner {
   backward(dLogits: Float32Array): FusedWeights;
   /** Frees threads, if any. */
   dispose(): void;
+}
+
+/**
+ * The buffers of a {@link FusedClassifier}, in the order carved (layout.ts): the flat weights (unless another
+ * runner's are shared) and their gradients, the images, the class scores and their gradient, every glimpse's stores [glimpses, n, width], h_0, the
+ * attention struct, one step's gradients, and where the one-off products pack op(B).
+ */
+function classifierLayout(
+  config: ClassifierConfig,
+  n: number,
+  c: { params: number; weightsPtr?: number; copies: number; k: KernelExports },
+) {
+  const { glimpses: T, hidden: H, readN: N, channels: C, width: A, height: B, classes: K } = config;
+  const R = N * N * C, E = R + H, G = 4 * H, wide = Math.max(K, WINDOW.size);
+  const steps = (width: number) => perStep(n, width, T),
+    pk = (rows: number, cols: number) => c.k.packedSize(rows, cols);
+  return {
+    weights: c.weightsPtr === undefined ? c.params : at(c.weightsPtr),
+    grads: c.params,
+    x: n * A * B * C,
+    logits: n * K,
+    dLogits: n * K,
+    steps: {
+      in: steps(E), // glimpse, h_{t−1}
+      gates: steps(G),
+      c: steps(H),
+      h: steps(H),
+      raw: steps(WINDOW.size),
+      win: steps(WINDOW.size),
+      F: steps(N * (A + B)),
+      U: steps(N * C * A),
+    },
+    h0: n * H,
+    att: (a: Allocator) => new AttentionStruct(a, { n, N, A, B, C }, c.copies),
+    grad: { dh: n * H, dc: n * H, dG: n * G, dIn: n * E, dRaw: n * WINDOW.size },
+    work: Math.max(pk(n, G), pk(n, wide), pk(H, wide), pk(wide, H)),
+  };
 }
 
 /** Buffers and code for one classifier configuration and batch size. */
@@ -51,19 +89,11 @@ export class FusedClassifier implements ClassifierRunner {
   /** Byte offset of the class scores' gradient [n, K]. */
   readonly dLogits: number;
   private readonly R: number; // glimpse length N·N·C
-  private readonly sIn: number; // [glimpses, n, R + H]: glimpse, h_{t−1}
-  private readonly sG: number; // gates
-  private readonly sC: number;
-  private readonly sH: number;
-  private readonly sRaw: number; // [glimpses, n, 5]
-  private readonly sWin: number;
-  private readonly sF: number; // [glimpses, n, N(A + B)]
-  private readonly sU: number; // [glimpses, n, N·C·A]
-  private readonly h0: number; // [n, H]
-  private readonly att: AttentionStruct;
+  /** The LSTM's kernel [R + H, 4H] as a product's operand, and its transpose (with their packed panels). */
   private readonly lstm: Operand;
   private readonly lstmT: Operand;
-  private readonly grad: { dh: number; dc: number; dG: number; dIn: number; dRaw: number };
+  /** The rest of its buffers ({@link classifierLayout}). */
+  private readonly b: Carved<ReturnType<typeof classifierLayout>>;
   private forwards = 0;
 
   /**
@@ -75,43 +105,26 @@ export class FusedClassifier implements ClassifierRunner {
     this.batch = batch;
     const a = this.arena = ctx.arena;
     this.k = ctx.kernels;
-    const { glimpses: T, hidden: H, readN: N, channels: C, width: A, height: B, classes: K } = config;
-    const n = batch, G = 4 * H, D = A * B * C, R = this.R = N * N * C, E = R + H;
+    const { hidden: H, readN: N, channels: C } = config;
+    const R = this.R = N * N * C, E = R + H, G = 4 * H;
     this.offsets = weightOffsets(classifierSpecs(config));
-    this.weightsPtr = options.weightsPtr ?? a.alloc(this.offsets.total);
-    this.gradsPtr = a.alloc(this.offsets.total);
-    this.x = a.alloc(n * D);
-    this.logits = a.alloc(n * K);
-    this.dLogits = a.alloc(n * K);
-    const steps = (width: number) => a.alloc(T * n * width);
-    this.sIn = steps(E);
-    this.sG = steps(G);
-    this.sC = steps(H);
-    this.sH = steps(H);
-    this.sRaw = steps(WINDOW.size);
-    this.sWin = steps(WINDOW.size);
-    this.sF = steps(N * (A + B));
-    this.sU = steps(N * C * A);
-    this.h0 = a.alloc(n * H);
-    this.att = new AttentionStruct(a, { n, N, A, B, C }, ctx.parallelImages ? n : 1);
-    const kernel = this.w("lstm.kernel"), pk = (rows: number, cols: number) => this.k.packedSize(rows, cols);
-    this.lstm = { K: E, N: G, trans: false, ptr: kernel, ld: G, packed: a.alloc(pk(E, G)) };
-    this.lstmT = { K: G, N: E, trans: true, ptr: kernel, ld: G, packed: a.alloc(pk(G, E)) };
-    this.grad = {
-      dh: a.alloc(n * H),
-      dc: a.alloc(n * H),
-      dG: a.alloc(n * G),
-      dIn: a.alloc(n * E),
-      dRaw: a.alloc(n * WINDOW.size),
-    };
-    const wide = Math.max(K, WINDOW.size);
-    const work = Math.max(pk(n, G), pk(n, wide), pk(H, wide), pk(wide, H));
-    this.p = ctx.products(a.alloc(work), work);
-  }
-
-  /** Byte offset of step t's rows in a per-step store of `width` floats per image. */
-  private at(store: number, width: number, t: number): number {
-    return store + 4 * t * this.batch * width;
+    const layout = classifierLayout(config, batch, {
+      params: this.offsets.total,
+      weightsPtr: options.weightsPtr,
+      copies: ctx.parallelImages ? batch : 1,
+      k: this.k,
+    });
+    const b = this.b = carve(a, layout);
+    this.weightsPtr = b.weights;
+    this.gradsPtr = b.grads;
+    this.x = b.x;
+    this.logits = b.logits;
+    this.dLogits = b.dLogits;
+    // the LSTM's kernel [E, G] and its transpose, with their packed panels
+    const lstm = { K: E, N: G, trans: false, ptr: this.w("lstm.kernel"), ld: G };
+    this.lstm = { ...lstm, packed: a.alloc(this.k.packedSize(E, G)) };
+    this.lstmT = { ...lstm, K: G, N: E, trans: true, packed: a.alloc(this.k.packedSize(G, E)) };
+    this.p = ctx.products(b.work, layout.work);
   }
 
   /** Byte offset of the named weight. */
@@ -139,12 +152,8 @@ export class FusedClassifier implements ClassifierRunner {
 
   /** The attention struct pointed at glimpse t's buffers. */
   private attention(t: number): number {
-    const { readN: N, channels: C, width: A, height: B } = this.config;
-    return this.att.at(
-      this.at(this.sWin, WINDOW.size, t),
-      this.at(this.sF, N * (A + B), t),
-      this.at(this.sU, N * C * A, t),
-    );
+    const { win, F, U } = this.b.steps;
+    return this.b.att.at(win.at(t), F.at(t), U.at(t));
   }
 
   /** Class scores [batch, classes] for images x [batch, B, C, A] (internal layout). */
@@ -195,30 +204,30 @@ export class FusedClassifier implements ClassifierRunner {
     this.forwards++;
     const k = this.k, p = this.p, w = (name: string) => this.w(name);
     p.pack(this.lstm);
-    k.copyRows(this.h0, H, w("h0"), 0, n, H);
+    k.copyRows(this.b.h0, H, w("h0"), 0, n, H);
     for (let t = 0; t < T; t++) {
-      const hPrev = t === 0 ? this.h0 : this.at(this.sH, H, t - 1);
-      const raw = this.at(this.sRaw, WINDOW.size, t), inp = this.at(this.sIn, E, t);
+      const hPrev = t === 0 ? this.b.h0 : this.b.steps.h.at(t - 1);
+      const raw = this.b.steps.raw.at(t), inp = this.b.steps.in.at(t);
       k.copyRows(raw, WINDOW.size, w("read.bias"), 0, n, WINDOW.size);
       product(p, [n, WINDOW.size, H], mat(hPrev, H), mat(w("read.kernel"), WINDOW.size), mat(raw, WINDOW.size), 1); // Eq 21
       const att = this.attention(t);
       k.windowForward(att, raw, WINDOW.size);
       k.readForward(att, this.x, 0, inp, E); // Eq 27 on x: [n, N, C, N]
       k.copyRows(inp + 4 * R, E, hPrev, H, n, H);
-      p.gemmWith(false, n, inp, E, this.lstm, 0, this.at(this.sG, G, t), G);
-      const cPrev = t === 0 ? 0 : this.at(this.sC, H, t - 1);
+      p.gemmWith(false, n, inp, E, this.lstm, 0, this.b.steps.gates.at(t), G);
+      const cPrev = t === 0 ? 0 : this.b.steps.c.at(t - 1);
       k.lstmForward(
         n,
         H,
-        this.at(this.sG, G, t),
+        this.b.steps.gates.at(t),
         w("lstm.bias"),
         cPrev,
-        this.at(this.sC, H, t),
-        this.at(this.sH, H, t),
+        this.b.steps.c.at(t),
+        this.b.steps.h.at(t),
       );
     }
     k.copyRows(this.logits, K, w("out.bias"), 0, n, K);
-    product(p, [n, K, H], mat(this.at(this.sH, H, T - 1), H), mat(w("out.kernel"), K), mat(this.logits, K), 1);
+    product(p, [n, K, H], mat(this.b.steps.h.at(T - 1), H), mat(w("out.kernel"), K), mat(this.logits, K), 1);
   }
 
   /** Gradient of Σ dLogits ⊙ logits for the latest forward pass, by weight name. */
@@ -234,20 +243,20 @@ export class FusedClassifier implements ClassifierRunner {
     const n = this.batch, R = this.R, E = R + H, G = 4 * H;
     const k = this.k,
       p = this.p,
-      gr = this.grad,
+      gr = this.b.grad,
       g = (name: string) => this.g(name),
       w = (name: string) => this.w(name);
     k.zero(this.gradsPtr, this.offsets.total);
     k.zero(gr.dc, n * H);
     p.pack(this.lstmT);
-    const hLast = this.at(this.sH, H, T - 1);
+    const hLast = this.b.steps.h.at(T - 1);
     product(p, [n, H, K], mat(this.dLogits, K), matT(w("out.kernel"), K), mat(gr.dh, H), 0);
     product(p, [H, K, n], matT(hLast, H), mat(this.dLogits, K), mat(g("out.kernel"), K), 0);
     k.addColumnSums(this.dLogits, n, K, g("out.bias"));
     for (let t = T - 1; t >= 0; t--) {
-      const hPrev = t === 0 ? this.h0 : this.at(this.sH, H, t - 1), inp = this.at(this.sIn, E, t);
-      const cPrev = t === 0 ? 0 : this.at(this.sC, H, t - 1);
-      k.lstmBackward(n, H, this.at(this.sG, G, t), this.at(this.sC, H, t), cPrev, gr.dh, gr.dc, gr.dG);
+      const hPrev = t === 0 ? this.b.h0 : this.b.steps.h.at(t - 1), inp = this.b.steps.in.at(t);
+      const cPrev = t === 0 ? 0 : this.b.steps.c.at(t - 1);
+      k.lstmBackward(n, H, this.b.steps.gates.at(t), this.b.steps.c.at(t), cPrev, gr.dh, gr.dc, gr.dG);
       p.gemmWith(false, n, gr.dG, G, this.lstmT, 0, gr.dIn, E); // [n, R + H]
       product(p, [E, G, n], matT(inp, E), mat(gr.dG, G), mat(g("lstm.kernel"), G), 1);
       k.addColumnSums(gr.dG, n, G, g("lstm.bias"));

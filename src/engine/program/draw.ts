@@ -30,6 +30,7 @@ import {
 } from "./kernels.ts";
 import type { Operand, Products } from "./kernels.ts";
 import { Team, type TeamPlace, type TeamSizes } from "./team.ts";
+import { at, carve, type Carved, type Carver, perStep, stepsAt } from "./layout.ts";
 
 /** Weights (or gradients) by parameter name, as plain arrays (the names and shapes of paramSpecs). */
 export type FusedWeights = Record<string, Float32Array>;
@@ -101,31 +102,36 @@ export function weightOffsets(specs: { name: string; shape: number[] }[]): Weigh
 }
 
 /**
- * A per-step store [slots, n, k] in the arena: step t's rows start at {@link at}(t). A training
- * runner keeps every step (slots = T, for the backward pass); a forward-only one two, taking turns
- * (step t reads only step t − 1).
- */
-class Steps {
-  constructor(readonly ptr: number, private readonly stride: number, private readonly slots: number) {}
-  /** Byte offset of step t's first row. */
-  at(t: number): number {
-    return this.ptr + 4 * (t % this.slots) * this.stride;
-  }
-}
-
-/**
- * The widths of the LSTMs' inputs and gates (floats per image): read vector R, E = R + 2H, Q = z + H, G = 4H,
+ * The widths a runner's buffers are made of (floats per image): the image D; the read vector R and the write
+ * output W; the decoder's head S = [write window (5) | write (W) | next read window (5)], with the write output at
+ * wOff and the next read window at rOff (−1: none); the LSTMs' inputs E = R + 2H and Q = z + H and gates G = 4H;
  * and X, the encoder input's first floats that stay the same over the steps (x, where read is Eq 17's; else 0).
  */
-function lstmWidths(config: DrawConfig): { R: number; E: number; Q: number; G: number; X: number } {
-  const { hidden: H, z, readN: Nr, channels: C } = config;
-  const D = imageSize(config), R = Nr > 0 ? 2 * Nr * Nr * C : 2 * D;
-  return { R, E: R + 2 * H, Q: z + H, G: 4 * H, X: Nr > 0 ? 0 : D };
+interface DrawSizes {
+  D: number;
+  R: number;
+  W: number;
+  S: number;
+  wOff: number;
+  rOff: number;
+  E: number;
+  Q: number;
+  G: number;
+  X: number;
+}
+
+/** The {@link DrawSizes} of `config`. */
+function drawSizes(config: DrawConfig): DrawSizes {
+  const { hidden: H, z, readN: Nr, writeN: Nw, channels: C } = config;
+  const D = imageSize(config), R = Nr > 0 ? 2 * Nr * Nr * C : 2 * D, W = Nw > 0 ? Nw * Nw * C : D;
+  const wOff = Nw > 0 ? WINDOW.size : 0, rOff = Nr > 0 ? wOff + W : -1;
+  const S = wOff + W + (Nr > 0 ? WINDOW.size : 0);
+  return { D, R, W, S, wOff, rOff, E: R + 2 * H, Q: z + H, G: 4 * H, X: Nr > 0 ? 0 : D };
 }
 
 /** The widths of the stores a team shares (team.ts) for `config`: the LSTMs' inputs and gates. */
 export function teamSizes(config: DrawConfig): TeamSizes {
-  const { E, Q, G, X } = lstmWidths(config);
+  const { E, Q, G, X } = drawSizes(config);
   return { T: config.T, E, Q, G, X };
 }
 
@@ -157,100 +163,165 @@ export interface FusedDrawOptions {
   team?: TeamPlace;
 }
 
-/** Sizes a runner's buffers are made of (floats per image unless said). */
-interface Sizes {
-  E: number; // encoder input
-  G: number; // gates, 4H
-  H: number;
-  z: number;
-  Q: number; // decoder input
-  S: number; // head
-  D: number; // image
+/** What {@link drawLayout} needs besides the configuration and batch. */
+interface LayoutContext {
+  training: boolean;
+  /** Floats in the weight (and gradient) vector; the weights' place where another runner holds them. */
+  params: number;
+  weightsPtr?: number;
+  /** This thread's team, whose shared stores hold this runner's rows. */
+  team?: Team;
+  /** Images whose attention scratch the kernels need at once (the batch where they run images in parallel). */
+  copies: number;
+  /** This thread's kernels (the noise tables and the packed panels' sizes are theirs). */
+  k: KernelExports;
 }
-
-/** The per-step stores of the forward pass, each [slots, n, width]. */
-interface Stores {
-  encIn: Steps; // [read | h^dec_{t−1} | h^enc_{t−1}]
-  encG: Steps; // activated gates
-  encC: Steps;
-  encH: Steps;
-  q: Steps; // μ, log σ
-  decIn: Steps; // [z | h^dec_{t−1}]
-  decG: Steps;
-  decC: Steps;
-  decH: Steps;
-  head: Steps; // [write window | write | next read window]
-  sig: Steps; // σ(c_{t−1})
-}
-
-/** The stores a team shares: the LSTMs' inputs and gates. */
-type TeamStores = Pick<Stores, "encIn" | "encG" | "decIn" | "decG">;
 
 /**
- * Allocates the forward pass's stores, in a fixed order (other threads repeat it to find them);
- * those a team shares are its views.
+ * Every buffer of a {@link FusedDraw}, in the order it is carved (layout.ts): floats per image times n unless
+ * said. The per-step stores hold T steps where backward passes run, else two (taking turns); a team's runner
+ * finds the LSTMs' inputs and gates (and their one-step gradients, and x's share of the gates) as its rows of
+ * the team's shared block.
  */
-function allocateStores(steps: (width: number) => Steps, z: Sizes, shared?: TeamStores): Stores {
+function drawLayout(config: DrawConfig, n: number, c: LayoutContext) {
+  const { T, hidden: H, z, readN: Nr, writeN: Nw, channels: C, width: A, height: B } = config;
+  const { D, S, E, Q, G, X } = drawSizes(config), team = c.team, training = c.training;
+  const steps = (width: number, slots = training ? T : Math.min(T, 2)) => perStep(n, width, slots);
+  // a team's stores: this runner's rows of the whole batch's [T, batch, width], and of one step's [batch, width]
+  const rows = (ptr: number, width: number) => ptr + 4 * team!.place.first * width;
+  const teamSteps = (ptr: number, width: number) => stepsAt(rows(ptr, width), team!.place.batch * width, T);
+  const struct = (N: number): Carver<AttentionStruct> => (a) => new AttentionStruct(a, { n, N, A, B, C }, c.copies);
+  const pk = (K: number, N: number) => c.k.packedSize(K, N);
   return {
-    encIn: shared?.encIn ?? steps(z.E),
-    encG: shared?.encG ?? steps(z.G),
-    encC: steps(z.H),
-    encH: steps(z.H),
-    q: steps(2 * z.z),
-    decIn: shared?.decIn ?? steps(z.Q),
-    decG: shared?.decG ?? steps(z.G),
-    decC: steps(z.H),
-    decH: steps(z.H),
-    head: steps(z.S),
-    sig: steps(z.D),
+    weights: c.weightsPtr === undefined ? c.params : at(c.weightsPtr),
+    grads: training ? c.params : at(0),
+    io: { x: n * D, eps: T * n * z, lx: n, lz: n, logRatio: n, dlx: n, dlz: n },
+    canvas: n * D,
+    stores: {
+      encIn: team ? teamSteps(team.encIn, E) : steps(E), // [read | h^dec_{t−1} | h^enc_{t−1}]
+      encG: team ? teamSteps(team.encG, G) : steps(G), // activated gates
+      encC: steps(H),
+      encH: steps(H),
+      q: steps(2 * z), // μ, log σ
+      decIn: team ? teamSteps(team.decIn, Q) : steps(Q), // [z | h^dec_{t−1}]
+      decG: team ? teamSteps(team.decG, G) : steps(G),
+      decC: steps(H),
+      decH: steps(H),
+      head: steps(S), // [write window | write | next read window]
+      sig: steps(D), // σ(c_{t−1})
+    },
+    read: Nr > 0
+      ? { att: struct(Nr), win: steps(WINDOW.size), F: steps(Nr * (A + B)), U: steps(Nr * 2 * C * A) }
+      : undefined,
+    write: Nw > 0
+      ? { att: struct(Nw), win: steps(WINDOW.size), F: steps(Nw * (A + B)), V: steps(Nw * C * A) }
+      : undefined,
+    // one step's: step 1's read window raw, h^dec_0, the head's kernel and bias, zeros
+    head0: n * WINDOW.size,
+    h0dec: n * H,
+    headKernel: H * S,
+    headBias: S,
+    zeros: Math.max(S, WINDOW.size),
+    xGates: X === 0 ? at(0) : team ? at(rows(team.xGates, G)) : n * G, // x·W_x, [n, G]
+    grad: training
+      ? {
+        dQ: steps(2 * z, T),
+        dHead: steps(S, T),
+        dc: n * D,
+        dhDec: n * H,
+        dcDec: n * H,
+        dhEnc: n * H,
+        dcEnc: n * H,
+        dEncIn: team ? at(rows(team.dEncIn, E)) : n * E,
+        dDecIn: team ? at(rows(team.dDecIn, Q)) : n * Q,
+        dRead: [n * WINDOW.size, n * WINDOW.size] as const,
+        headK: H * S,
+        headB: S,
+      }
+      : undefined,
+    // the noise kernel's tables and the seed words [seed, first, of, drawn here] (wasm kernels only)
+    seeded: c.k.noise
+      ? { tables: (a: Allocator) => noiseTables(a, c.k), words: (a: Allocator) => a.i32(a.alloc(4), 4) }
+      : undefined,
+    // where the one-off products pack op(B): a step's gate gradients, or all steps' rows at the end
+    work: training
+      ? Math.max(pk(ROWS, Math.max(G, 2 * z, S)), pk(n, WINDOW.size), pk(H, WINDOW.size), pk(WINDOW.size, H))
+      : pk(H, WINDOW.size),
   };
 }
 
-/** The backward pass's buffers: per-step gradient stores [T, n, ·] and one step's [n, ·]. */
-interface Gradients {
-  dQ: Steps;
-  dHead: Steps;
-  dc: number;
-  dhDec: number;
-  dcDec: number;
-  dhEnc: number;
-  dcEnc: number;
-  dEncIn: number;
-  dDecIn: number;
-  dRead: [number, number];
-  headK: number;
-  headB: number;
-}
+/** The buffers {@link drawLayout} describes, carved. */
+type DrawBuffers = Carved<ReturnType<typeof drawLayout>>;
 
-/** Allocates the backward pass's buffers (a training runner only); a team shares the input gradients. */
-function allocateGradients(
-  a: Allocator,
-  steps: (width: number, count?: number) => Steps,
-  z: Sizes & { n: number; T: number },
-  shared?: { dEncIn: number; dDecIn: number },
-): Gradients {
-  const { n, T, H, S } = z, row = (w: number) => a.alloc(n * w);
+/** An operand of a product (kernels.ts) before its packed panels are carved. */
+type OperandShape = Omit<Operand, "packed">;
+
+/**
+ * The operands of a {@link FusedDraw}'s products and their packed panels, in the order carved: the transposed
+ * weights' panels only where backward passes run; a team's threads multiply by their own columns of the LSTMs'
+ * weights (`team`), and generation by the whole decoder's.
+ */
+function operandLayout(config: DrawConfig, w: (name: string) => number, headKernel: number, c: LayoutContext) {
+  const { z } = config, { S, E, Q, G, X } = drawSizes(config), { team, training } = c;
+  const H = config.hidden;
+  const op = (K: number, N: number, trans: boolean, ptr: number, ld: number): OperandShape => ({
+    K,
+    N,
+    trans,
+    ptr,
+    ld,
+  });
+  const packed = (shape: OperandShape, used = true): Carver<Operand> => (a) => ({
+    ...shape,
+    packed: used ? a.alloc(c.k.packedSize(shape.K, shape.N)) : 0,
+  });
+  // the encoder kernel's rows from X on (those that take x̂, or the read patch, and both h's), and rows [0, X)
+  const encRest = w("encoder.kernel") + 4 * X * G;
+  const o = {
+    enc: op(E - X, G, false, encRest, G),
+    dec: op(Q, G, false, w("decoder.kernel"), G),
+    post: op(H, 2 * z, false, w("posterior.kernel"), 2 * z),
+    head: op(H, S, false, headKernel, S),
+    encT: op(G, E - X, true, encRest, G),
+    decT: op(G, Q, true, w("decoder.kernel"), G),
+    postT: op(2 * z, H, true, w("posterior.kernel"), 2 * z),
+    headT: op(S, H, true, headKernel, S),
+    encX: X > 0 ? op(X, G, false, w("encoder.kernel"), G) : undefined,
+  };
+  // a thread's columns of op(B): column c starts at c in B, or at row c of B where op(B) = Bᵀ
+  const cols = (full: OperandShape, width: number): Carver<TeamOperand> => (a) => {
+    const [c0, c1] = team!.columns(width);
+    return { op: packed({ ...full, N: c1 - c0, ptr: full.ptr + 4 * c0 * (full.trans ? full.ld : 1) })(a), c0 };
+  };
   return {
-    dQ: steps(2 * z.z, T),
-    dHead: steps(S, T),
-    dc: row(z.D),
-    dhDec: row(H),
-    dcDec: row(H),
-    dhEnc: row(H),
-    dcEnc: row(H),
-    dEncIn: shared?.dEncIn ?? row(z.E),
-    dDecIn: shared?.dDecIn ?? row(z.Q),
-    dRead: [row(WINDOW.size), row(WINDOW.size)],
-    headK: a.alloc(H * S),
-    headB: a.alloc(S),
+    whole: {
+      enc: packed(o.enc, !team),
+      dec: packed(o.dec),
+      post: packed(o.post),
+      head: packed(o.head),
+      encT: packed(o.encT, training && !team),
+      decT: packed(o.decT, training && !team),
+      postT: packed(o.postT, training),
+      headT: packed(o.headT, training),
+      encX: o.encX && packed(o.encX, !team),
+    },
+    team: team
+      ? {
+        enc: cols(o.enc, G),
+        dec: cols(o.dec, G),
+        encT: cols(o.encT, E - X),
+        decT: cols(o.decT, Q),
+        encX: o.encX && cols(o.encX, G),
+      }
+      : undefined,
   };
 }
 
 /**
  * The buffers and code of DRAW for one configuration and batch size. {@link forward} keeps what
  * {@link backward} needs; a backward pass always refers to the latest forward pass. Allocation is
- * deterministic, so another thread that builds the same runner on the same arena position finds
- * the same buffers (fused_pool.ts relies on it).
+ * deterministic ({@link drawLayout}), so another thread that builds the same runner on the same arena
+ * position finds the same buffers (fused/pool.ts relies on it).
  */
 export class FusedDraw implements FusedRunner {
   /** The configuration. */
@@ -261,7 +332,7 @@ export class FusedDraw implements FusedRunner {
   readonly weightsPtr: number;
   readonly gradsPtr: number;
   /** Inputs and outputs, byte offsets: x [n, D], eps [T, n, z], lx, lz, logRatio, dlx, dlz [n], canvas [n, D]. */
-  readonly io: { x: number; eps: number; lx: number; lz: number; logRatio: number; dlx: number; dlz: number };
+  readonly io: DrawBuffers["io"];
   readonly canvas: number;
   /** This thread's kernels. */
   readonly k: KernelExports;
@@ -269,43 +340,32 @@ export class FusedDraw implements FusedRunner {
   private readonly arena: Allocator;
   /** Each parameter's place in the weight and gradient vectors. */
   readonly offsets: WeightOffsets;
-  // sizes
+  // sizes (see DrawSizes)
   private readonly D: number;
-  private readonly R: number; // read vector
-  private readonly W: number; // write output
-  private readonly S: number; // head
-  private readonly wOff: number; // write output's offset in the head
-  private readonly rOff: number; // next read window's offset in the head (−1: none)
-  private readonly E: number; // encoder input R + 2H
-  private readonly Q: number; // decoder input z + H
-  private readonly X: number; // the encoder input's first floats, the same at every step (x read whole; else 0)
-  private readonly xGates: number; // x·W_x, [n, G] (0 where X is 0)
-  /** The per-step stores (see {@link allocateStores}). */
-  private readonly s: Stores;
-  private readonly read?: { att: AttentionStruct; win: Steps; F: Steps; U: Steps };
-  private readonly write?: { att: AttentionStruct; win: Steps; F: Steps; V: Steps };
-  // one-step buffers
-  private readonly head0: number; // step 1's read window raw, [n, 5]
-  private readonly h0dec: number; // [n, H]
-  private readonly headKernel: number; // [H, S]
-  private readonly headBias: number; // [S]
-  private readonly zeros: number; // [max(S, 5)]
-  private readonly operands: Record<"enc" | "dec" | "post" | "head" | "encT" | "decT" | "postT" | "headT", Operand> & {
-    encX?: Operand;
-  };
-  private readonly grad?: Gradients;
+  private readonly R: number;
+  private readonly W: number;
+  private readonly S: number;
+  private readonly wOff: number;
+  private readonly rOff: number;
+  private readonly E: number;
+  private readonly Q: number;
+  private readonly X: number;
+  /**
+   * The rest of its buffers ({@link drawLayout}): the per-step stores (`stores`, `read`, `write`), one step's,
+   * the backward pass's (`grad`) and the noise kernel's (`seeded`).
+   */
+  private readonly b: DrawBuffers;
+  private readonly operands: Carved<ReturnType<typeof operandLayout>>["whole"];
   /** This thread's team (a pool's training runner; see team.ts). */
   readonly team?: Team;
   /** In a team: this thread's columns of the LSTMs' operands, and the first column's index. */
   private readonly teamOps?: Record<Exclude<LstmOperand, "encX">, TeamOperand> & { encX?: TeamOperand };
-  /** The noise kernel's tables and the seed words [seed, first, of, drawn here] (wasm kernels only). */
-  private readonly seeded?: { tables: number; words: Int32Array };
   private forwards = 0;
 
   /** Whether this runner keeps what a backward pass needs. */
   readonly training: boolean;
 
-  /** Allocates every buffer for `config` and `batch` images from the context's arena. */
+  /** Carves every buffer for `config` and `batch` images from the context's arena ({@link drawLayout}). */
   constructor(config: DrawConfig, batch: number, ctx: EngineContext, options: FusedDrawOptions = {}) {
     const { weightsPtr, training = true } = options;
     this.config = validateConfig(config);
@@ -316,110 +376,31 @@ export class FusedDraw implements FusedRunner {
     this.training = training;
     const a = this.arena = ctx.arena;
     this.k = ctx.kernels;
-    const { T, hidden: H, z, readN: Nr, writeN: Nw, channels: C, width: A, height: B } = config;
-    const widths = lstmWidths(config);
-    const n = batch, G = widths.G, D = this.D = imageSize(config);
-    this.R = widths.R;
-    this.W = Nw > 0 ? Nw * Nw * C : D;
-    this.wOff = Nw > 0 ? WINDOW.size : 0;
-    this.rOff = Nr > 0 ? this.wOff + this.W : -1;
-    const S = this.S = this.wOff + this.W + (Nr > 0 ? WINDOW.size : 0);
-    const E = this.E = widths.E, Q = this.Q = widths.Q, X = this.X = widths.X;
+    ({ D: this.D, R: this.R, W: this.W, S: this.S, wOff: this.wOff, rOff: this.rOff, E: this.E, Q: this.Q, X: this.X } =
+      drawSizes(config));
     this.offsets = weightOffsets(paramSpecs(config));
-    this.weightsPtr = weightsPtr ?? a.alloc(this.offsets.total);
-    this.gradsPtr = training ? a.alloc(this.offsets.total) : 0;
-    this.io = {
-      x: a.alloc(n * D),
-      eps: a.alloc(T * n * z),
-      lx: a.alloc(n),
-      lz: a.alloc(n),
-      logRatio: a.alloc(n),
-      dlx: a.alloc(n),
-      dlz: a.alloc(n),
-    };
-    this.canvas = a.alloc(n * D);
-    const slots = training ? T : Math.min(T, 2);
-    const steps = (k: number, count = slots) => new Steps(a.alloc(count * n * k), n * k, count);
     const team = this.team = options.team && training ? new Team(a, options.team, teamSizes(config)) : undefined;
-    if (team && team.place.n !== n) {
-      throw new RangeError(`Cannot build fused engine as its team place holds ${team.place.n} images, not ${n}`);
+    if (team && team.place.n !== batch) {
+      throw new RangeError(`Cannot build fused engine as its team place holds ${team.place.n} images, not ${batch}`);
     }
-    // a team's stores: this runner's rows of the whole batch's, [T, batch, width]
-    const view = (ptr: number, k: number) => new Steps(ptr + 4 * team!.place.first * k, team!.place.batch * k, T);
-    this.s = allocateStores(
-      steps,
-      { E, G, H, z, Q, S, D },
-      team &&
-        { encIn: view(team.encIn, E), encG: view(team.encG, G), decIn: view(team.decIn, Q), decG: view(team.decG, G) },
-    );
-    if (Nr > 0) {
-      const att = new AttentionStruct(a, { n, N: Nr, A, B, C }, ctx.parallelImages ? n : 1);
-      this.read = { att, win: steps(WINDOW.size), F: steps(att.bank), U: steps(Nr * 2 * C * A) };
-    }
-    if (Nw > 0) {
-      const att = new AttentionStruct(a, { n, N: Nw, A, B, C }, ctx.parallelImages ? n : 1);
-      this.write = { att, win: steps(WINDOW.size), F: steps(att.bank), V: steps(Nw * C * A) };
-    }
-    this.head0 = a.alloc(n * WINDOW.size);
-    this.h0dec = a.alloc(n * H);
-    this.headKernel = a.alloc(H * S);
-    this.headBias = a.alloc(S);
-    this.zeros = a.alloc(Math.max(S, WINDOW.size));
-    const w = (name: string) => this.w(name);
-    const operand = (K: number, N: number, trans: boolean, ptr: number, ld: number): Operand => ({
-      K,
-      N,
-      trans,
-      ptr,
-      ld,
-      packed: a.alloc(this.k.packedSize(K, N)),
-    });
-    // the transposed weights' packed panels, and every gradient buffer, only where backward passes
-    // run; a team's threads multiply by their own columns of the LSTMs' weights (teamOps), and
-    // generation by the whole decoder's
-    const packedIf = (used: boolean) => (K: number, N: number, trans: boolean, ptr: number, ld: number) =>
-      used ? operand(K, N, trans, ptr, ld) : { K, N, trans, ptr, ld, packed: 0 };
-    const backward = packedIf(training), whole = packedIf(!team), wholeBackward = packedIf(training && !team);
-    // the encoder kernel's rows from X on (those that take x̂, or the read patch, and both h's), and rows [0, X)
-    const encRest = w("encoder.kernel") + 4 * X * G;
-    this.operands = {
-      enc: whole(E - X, G, false, encRest, G),
-      dec: operand(Q, G, false, w("decoder.kernel"), G),
-      post: operand(H, 2 * z, false, w("posterior.kernel"), 2 * z),
-      head: operand(H, S, false, this.headKernel, S),
-      encT: wholeBackward(G, E - X, true, encRest, G),
-      decT: wholeBackward(G, Q, true, w("decoder.kernel"), G),
-      postT: backward(2 * z, H, true, w("posterior.kernel"), 2 * z),
-      headT: backward(S, H, true, this.headKernel, S),
-      encX: X > 0 ? whole(X, G, false, w("encoder.kernel"), G) : undefined,
+    const c: LayoutContext = {
+      training,
+      params: this.offsets.total,
+      weightsPtr,
+      team,
+      copies: ctx.parallelImages ? batch : 1,
+      k: this.k,
     };
-    this.xGates = X === 0 ? 0 : team ? team.xGates + 4 * team.place.first * G : a.alloc(n * G);
-    this.grad = training
-      ? allocateGradients(
-        a,
-        steps,
-        { n, T, E, G, H, z, Q, S, D },
-        team && { dEncIn: team.dEncIn + 4 * team.place.first * E, dDecIn: team.dDecIn + 4 * team.place.first * Q },
-      )
-      : undefined;
-    if (team) {
-      // column c of op(B) starts at c in B, or at row c of B where op(B) = Bᵀ
-      const cols = (full: Operand, width: number) => {
-        const [c0, c1] = team.columns(width);
-        const ptr = full.ptr + 4 * c0 * (full.trans ? full.ld : 1);
-        return { op: operand(full.K, c1 - c0, full.trans, ptr, full.ld), c0 };
-      };
-      const o = this.operands;
-      this.teamOps = { enc: cols(o.enc, G), dec: cols(o.dec, G), encT: cols(o.encT, E - X), decT: cols(o.decT, Q) };
-      if (o.encX) this.teamOps.encX = cols(o.encX, G);
-    }
-    if (this.k.noise) this.seeded = { tables: noiseTables(a, this.k), words: a.i32(a.alloc(4), 4) };
-    // the one-off products pack op(B) here: a step's gate gradients, or all steps' rows at the end
-    const pk = (K: number, N: number) => this.k.packedSize(K, N);
-    const work = training
-      ? Math.max(pk(ROWS, Math.max(G, 2 * z, S)), pk(n, WINDOW.size), pk(H, WINDOW.size), pk(WINDOW.size, H))
-      : pk(H, WINDOW.size);
-    this.p = ctx.products(a.alloc(work), work);
+    const layout = drawLayout(config, batch, c), b = carve(a, layout);
+    this.b = b;
+    this.weightsPtr = b.weights;
+    this.gradsPtr = b.grads;
+    this.io = b.io;
+    this.canvas = b.canvas;
+    const ops = carve(a, operandLayout(config, (name) => this.w(name), b.headKernel, c));
+    this.operands = ops.whole;
+    this.teamOps = ops.team;
+    this.p = ctx.products(b.work, layout.work);
   }
 
   /** Where the products run. */
@@ -464,11 +445,11 @@ export class FusedDraw implements FusedRunner {
   setNoise(eps: Noise, first = 0, of = this.batch): void {
     const { T, z } = this.config, n = this.batch;
     if (typeof eps === "number") {
-      if (!this.seeded) throw new Error("Cannot draw noise from a seed on these kernels: give its values");
-      this.seeded.words.set([eps | 0, first, of, 1]);
+      if (!this.b.seeded) throw new Error("Cannot draw noise from a seed on these kernels: give its values");
+      this.b.seeded.words.set([eps | 0, first, of, 1]);
       return;
     }
-    if (this.seeded) this.seeded.words[3] = 0;
+    if (this.b.seeded) this.b.seeded.words[3] = 0;
     if (eps.length !== T * of * z) {
       throw new RangeError(`Cannot run fused DRAW as eps must hold ${T * of * z} values: it holds ${eps.length}`);
     }
@@ -498,10 +479,10 @@ export class FusedDraw implements FusedRunner {
 
   /** Where {@link setNoise} was given a seed: this runner's images' noise, drawn here (on its thread). */
   private drawNoise(): void {
-    if (!this.seeded?.words[3]) return;
-    const { T, z } = this.config, n = this.batch, [seed, first, of] = this.seeded.words;
+    if (!this.b.seeded?.words[3]) return;
+    const { T, z } = this.config, n = this.batch, [seed, first, of] = this.b.seeded.words;
     for (let t = 0; t < T; t++) {
-      this.k.noise!(seed, (t * of + first) * z, n * z, this.io.eps + 4 * t * n * z, this.seeded.tables);
+      this.k.noise!(seed, (t * of + first) * z, n * z, this.io.eps + 4 * t * n * z, this.b.seeded.tables);
     }
   }
 
@@ -515,25 +496,25 @@ export class FusedDraw implements FusedRunner {
     for (const [name, col, width] of parts) {
       const zero = name === "read" && !withRead;
       k.copyRows(
-        this.headKernel + 4 * col,
+        this.b.headKernel + 4 * col,
         S,
-        zero ? this.zeros : this.w(`${name}.kernel`),
+        zero ? this.b.zeros : this.w(`${name}.kernel`),
         zero ? 0 : width,
         H,
         width,
       );
-      k.copyRows(this.headBias + 4 * col, S, zero ? this.zeros : this.w(`${name}.bias`), 0, 1, width);
+      k.copyRows(this.b.headBias + 4 * col, S, zero ? this.b.zeros : this.w(`${name}.bias`), 0, 1, width);
     }
   }
 
   /** Eq 8 with Eq 18 or Eq 29: adds every image's write to the canvas; windows go to step t's stores. */
   private writeStep(head: number, t: number) {
     const n = this.batch, S = this.S;
-    if (!this.write) {
+    if (!this.b.write) {
       this.k.addRows(this.canvas, this.D, head, S, n, this.D); // Eq 18
       return;
     }
-    const { att, win, F, V } = this.write;
+    const { att, win, F, V } = this.b.write;
     const ptr = att.at(win.at(t), F.at(t), V.at(t));
     this.k.windowForward(ptr, head, S); // the write window's raw values open the head
     this.k.writeForward(ptr, head + 4 * this.wOff, S, this.canvas);
@@ -577,61 +558,77 @@ export class FusedDraw implements FusedRunner {
     for (const o of [mine?.enc.op ?? ops.enc, mine?.dec.op ?? ops.dec, ops.post, ops.head]) p.pack(o);
     if (ops.encX) p.pack(mine?.encX?.op ?? ops.encX);
     k.copyRows(this.canvas, D, w("canvas0"), 0, n, D);
-    k.copyRows(this.h0dec, H, w("decoder.h0"), 0, n, H);
-    if (this.read) {
-      k.copyRows(this.head0, WINDOW.size, w("read.bias"), 0, n, WINDOW.size);
+    k.copyRows(this.b.h0dec, H, w("decoder.h0"), 0, n, H);
+    if (this.b.read) {
+      k.copyRows(this.b.head0, WINDOW.size, w("read.bias"), 0, n, WINDOW.size);
       product(
         p,
         [n, WINDOW.size, H],
-        mat(this.h0dec, H),
+        mat(this.b.h0dec, H),
         mat(w("read.kernel"), WINDOW.size),
-        mat(this.head0, WINDOW.size),
+        mat(this.b.head0, WINDOW.size),
         1,
       );
     }
     k.zero(this.io.lz, n);
     k.zero(this.io.logRatio, n);
     for (let t = 0; t < T; t++) {
-      const sig = this.s.sig.at(t), encIn = this.s.encIn.at(t);
-      const hDecPrev = t === 0 ? this.h0dec : this.s.decH.at(t - 1);
+      const sig = this.b.stores.sig.at(t), encIn = this.b.stores.encIn.at(t);
+      const hDecPrev = t === 0 ? this.b.h0dec : this.b.stores.decH.at(t - 1);
       k.sigmoidInto(this.canvas, sig, n * D);
       // Eqs 3–4 with Eq 17 or 27: the read vector
-      if (this.read) {
-        const { att, win, F, U } = this.read;
+      if (this.b.read) {
+        const { att, win, F, U } = this.b.read;
         const ptr = att.at(win.at(t), F.at(t), U.at(t));
-        if (t === 0) k.windowForward(ptr, this.head0, WINDOW.size);
-        else k.windowForward(ptr, this.s.head.at(t - 1) + 4 * this.rOff, S);
+        if (t === 0) k.windowForward(ptr, this.b.head0, WINDOW.size);
+        else k.windowForward(ptr, this.b.stores.head.at(t - 1) + 4 * this.rOff, S);
         k.readForward(ptr, this.io.x, sig, encIn, E); // [n, N, 2C, N] at the row's start
       } else {
         k.readWholeForward(n, D, this.io.x, sig, encIn, E);
       }
       k.copyRows(encIn + 4 * R, E, hDecPrev, H, n, H);
       if (t === 0) k.copyRows(encIn + 4 * (R + H), E, w("encoder.h0"), 0, n, H);
-      else k.copyRows(encIn + 4 * (R + H), E, this.s.encH.at(t - 1), H, n, H);
+      else k.copyRows(encIn + 4 * (R + H), E, this.b.stores.encH.at(t - 1), H, n, H);
       // Eq 5: the encoder, [n, 4H]; x's share of its gates once per pass, where x is read whole
       if (this.X > 0) {
-        if (t === 0) this.lstmProduct(encIn, E, "encX", this.xGates, G); // x·W_x
-        k.copyRows(this.s.encG.at(t), G, this.xGates, G, n, G);
-        this.lstmProduct(encIn + 4 * this.X, E, "enc", this.s.encG.at(t), G, 1);
+        if (t === 0) this.lstmProduct(encIn, E, "encX", this.b.xGates, G); // x·W_x
+        k.copyRows(this.b.stores.encG.at(t), G, this.b.xGates, G, n, G);
+        this.lstmProduct(encIn + 4 * this.X, E, "enc", this.b.stores.encG.at(t), G, 1);
       } else {
-        this.lstmProduct(encIn, E, "enc", this.s.encG.at(t), G);
+        this.lstmProduct(encIn, E, "enc", this.b.stores.encG.at(t), G);
       }
-      const cEncPrev = t === 0 ? 0 : this.s.encC.at(t - 1);
-      k.lstmForward(n, H, this.s.encG.at(t), w("encoder.bias"), cEncPrev, this.s.encC.at(t), this.s.encH.at(t));
+      const cEncPrev = t === 0 ? 0 : this.b.stores.encC.at(t - 1);
+      k.lstmForward(
+        n,
+        H,
+        this.b.stores.encG.at(t),
+        w("encoder.bias"),
+        cEncPrev,
+        this.b.stores.encC.at(t),
+        this.b.stores.encH.at(t),
+      );
       // Eqs 1–2, 6, 10–11: the posterior, its sample and its KL
-      const q = this.s.q.at(t), decIn = this.s.decIn.at(t);
+      const q = this.b.stores.q.at(t), decIn = this.b.stores.decIn.at(t);
       k.copyRows(q, 2 * z, w("posterior.bias"), 0, n, 2 * z);
-      p.gemmWith(false, n, this.s.encH.at(t), H, ops.post, 1, q, 2 * z); // [n, 2z]
+      p.gemmWith(false, n, this.b.stores.encH.at(t), H, ops.post, 1, q, 2 * z); // [n, 2z]
       k.posteriorForward(n, z, q, this.io.eps + 4 * t * n * z, decIn, Q, this.io.lz, this.io.logRatio);
       k.copyRows(decIn + 4 * z, Q, hDecPrev, H, n, H);
       // Eq 7: the decoder
-      this.lstmProduct(decIn, Q, "dec", this.s.decG.at(t), G);
-      const cDecPrev = t === 0 ? 0 : this.s.decC.at(t - 1);
-      k.lstmForward(n, H, this.s.decG.at(t), w("decoder.bias"), cDecPrev, this.s.decC.at(t), this.s.decH.at(t));
+      this.lstmProduct(decIn, Q, "dec", this.b.stores.decG.at(t), G);
+      const cDecPrev = t === 0 ? 0 : this.b.stores.decC.at(t - 1);
+      k.lstmForward(
+        n,
+        H,
+        this.b.stores.decG.at(t),
+        w("decoder.bias"),
+        cDecPrev,
+        this.b.stores.decC.at(t),
+        this.b.stores.decH.at(t),
+      );
       // the head: write window, write, next read window; then Eq 8
-      const head = this.s.head.at(t);
-      k.copyRows(head, S, this.headBias, 0, n, S);
-      p.gemmWith(false, n, this.s.decH.at(t), H, ops.head, 1, head, S); // [n, S]
+      const head = this.b.stores.head.at(t);
+      k.copyRows(head, S, this.b.headBias, 0, n, S);
+      p.gemmWith(false, n, this.b.stores.decH.at(t), H, ops.head, 1, head, S); // [n, S]
       this.writeStep(head, t);
     }
     k.bernoulliForward(n, D, this.canvas, this.io.x, this.io.lx); // Eq 9
@@ -668,7 +665,7 @@ export class FusedDraw implements FusedRunner {
     }
     const { T, hidden: H, z } = this.config;
     const n = this.batch, D = this.D, R = this.R, E = this.E, Q = this.Q, S = this.S, G = 4 * H;
-    const k = this.k, p = this.p, ops = this.operands, gr = this.grad!, mine = this.teamOps;
+    const k = this.k, p = this.p, ops = this.operands, gr = this.b.grad!, mine = this.teamOps;
     for (const o of [mine?.encT.op ?? ops.encT, mine?.decT.op ?? ops.decT, ops.postT, ops.headT]) p.pack(o);
     k.zero(this.gradsPtr, this.offsets.total);
     for (const b of [gr.dhDec, gr.dcDec, gr.dhEnc, gr.dcEnc]) k.zero(b, n * H);
@@ -676,44 +673,44 @@ export class FusedDraw implements FusedRunner {
     let dReadNext = 0; // ∂ of step t+1's read window raw, [n, 5]; 0 at t = T − 1
     let [dRead, dSpare] = gr.dRead;
     for (let t = T - 1; t >= 0; t--) {
-      const head = this.s.head.at(t), dh = gr.dHead.at(t);
+      const head = this.b.stores.head.at(t), dh = gr.dHead.at(t);
       // Eq 8 with Eq 29 (or 18) backward: ∂write and ∂write window from ∂c_t
-      if (this.write) {
-        const { att, win, F, V } = this.write;
+      if (this.b.write) {
+        const { att, win, F, V } = this.b.write;
         const ptr = att.at(win.at(t), F.at(t), V.at(t));
         k.writeBackward(ptr, head + 4 * this.wOff, S, gr.dc, dh + 4 * this.wOff, S, dh, S);
       } else {
         k.copyRows(dh, S, gr.dc, D, n, D);
       }
-      if (this.read) {
-        k.copyRows(dh + 4 * this.rOff, S, dReadNext || this.zeros, dReadNext ? WINDOW.size : 0, n, WINDOW.size);
+      if (this.b.read) {
+        k.copyRows(dh + 4 * this.rOff, S, dReadNext || this.b.zeros, dReadNext ? WINDOW.size : 0, n, WINDOW.size);
       }
       // the head: ∂h^dec_t += ∂head·Kᵀ
       p.gemmWith(false, n, dh, S, ops.headT, 1, gr.dhDec, H);
       // Eq 7 backward
-      const cDecPrev = t === 0 ? 0 : this.s.decC.at(t - 1);
-      const dDecG = this.s.decG.at(t); // the gate gradients replace the gates, in place, kept for the end
-      k.lstmBackward(n, H, this.s.decG.at(t), this.s.decC.at(t), cDecPrev, gr.dhDec, gr.dcDec, dDecG);
+      const cDecPrev = t === 0 ? 0 : this.b.stores.decC.at(t - 1);
+      const dDecG = this.b.stores.decG.at(t); // the gate gradients replace the gates, in place, kept for the end
+      k.lstmBackward(n, H, this.b.stores.decG.at(t), this.b.stores.decC.at(t), cDecPrev, gr.dhDec, gr.dcDec, dDecG);
       this.lstmProduct(dDecG, G, "decT", gr.dDecIn, Q); // [n, z + H]
       // Eqs 6, 10–11 backward
       const dq = gr.dQ.at(t);
-      k.posteriorBackward(n, z, this.s.q.at(t), this.io.eps + 4 * t * n * z, gr.dDecIn, Q, this.io.dlz, dq);
+      k.posteriorBackward(n, z, this.b.stores.q.at(t), this.io.eps + 4 * t * n * z, gr.dDecIn, Q, this.io.dlz, dq);
       p.gemmWith(false, n, dq, 2 * z, ops.postT, 1, gr.dhEnc, H);
       // Eq 5 backward
-      const cEncPrev = t === 0 ? 0 : this.s.encC.at(t - 1);
-      const dEncG = this.s.encG.at(t); // likewise
-      k.lstmBackward(n, H, this.s.encG.at(t), this.s.encC.at(t), cEncPrev, gr.dhEnc, gr.dcEnc, dEncG);
+      const cEncPrev = t === 0 ? 0 : this.b.stores.encC.at(t - 1);
+      const dEncG = this.b.stores.encG.at(t); // likewise
+      k.lstmBackward(n, H, this.b.stores.encG.at(t), this.b.stores.encC.at(t), cEncPrev, gr.dhEnc, gr.dcEnc, dEncG);
       this.lstmProduct(dEncG, G, "encT", gr.dEncIn + 4 * this.X, E); // [n, R + 2H], but ∂x (X = 0 with attention)
       // ∂h^dec_{t−1} (through both LSTMs' inputs) and ∂h^enc_{t−1}
       k.copyRows(gr.dhDec, H, gr.dDecIn + 4 * z, Q, n, H);
       k.addRows(gr.dhDec, H, gr.dEncIn + 4 * R, E, n, H);
       k.copyRows(gr.dhEnc, H, gr.dEncIn + 4 * (R + H), E, n, H);
       // Eq 27 (or 17) backward, into ∂c_{t−1} through x̂ = x − σ(c_{t−1})
-      const sig = this.s.sig.at(t);
-      if (this.read) {
-        const { att, win, F, U } = this.read;
+      const sig = this.b.stores.sig.at(t);
+      if (this.b.read) {
+        const { att, win, F, U } = this.b.read;
         const ptr = att.at(win.at(t), F.at(t), U.at(t));
-        k.readBackward(ptr, this.io.x, sig, this.s.encIn.at(t), gr.dEncIn, E, gr.dc, dRead, WINDOW.size);
+        k.readBackward(ptr, this.io.x, sig, this.b.stores.encIn.at(t), gr.dEncIn, E, gr.dc, dRead, WINDOW.size);
         [dReadNext, dRead, dSpare] = [dRead, dSpare, dRead];
       } else {
         k.readWholeBackward(n, D, sig, gr.dEncIn, E, gr.dc);
@@ -731,7 +728,7 @@ export class FusedDraw implements FusedRunner {
   private finishGradients(dRead1: number): void {
     const { T, hidden: H, z } = this.config;
     const n = this.batch, D = this.D, S = this.S, E = this.E, Q = this.Q, G = 4 * H;
-    const k = this.k, p = this.p, gr = this.grad!, g = (name: string) => this.g(name);
+    const k = this.k, p = this.p, gr = this.b.grad!, g = (name: string) => this.g(name);
     const rows = T * n;
     // ∂W = Σ_t inputᵀ·∂out over `all` rows, in chunks of rows so that packing op(B) needs little
     // memory; ∂out and ∂W have row stride ld (N columns of them where N < ld), the input lda (M columns)
@@ -767,7 +764,7 @@ export class FusedDraw implements FusedRunner {
       k.addColumnSums(dOut, rows, N, bias);
     };
     k.zero(gr.headB, S);
-    const { encIn, encG, decIn, decG, encH, decH } = this.s; // encG, decG: every step's gate gradients by now
+    const { encIn, encG, decIn, decG, encH, decH } = this.b.stores; // encG, decG: every step's gate gradients by now
     const team = this.team;
     if (team) {
       // the LSTMs' weights: every image's rows (the team's stores), this thread's columns (the
@@ -780,27 +777,27 @@ export class FusedDraw implements FusedRunner {
         k.addColumnSums(decG.at(t), n, G, g("decoder.bias"));
       }
     } else {
-      encoderKernel(n, encIn.at(0), encG.at(0), this.xGates, 0, G);
+      encoderKernel(n, encIn.at(0), encG.at(0), this.b.xGates, 0, G);
       k.addColumnSums(encG.at(0), rows, G, g("encoder.bias"));
       sum(Q, G, decIn.at(0), decG.at(0), g("decoder.kernel"), g("decoder.bias"));
     }
     sum(H, 2 * z, encH.at(0), gr.dQ.at(0), g("posterior.kernel"), g("posterior.bias"));
     sum(H, S, decH.at(0), gr.dHead.at(0), gr.headK, gr.headB); // [H, S]
     const parts: [string, number, number][] = [];
-    if (this.write) parts.push(["write.window", 0, WINDOW.size]);
+    if (this.b.write) parts.push(["write.window", 0, WINDOW.size]);
     parts.push(["write", this.wOff, this.W]);
-    if (this.read) parts.push(["read", this.rOff, WINDOW.size]);
+    if (this.b.read) parts.push(["read", this.rOff, WINDOW.size]);
     for (const [name, off, width] of parts) {
       k.copyRows(g(`${name}.kernel`), width, gr.headK + 4 * off, S, H, width);
       k.copyRows(g(`${name}.bias`), width, gr.headB + 4 * off, 0, 1, width);
     }
     // h^dec_0 feeds step 1's read window (through the read weights) and both LSTMs' first inputs
     k.addColumnSums(gr.dhDec, n, H, g("decoder.h0"));
-    if (this.read && dRead1) {
+    if (this.b.read && dRead1) {
       product(
         p,
         [H, WINDOW.size, n],
-        matT(this.h0dec, H),
+        matT(this.b.h0dec, H),
         mat(dRead1, WINDOW.size),
         mat(g("read.kernel"), WINDOW.size),
         1,
@@ -842,19 +839,27 @@ export class FusedDraw implements FusedRunner {
     p.pack(ops.dec);
     p.pack(ops.head);
     k.copyRows(this.canvas, D, w("canvas0"), 0, n, D);
-    k.copyRows(this.h0dec, H, w("decoder.h0"), 0, n, H);
+    k.copyRows(this.b.h0dec, H, w("decoder.h0"), 0, n, H);
     // two alternating slots of the step stores are enough without a backward pass
     for (let t = 0; t < T; t++) {
       const now = t % 2, before = 1 - now;
-      const hPrev = t === 0 ? this.h0dec : this.s.decH.at(before), decIn = this.s.decIn.at(now);
+      const hPrev = t === 0 ? this.b.h0dec : this.b.stores.decH.at(before), decIn = this.b.stores.decIn.at(now);
       k.copyRows(decIn, Q, this.io.eps + 4 * t * n * z, z, n, z);
       k.copyRows(decIn + 4 * z, Q, hPrev, H, n, H);
-      p.gemmWith(false, n, decIn, Q, ops.dec, 0, this.s.decG.at(now), G);
-      const cPrev = t === 0 ? 0 : this.s.decC.at(before);
-      k.lstmForward(n, H, this.s.decG.at(now), w("decoder.bias"), cPrev, this.s.decC.at(now), this.s.decH.at(now));
-      const head = this.s.head.at(now);
-      k.copyRows(head, S, this.headBias, 0, n, S);
-      p.gemmWith(false, n, this.s.decH.at(now), H, ops.head, 1, head, S);
+      p.gemmWith(false, n, decIn, Q, ops.dec, 0, this.b.stores.decG.at(now), G);
+      const cPrev = t === 0 ? 0 : this.b.stores.decC.at(before);
+      k.lstmForward(
+        n,
+        H,
+        this.b.stores.decG.at(now),
+        w("decoder.bias"),
+        cPrev,
+        this.b.stores.decC.at(now),
+        this.b.stores.decH.at(now),
+      );
+      const head = this.b.stores.head.at(now);
+      k.copyRows(head, S, this.b.headBias, 0, n, S);
+      p.gemmWith(false, n, this.b.stores.decH.at(now), H, ops.head, 1, head, S);
       this.writeStep(head, 0);
     }
   }
