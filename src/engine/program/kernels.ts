@@ -112,7 +112,6 @@ export interface Allocator {
   i32(ptr: number, words: number): Int32Array;
 }
 
-/** Bytes in a wasm page. */
 /**
  * Writes random.ts's ziggurat tables where the noise kernel reads them (KN as 32-bit integers,
  * then WN, FN and R as float64, at the byte offsets of src/engine/fused/kernels/noise.ts); returns their offset.
