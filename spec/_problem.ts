@@ -1,6 +1,6 @@
 /** Random problems for comparing engines: weights at the initialisation's scale, images, noise, loss gradients. */
 import { type DrawConfig, imageSize } from "../src/config.ts";
-import type { FusedWeights } from "../src/engine/program/draw.ts";
+import type { FusedWeights } from "../src/engine/program/layout.ts";
 import { Rng } from "../src/random.ts";
 
 /** Weights for `specs`: kernels at the initialisation's scale (1/√fan-in), everything else (biases, initial states) 0.3·N(0, 1). */

@@ -4,6 +4,7 @@
  * allocate nothing, and the same description from the same position gives the same offsets (what a pool's
  * threads rely on to find one another's buffers).
  */
+// deno-lint-ignore no-import-prefix -- tests only: kept out of deno.json, whose every entry a first run installs
 import fc from "npm:fast-check@3.23.2";
 import { Arena } from "../src/engine/fused/wasm.ts";
 import { at, carve, type Layout, perStep, stepsAt } from "../src/engine/program/layout.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Gemm } from "./cblas.ts";
-import type { EngineContext } from "../program/draw.ts";
+import type { EngineContext } from "../program/kernels.ts";
 import { type Arena, instantiate } from "./wasm.ts";
 import { cblasProducts, wasmProducts } from "./products.ts";
 

@@ -14,15 +14,10 @@ import { type ClassifierConfig, type DrawConfig, imageSize } from "../../config.
 import type { Blas } from "./context.ts";
 import { engineContext } from "./context.ts";
 import { type ClassifierRunner, FusedClassifier } from "../program/classifier.ts";
-import {
-  type EngineContext,
-  FusedDraw,
-  type FusedLoss,
-  type FusedRunner,
-  type FusedWeights,
-  type Noise,
-  teamSizes,
-} from "../program/draw.ts";
+import { FusedDraw, type FusedLoss, type FusedRunner, type Noise } from "../program/draw.ts";
+import { teamSizes } from "../program/draw_layout.ts";
+import type { EngineContext } from "../program/kernels.ts";
+import type { FusedWeights } from "../program/layout.ts";
 import { newArena } from "./wasm.ts";
 import { Team, type TeamPlace } from "../program/team.ts";
 

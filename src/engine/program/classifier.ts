@@ -8,10 +8,18 @@
  */
 import { classifierSpecs } from "../../params.ts";
 import type { ClassifierConfig } from "../../config.ts";
-import { type EngineContext, type FusedWeights, type WeightOffsets, weightOffsets } from "./draw.ts";
-import { type Allocator, AttentionStruct, type KernelExports, mat, matT, product, WINDOW } from "./kernels.ts";
+import {
+  type Allocator,
+  AttentionStruct,
+  type EngineContext,
+  type KernelExports,
+  mat,
+  matT,
+  product,
+  WINDOW,
+} from "./kernels.ts";
 import type { Operand, Products } from "./kernels.ts";
-import { at, carve, type Carved, perStep } from "./layout.ts";
+import { at, carve, type Carved, type FusedWeights, perStep, type WeightOffsets, weightOffsets } from "./layout.ts";
 
 /** What runs the classifier on the fused engine: one {@link FusedClassifier}, or a pool of them over threads. */
 export interface ClassifierRunner {

@@ -100,6 +100,15 @@ export interface KernelExports {
 /** The window's fields, 5 floats per image, in the kernels' order (src/engine/fused/kernels/window.ts). */
 export const WINDOW = { gX: 0, gY: 1, sigma2: 2, delta: 3, gamma: 4, size: 5 } as const;
 
+/** What a runner works with on one thread: the arena, this thread's kernels, the products. */
+export interface EngineContext {
+  arena: Allocator;
+  kernels: KernelExports;
+  products: (work: number, workFloats: number) => Products;
+  /** Whether the kernels run a batch's images in parallel (then each needs its own scratch). */
+  parallelImages?: boolean;
+}
+
 /** What a runner allocates its buffers from: an {@link Arena} on wasm memory, or the WebGPU engine's heap. */
 export interface Allocator {
   /** A new zeroed buffer of `floats` 32-bit values, as a byte offset (never 0). */

@@ -76,3 +76,26 @@ export function perStep(n: number, width: number, slots: number): Carver<Steps> 
 export function stepsAt(ptr: number, stride: number, slots: number): Carver<Steps> {
   return () => new Steps(ptr, stride, slots);
 }
+
+/** Weights (or gradients) by parameter name, as plain arrays (the names and shapes of paramSpecs). */
+export type FusedWeights = Record<string, Float32Array>;
+
+/** Where each parameter lies in a flat weight (or gradient) vector. */
+export interface WeightOffsets {
+  /** Floats in the vector. */
+  total: number;
+  /** Each parameter's [offset, size] in floats. */
+  at: Record<string, [number, number]>;
+}
+
+/** Each parameter's [offset, size] in floats within a flat weight vector, and the total. */
+export function weightOffsets(specs: { name: string; shape: number[] }[]): WeightOffsets {
+  let total = 0;
+  const at: Record<string, [number, number]> = {};
+  for (const spec of specs) {
+    const size = spec.shape.reduce((a, b) => a * b, 1);
+    at[spec.name] = [total, size];
+    total += size;
+  }
+  return { total, at };
+}

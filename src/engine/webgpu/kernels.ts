@@ -10,7 +10,7 @@
  */
 import { GROUP, SHADERS, TILE } from "./shaders/index.ts";
 import { type Allocator, ATT, type KernelExports } from "../program/kernels.ts";
-import type { EngineContext } from "../program/draw.ts";
+import type { EngineContext } from "../program/kernels.ts";
 import type { Operand, Products } from "../program/kernels.ts";
 
 /** Bytes between two dispatches' parameters (WebGPU's uniform offset alignment). */
