@@ -107,7 +107,8 @@ at the model's examples and epoch`,
 decay D (e.g. 0.9995), validate it, and let eval, sample and serve use it
 (kept on --resume; --resume --average D starts or changes it). D,D2,…: keep and
 validate averages of decays D2,… beside D's, to choose the decay on validation;
---resume --average D2 then makes D2's the run's`,
+--resume --average D2 then makes D2's the run's. A decay D takes effect after
+about 10/(1 − D) steps (a warm-up); until then larger decays average alike`,
     },
   },
   "init-from": {

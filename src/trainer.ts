@@ -109,7 +109,9 @@ export interface TrainerOptions {
   /**
    * Polyak averaging (beyond the paper): keep an exponential moving average of the weights,
    * a ← d·a + (1 − d)·w after every update, with d = min(average, (1 + n)/(10 + n)) for the n-th averaged
-   * update, so that the first updates are not buried under the starting weights. 0 turns it off. Default 0.
+   * update, so that the first updates are not buried under the starting weights: d takes effect after about
+   * 10/(1 − d) updates (20,000 for 0.9995), and until then every larger decay averages alike. 0 turns it off.
+   * Default 0.
    */
   average?: number;
   /**
