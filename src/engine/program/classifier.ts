@@ -102,6 +102,8 @@ export class FusedClassifier implements ClassifierRunner {
   private readonly lstmT: Operand;
   /** The rest of its buffers ({@link classifierLayout}). */
   private readonly b: Carved<ReturnType<typeof classifierLayout>>;
+  /** Every glimpse's stores, [glimpses, n, width] (`b.steps`). */
+  private readonly s: Carved<ReturnType<typeof classifierLayout>>["steps"];
   private forwards = 0;
 
   /**
@@ -123,6 +125,7 @@ export class FusedClassifier implements ClassifierRunner {
       k: this.k,
     });
     const b = this.b = carve(a, layout);
+    this.s = b.steps;
     this.weightsPtr = b.weights;
     this.gradsPtr = b.grads;
     this.x = b.x;
@@ -160,7 +163,7 @@ export class FusedClassifier implements ClassifierRunner {
 
   /** The attention struct pointed at glimpse t's buffers. */
   private attention(t: number): number {
-    const { win, F, U } = this.b.steps;
+    const { win, F, U } = this.s;
     return this.b.att.at(win.at(t), F.at(t), U.at(t));
   }
 
@@ -214,28 +217,28 @@ export class FusedClassifier implements ClassifierRunner {
     p.pack(this.lstm);
     k.copyRows(this.b.h0, H, w("h0"), 0, n, H);
     for (let t = 0; t < T; t++) {
-      const hPrev = t === 0 ? this.b.h0 : this.b.steps.h.at(t - 1);
-      const raw = this.b.steps.raw.at(t), inp = this.b.steps.in.at(t);
+      const hPrev = t === 0 ? this.b.h0 : this.s.h.at(t - 1);
+      const raw = this.s.raw.at(t), inp = this.s.in.at(t);
       k.copyRows(raw, WINDOW.size, w("read.bias"), 0, n, WINDOW.size);
       product(p, [n, WINDOW.size, H], mat(hPrev, H), mat(w("read.kernel"), WINDOW.size), mat(raw, WINDOW.size), 1); // Eq 21
       const att = this.attention(t);
       k.windowForward(att, raw, WINDOW.size);
       k.readForward(att, this.x, 0, inp, E); // Eq 27 on x: [n, N, C, N]
       k.copyRows(inp + 4 * R, E, hPrev, H, n, H);
-      p.gemmWith(false, n, inp, E, this.lstm, 0, this.b.steps.gates.at(t), G);
-      const cPrev = t === 0 ? 0 : this.b.steps.c.at(t - 1);
+      p.gemmWith(false, n, inp, E, this.lstm, 0, this.s.gates.at(t), G);
+      const cPrev = t === 0 ? 0 : this.s.c.at(t - 1);
       k.lstmForward(
         n,
         H,
-        this.b.steps.gates.at(t),
+        this.s.gates.at(t),
         w("lstm.bias"),
         cPrev,
-        this.b.steps.c.at(t),
-        this.b.steps.h.at(t),
+        this.s.c.at(t),
+        this.s.h.at(t),
       );
     }
     k.copyRows(this.logits, K, w("out.bias"), 0, n, K);
-    product(p, [n, K, H], mat(this.b.steps.h.at(T - 1), H), mat(w("out.kernel"), K), mat(this.logits, K), 1);
+    product(p, [n, K, H], mat(this.s.h.at(T - 1), H), mat(w("out.kernel"), K), mat(this.logits, K), 1);
   }
 
   /** Gradient of Σ dLogits ⊙ logits for the latest forward pass, by weight name. */
@@ -257,14 +260,14 @@ export class FusedClassifier implements ClassifierRunner {
     k.zero(this.gradsPtr, this.offsets.total);
     k.zero(gr.dc, n * H);
     p.pack(this.lstmT);
-    const hLast = this.b.steps.h.at(T - 1);
+    const hLast = this.s.h.at(T - 1);
     product(p, [n, H, K], mat(this.dLogits, K), matT(w("out.kernel"), K), mat(gr.dh, H), 0);
     product(p, [H, K, n], matT(hLast, H), mat(this.dLogits, K), mat(g("out.kernel"), K), 0);
     k.addColumnSums(this.dLogits, n, K, g("out.bias"));
     for (let t = T - 1; t >= 0; t--) {
-      const hPrev = t === 0 ? this.b.h0 : this.b.steps.h.at(t - 1), inp = this.b.steps.in.at(t);
-      const cPrev = t === 0 ? 0 : this.b.steps.c.at(t - 1);
-      k.lstmBackward(n, H, this.b.steps.gates.at(t), this.b.steps.c.at(t), cPrev, gr.dh, gr.dc, gr.dG);
+      const hPrev = t === 0 ? this.b.h0 : this.s.h.at(t - 1), inp = this.s.in.at(t);
+      const cPrev = t === 0 ? 0 : this.s.c.at(t - 1);
+      k.lstmBackward(n, H, this.s.gates.at(t), this.s.c.at(t), cPrev, gr.dh, gr.dc, gr.dG);
       p.gemmWith(false, n, gr.dG, G, this.lstmT, 0, gr.dIn, E); // [n, R + H]
       product(p, [E, G, n], matT(inp, E), mat(gr.dG, G), mat(g("lstm.kernel"), G), 1);
       k.addColumnSums(gr.dG, n, G, g("lstm.bias"));

@@ -119,6 +119,8 @@ export class FusedDraw implements FusedRunner {
    * the backward pass's (`grad`) and the noise kernel's (`seeded`).
    */
   private readonly b: DrawBuffers;
+  /** The per-step stores of the forward pass, each [slots, n, width] (`b.stores`). */
+  private readonly s: DrawBuffers["stores"];
   private readonly operands: Carved<ReturnType<typeof operandLayout>>["whole"];
   /** This thread's team (a pool's training runner; see team.ts). */
   readonly team?: Team;
@@ -157,6 +159,7 @@ export class FusedDraw implements FusedRunner {
     };
     const layout = drawLayout(config, batch, c), b = carve(a, layout);
     this.b = b;
+    this.s = b.stores;
     this.weightsPtr = b.weights;
     this.gradsPtr = b.grads;
     this.io = b.io;
@@ -337,62 +340,62 @@ export class FusedDraw implements FusedRunner {
     k.zero(this.io.lz, n);
     k.zero(this.io.logRatio, n);
     for (let t = 0; t < T; t++) {
-      const sig = this.b.stores.sig.at(t), encIn = this.b.stores.encIn.at(t);
-      const hDecPrev = t === 0 ? this.b.h0dec : this.b.stores.decH.at(t - 1);
+      const sig = this.s.sig.at(t), encIn = this.s.encIn.at(t);
+      const hDecPrev = t === 0 ? this.b.h0dec : this.s.decH.at(t - 1);
       k.sigmoidInto(this.canvas, sig, n * D);
       // Eqs 3–4 with Eq 17 or 27: the read vector
       if (this.b.read) {
         const { att, win, F, U } = this.b.read;
         const ptr = att.at(win.at(t), F.at(t), U.at(t));
         if (t === 0) k.windowForward(ptr, this.b.head0, WINDOW.size);
-        else k.windowForward(ptr, this.b.stores.head.at(t - 1) + 4 * this.rOff, S);
+        else k.windowForward(ptr, this.s.head.at(t - 1) + 4 * this.rOff, S);
         k.readForward(ptr, this.io.x, sig, encIn, E); // [n, N, 2C, N] at the row's start
       } else {
         k.readWholeForward(n, D, this.io.x, sig, encIn, E);
       }
       k.copyRows(encIn + 4 * R, E, hDecPrev, H, n, H);
       if (t === 0) k.copyRows(encIn + 4 * (R + H), E, w("encoder.h0"), 0, n, H);
-      else k.copyRows(encIn + 4 * (R + H), E, this.b.stores.encH.at(t - 1), H, n, H);
+      else k.copyRows(encIn + 4 * (R + H), E, this.s.encH.at(t - 1), H, n, H);
       // Eq 5: the encoder, [n, 4H]; x's share of its gates once per pass, where x is read whole
       if (this.X > 0) {
         if (t === 0) this.lstmProduct(encIn, E, "encX", this.b.xGates, G); // x·W_x
-        k.copyRows(this.b.stores.encG.at(t), G, this.b.xGates, G, n, G);
-        this.lstmProduct(encIn + 4 * this.X, E, "enc", this.b.stores.encG.at(t), G, 1);
+        k.copyRows(this.s.encG.at(t), G, this.b.xGates, G, n, G);
+        this.lstmProduct(encIn + 4 * this.X, E, "enc", this.s.encG.at(t), G, 1);
       } else {
-        this.lstmProduct(encIn, E, "enc", this.b.stores.encG.at(t), G);
+        this.lstmProduct(encIn, E, "enc", this.s.encG.at(t), G);
       }
-      const cEncPrev = t === 0 ? 0 : this.b.stores.encC.at(t - 1);
+      const cEncPrev = t === 0 ? 0 : this.s.encC.at(t - 1);
       k.lstmForward(
         n,
         H,
-        this.b.stores.encG.at(t),
+        this.s.encG.at(t),
         w("encoder.bias"),
         cEncPrev,
-        this.b.stores.encC.at(t),
-        this.b.stores.encH.at(t),
+        this.s.encC.at(t),
+        this.s.encH.at(t),
       );
       // Eqs 1–2, 6, 10–11: the posterior, its sample and its KL
-      const q = this.b.stores.q.at(t), decIn = this.b.stores.decIn.at(t);
+      const q = this.s.q.at(t), decIn = this.s.decIn.at(t);
       k.copyRows(q, 2 * z, w("posterior.bias"), 0, n, 2 * z);
-      p.gemmWith(false, n, this.b.stores.encH.at(t), H, ops.post, 1, q, 2 * z); // [n, 2z]
+      p.gemmWith(false, n, this.s.encH.at(t), H, ops.post, 1, q, 2 * z); // [n, 2z]
       k.posteriorForward(n, z, q, this.io.eps + 4 * t * n * z, decIn, Q, this.io.lz, this.io.logRatio);
       k.copyRows(decIn + 4 * z, Q, hDecPrev, H, n, H);
       // Eq 7: the decoder
-      this.lstmProduct(decIn, Q, "dec", this.b.stores.decG.at(t), G);
-      const cDecPrev = t === 0 ? 0 : this.b.stores.decC.at(t - 1);
+      this.lstmProduct(decIn, Q, "dec", this.s.decG.at(t), G);
+      const cDecPrev = t === 0 ? 0 : this.s.decC.at(t - 1);
       k.lstmForward(
         n,
         H,
-        this.b.stores.decG.at(t),
+        this.s.decG.at(t),
         w("decoder.bias"),
         cDecPrev,
-        this.b.stores.decC.at(t),
-        this.b.stores.decH.at(t),
+        this.s.decC.at(t),
+        this.s.decH.at(t),
       );
       // the head: write window, write, next read window; then Eq 8
-      const head = this.b.stores.head.at(t);
+      const head = this.s.head.at(t);
       k.copyRows(head, S, this.b.headBias, 0, n, S);
-      p.gemmWith(false, n, this.b.stores.decH.at(t), H, ops.head, 1, head, S); // [n, S]
+      p.gemmWith(false, n, this.s.decH.at(t), H, ops.head, 1, head, S); // [n, S]
       this.writeStep(head, t);
     }
     k.bernoulliForward(n, D, this.canvas, this.io.x, this.io.lx); // Eq 9
@@ -437,7 +440,7 @@ export class FusedDraw implements FusedRunner {
     let dReadNext = 0; // ∂ of step t+1's read window raw, [n, 5]; 0 at t = T − 1
     let [dRead, dSpare] = gr.dRead;
     for (let t = T - 1; t >= 0; t--) {
-      const head = this.b.stores.head.at(t), dh = gr.dHead.at(t);
+      const head = this.s.head.at(t), dh = gr.dHead.at(t);
       // Eq 8 with Eq 29 (or 18) backward: ∂write and ∂write window from ∂c_t
       if (this.b.write) {
         const { att, win, F, V } = this.b.write;
@@ -452,29 +455,29 @@ export class FusedDraw implements FusedRunner {
       // the head: ∂h^dec_t += ∂head·Kᵀ
       p.gemmWith(false, n, dh, S, ops.headT, 1, gr.dhDec, H);
       // Eq 7 backward
-      const cDecPrev = t === 0 ? 0 : this.b.stores.decC.at(t - 1);
-      const dDecG = this.b.stores.decG.at(t); // the gate gradients replace the gates, in place, kept for the end
-      k.lstmBackward(n, H, this.b.stores.decG.at(t), this.b.stores.decC.at(t), cDecPrev, gr.dhDec, gr.dcDec, dDecG);
+      const cDecPrev = t === 0 ? 0 : this.s.decC.at(t - 1);
+      const dDecG = this.s.decG.at(t); // the gate gradients replace the gates, in place, kept for the end
+      k.lstmBackward(n, H, this.s.decG.at(t), this.s.decC.at(t), cDecPrev, gr.dhDec, gr.dcDec, dDecG);
       this.lstmProduct(dDecG, G, "decT", gr.dDecIn, Q); // [n, z + H]
       // Eqs 6, 10–11 backward
       const dq = gr.dQ.at(t);
-      k.posteriorBackward(n, z, this.b.stores.q.at(t), this.io.eps + 4 * t * n * z, gr.dDecIn, Q, this.io.dlz, dq);
+      k.posteriorBackward(n, z, this.s.q.at(t), this.io.eps + 4 * t * n * z, gr.dDecIn, Q, this.io.dlz, dq);
       p.gemmWith(false, n, dq, 2 * z, ops.postT, 1, gr.dhEnc, H);
       // Eq 5 backward
-      const cEncPrev = t === 0 ? 0 : this.b.stores.encC.at(t - 1);
-      const dEncG = this.b.stores.encG.at(t); // likewise
-      k.lstmBackward(n, H, this.b.stores.encG.at(t), this.b.stores.encC.at(t), cEncPrev, gr.dhEnc, gr.dcEnc, dEncG);
+      const cEncPrev = t === 0 ? 0 : this.s.encC.at(t - 1);
+      const dEncG = this.s.encG.at(t); // likewise
+      k.lstmBackward(n, H, this.s.encG.at(t), this.s.encC.at(t), cEncPrev, gr.dhEnc, gr.dcEnc, dEncG);
       this.lstmProduct(dEncG, G, "encT", gr.dEncIn + 4 * this.X, E); // [n, R + 2H], but ∂x (X = 0 with attention)
       // ∂h^dec_{t−1} (through both LSTMs' inputs) and ∂h^enc_{t−1}
       k.copyRows(gr.dhDec, H, gr.dDecIn + 4 * z, Q, n, H);
       k.addRows(gr.dhDec, H, gr.dEncIn + 4 * R, E, n, H);
       k.copyRows(gr.dhEnc, H, gr.dEncIn + 4 * (R + H), E, n, H);
       // Eq 27 (or 17) backward, into ∂c_{t−1} through x̂ = x − σ(c_{t−1})
-      const sig = this.b.stores.sig.at(t);
+      const sig = this.s.sig.at(t);
       if (this.b.read) {
         const { att, win, F, U } = this.b.read;
         const ptr = att.at(win.at(t), F.at(t), U.at(t));
-        k.readBackward(ptr, this.io.x, sig, this.b.stores.encIn.at(t), gr.dEncIn, E, gr.dc, dRead, WINDOW.size);
+        k.readBackward(ptr, this.io.x, sig, this.s.encIn.at(t), gr.dEncIn, E, gr.dc, dRead, WINDOW.size);
         [dReadNext, dRead, dSpare] = [dRead, dSpare, dRead];
       } else {
         k.readWholeBackward(n, D, sig, gr.dEncIn, E, gr.dc);
@@ -528,7 +531,7 @@ export class FusedDraw implements FusedRunner {
       k.addColumnSums(dOut, rows, N, bias);
     };
     k.zero(gr.headB, S);
-    const { encIn, encG, decIn, decG, encH, decH } = this.b.stores; // encG, decG: every step's gate gradients by now
+    const { encIn, encG, decIn, decG, encH, decH } = this.s; // encG, decG: every step's gate gradients by now
     const team = this.team;
     if (team) {
       // the LSTMs' weights: every image's rows (the team's stores), this thread's columns (the
@@ -607,23 +610,23 @@ export class FusedDraw implements FusedRunner {
     // two alternating slots of the step stores are enough without a backward pass
     for (let t = 0; t < T; t++) {
       const now = t % 2, before = 1 - now;
-      const hPrev = t === 0 ? this.b.h0dec : this.b.stores.decH.at(before), decIn = this.b.stores.decIn.at(now);
+      const hPrev = t === 0 ? this.b.h0dec : this.s.decH.at(before), decIn = this.s.decIn.at(now);
       k.copyRows(decIn, Q, this.io.eps + 4 * t * n * z, z, n, z);
       k.copyRows(decIn + 4 * z, Q, hPrev, H, n, H);
-      p.gemmWith(false, n, decIn, Q, ops.dec, 0, this.b.stores.decG.at(now), G);
-      const cPrev = t === 0 ? 0 : this.b.stores.decC.at(before);
+      p.gemmWith(false, n, decIn, Q, ops.dec, 0, this.s.decG.at(now), G);
+      const cPrev = t === 0 ? 0 : this.s.decC.at(before);
       k.lstmForward(
         n,
         H,
-        this.b.stores.decG.at(now),
+        this.s.decG.at(now),
         w("decoder.bias"),
         cPrev,
-        this.b.stores.decC.at(now),
-        this.b.stores.decH.at(now),
+        this.s.decC.at(now),
+        this.s.decH.at(now),
       );
-      const head = this.b.stores.head.at(now);
+      const head = this.s.head.at(now);
       k.copyRows(head, S, this.b.headBias, 0, n, S);
-      p.gemmWith(false, n, this.b.stores.decH.at(now), H, ops.head, 1, head, S);
+      p.gemmWith(false, n, this.s.decH.at(now), H, ops.head, 1, head, S);
       this.writeStep(head, 0);
     }
   }
