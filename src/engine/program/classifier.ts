@@ -16,6 +16,7 @@ import {
   mat,
   matT,
   product,
+  productWith,
   WINDOW,
 } from "./kernels.ts";
 import type { Operand, Products } from "./kernels.ts";
@@ -225,7 +226,7 @@ export class FusedClassifier implements ClassifierRunner {
       k.windowForward(att, raw, WINDOW.size);
       k.readForward(att, this.x, 0, inp, E); // Eq 27 on x: [n, N, C, N]
       k.copyRows(inp + 4 * R, E, hPrev, H, n, H);
-      p.gemmWith(false, n, inp, E, this.lstm, 0, this.s.gates.at(t), G);
+      productWith(p, n, mat(inp, E), this.lstm, mat(this.s.gates.at(t), G), 0);
       const cPrev = t === 0 ? 0 : this.s.c.at(t - 1);
       k.lstmForward(
         n,
@@ -268,7 +269,7 @@ export class FusedClassifier implements ClassifierRunner {
       const hPrev = t === 0 ? this.b.h0 : this.s.h.at(t - 1), inp = this.s.in.at(t);
       const cPrev = t === 0 ? 0 : this.s.c.at(t - 1);
       k.lstmBackward(n, H, this.s.gates.at(t), this.s.c.at(t), cPrev, gr.dh, gr.dc, gr.dG);
-      p.gemmWith(false, n, gr.dG, G, this.lstmT, 0, gr.dIn, E); // [n, R + H]
+      productWith(p, n, mat(gr.dG, G), this.lstmT, mat(gr.dIn, E), 0); // [n, R + H]
       product(p, [E, G, n], matT(inp, E), mat(gr.dG, G), mat(g("lstm.kernel"), G), 1);
       k.addColumnSums(gr.dG, n, G, g("lstm.bias"));
       k.readBackward(this.attention(t), this.x, 0, inp, gr.dIn, E, 0, gr.dRaw, WINDOW.size);

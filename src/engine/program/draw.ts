@@ -27,6 +27,7 @@ import {
   matT,
   product,
   type Products,
+  productWith,
   WINDOW,
 } from "./kernels.ts";
 import { carve, type Carved, type FusedWeights, type WeightOffsets, weightOffsets } from "./layout.ts";
@@ -294,20 +295,18 @@ export class FusedDraw implements FusedRunner {
   private lstmProduct(a: number, lda: number, b: LstmOperand, c: number, ldc: number, beta: 0 | 1 = 0): void {
     const team = this.team, mine = this.teamOps?.[b];
     if (!team || !mine) {
-      this.p.gemmWith(false, this.batch, a, lda, this.operands[b]!, beta, c, ldc);
+      productWith(this.p, this.batch, mat(a, lda), this.operands[b]!, mat(c, ldc), beta);
       return;
     }
     const first = team.place.first;
     team.barrier(); // every thread's rows of A are written
-    this.p.gemmWith(
-      false,
+    productWith(
+      this.p,
       team.place.batch,
-      a - 4 * first * lda,
-      lda,
+      mat(a - 4 * first * lda, lda),
       mine.op,
+      mat(c - 4 * first * ldc + 4 * mine.c0, ldc),
       beta,
-      c - 4 * first * ldc + 4 * mine.c0,
-      ldc,
     );
     team.barrier(); // every thread's columns of C are written
   }
@@ -377,7 +376,7 @@ export class FusedDraw implements FusedRunner {
       // Eqs 1–2, 6, 10–11: the posterior, its sample and its KL
       const q = this.s.q.at(t), decIn = this.s.decIn.at(t);
       k.copyRows(q, 2 * z, w("posterior.bias"), 0, n, 2 * z);
-      p.gemmWith(false, n, this.s.encH.at(t), H, ops.post, 1, q, 2 * z); // [n, 2z]
+      productWith(p, n, mat(this.s.encH.at(t), H), ops.post, mat(q, 2 * z), 1); // [n, 2z]
       k.posteriorForward(n, z, q, this.io.eps + 4 * t * n * z, decIn, Q, this.io.lz, this.io.logRatio);
       k.copyRows(decIn + 4 * z, Q, hDecPrev, H, n, H);
       // Eq 7: the decoder
@@ -395,7 +394,7 @@ export class FusedDraw implements FusedRunner {
       // the head: write window, write, next read window; then Eq 8
       const head = this.s.head.at(t);
       k.copyRows(head, S, this.b.headBias, 0, n, S);
-      p.gemmWith(false, n, this.s.decH.at(t), H, ops.head, 1, head, S); // [n, S]
+      productWith(p, n, mat(this.s.decH.at(t), H), ops.head, mat(head, S), 1); // [n, S]
       this.writeStep(head, t);
     }
     k.bernoulliForward(n, D, this.canvas, this.io.x, this.io.lx); // Eq 9
@@ -453,7 +452,7 @@ export class FusedDraw implements FusedRunner {
         k.copyRows(dh + 4 * this.rOff, S, dReadNext || this.b.zeros, dReadNext ? WINDOW.size : 0, n, WINDOW.size);
       }
       // the head: ∂h^dec_t += ∂head·Kᵀ
-      p.gemmWith(false, n, dh, S, ops.headT, 1, gr.dhDec, H);
+      productWith(p, n, mat(dh, S), ops.headT, mat(gr.dhDec, H), 1);
       // Eq 7 backward
       const cDecPrev = t === 0 ? 0 : this.s.decC.at(t - 1);
       const dDecG = this.s.decG.at(t); // the gate gradients replace the gates, in place, kept for the end
@@ -462,7 +461,7 @@ export class FusedDraw implements FusedRunner {
       // Eqs 6, 10–11 backward
       const dq = gr.dQ.at(t);
       k.posteriorBackward(n, z, this.s.q.at(t), this.io.eps + 4 * t * n * z, gr.dDecIn, Q, this.io.dlz, dq);
-      p.gemmWith(false, n, dq, 2 * z, ops.postT, 1, gr.dhEnc, H);
+      productWith(p, n, mat(dq, 2 * z), ops.postT, mat(gr.dhEnc, H), 1);
       // Eq 5 backward
       const cEncPrev = t === 0 ? 0 : this.s.encC.at(t - 1);
       const dEncG = this.s.encG.at(t); // likewise
@@ -613,7 +612,7 @@ export class FusedDraw implements FusedRunner {
       const hPrev = t === 0 ? this.b.h0dec : this.s.decH.at(before), decIn = this.s.decIn.at(now);
       k.copyRows(decIn, Q, this.io.eps + 4 * t * n * z, z, n, z);
       k.copyRows(decIn + 4 * z, Q, hPrev, H, n, H);
-      p.gemmWith(false, n, decIn, Q, ops.dec, 0, this.s.decG.at(now), G);
+      productWith(p, n, mat(decIn, Q), ops.dec, mat(this.s.decG.at(now), G), 0);
       const cPrev = t === 0 ? 0 : this.s.decC.at(before);
       k.lstmForward(
         n,
@@ -626,7 +625,7 @@ export class FusedDraw implements FusedRunner {
       );
       const head = this.s.head.at(now);
       k.copyRows(head, S, this.b.headBias, 0, n, S);
-      p.gemmWith(false, n, this.s.decH.at(now), H, ops.head, 1, head, S);
+      productWith(p, n, mat(this.s.decH.at(now), H), ops.head, mat(head, S), 1);
       this.writeStep(head, 0);
     }
   }

@@ -258,3 +258,11 @@ export function product(
 ): void {
   p.gemm(a.t, b.t, M, N, K, a.ptr, a.ld, b.ptr, b.ld, beta, c.ptr, c.ld);
 }
+
+/**
+ * C = op(A)·B, or C += op(A)·B where `beta` is 1, with B a weight prepared once per pass ({@link Operand}: op(B)
+ * K × N, packed) and op(A) M × K: {@link Products.gemmWith} as operands, so that a call reads like its equation.
+ */
+export function productWith(p: Products, M: number, a: Matrix, b: Operand, c: Matrix, beta: 0 | 1): void {
+  p.gemmWith(a.t, M, a.ptr, a.ld, b, beta, c.ptr, c.ld);
+}
