@@ -653,6 +653,17 @@ Deno.test("cli: train --average D,D2 keeps and validates a second average; --res
   ok(valid["avg@0.1_elbo"] !== valid.elbo && valid.raw_elbo !== valid.elbo, "three different sets of weights");
   const before = await loadCheckpoint(`${out}/checkpoint.safetensors`);
   deepEqual([...before.averageAlso!.keys()], [0.1]);
+  // the page gets the run's average (as eval and sample use), not its raw weights
+  const server = await servePage(out, { DRAW_DATA_DIR: `${ROOT}fixtures` });
+  try {
+    const served = parseCheckpoint(
+      new Uint8Array(await (await fetch(`${server.url}model.safetensors`)).arrayBuffer()),
+      "served",
+    );
+    for (const [k, w] of before.average!) deepEqual(served.weights.get(k)!.data, w.data, k);
+  } finally {
+    await server.stop();
+  }
   const again = await cli([
     "train",
     "mnist",

@@ -9,7 +9,7 @@
  */
 import { cacheDir } from "./data/download.ts";
 import { DataError, isFile } from "./data/files.ts";
-import { encodeCheckpoint, loadCheckpoint } from "./checkpoint.ts";
+import { checkpointWeights, encodeCheckpoint, loadCheckpoint } from "./checkpoint.ts";
 
 /** What the page shows. */
 export interface ServeOptions {
@@ -72,9 +72,11 @@ export async function servePage(o: ServeOptions): Promise<Deno.HttpServer<Deno.N
     if (pathname === "/app.js") return file(bundle, TYPES[".js"]);
     if (pathname === "/model.safetensors") {
       if (!(await isFile(o.checkpoint))) return missing(`the checkpoint ${o.checkpoint} is gone`);
-      // read afresh (a run in training rewrites it): the weights alone, a fine-tuned model's with its base's
+      // read afresh (a run in training rewrites it): the weights alone (a run's moving averages where it keeps
+      // them, as eval and sample use), a fine-tuned model's with its base's
       try {
-        return new Response(encodeCheckpoint(await loadCheckpoint(o.checkpoint)).buffer as ArrayBuffer, {
+        const ckpt = await loadCheckpoint(o.checkpoint);
+        return new Response(encodeCheckpoint({ ...ckpt, weights: checkpointWeights(ckpt) }).buffer as ArrayBuffer, {
           headers: { "content-type": "application/octet-stream", "cache-control": "no-store" },
         });
       } catch (e) {
