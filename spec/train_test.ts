@@ -279,3 +279,16 @@ Deno.test("train() --resume goes on from weights alone (a copy of a shipped mode
   );
   await Deno.remove(out, { recursive: true });
 });
+
+Deno.test("train() --init-from a run that averages starts from its averages (the model eval and sample see)", async () => {
+  await selectBackend("cpu");
+  const splits = await loadBinarizedMnist({ dataDir: FIXTURES, download: false, fallback: false });
+  const [a, b] = [await Deno.makeTempDir(), await Deno.makeTempDir()];
+  await train({ ...base, splits, outDir: a, epochs: 1, average: 0.5 });
+  const from = await loadCheckpoint(`${a}/checkpoint.safetensors`);
+  // no steps: the new run's checkpoint holds the weights it started from
+  await train({ ...base, splits, outDir: b, epochs: 0, init: { from: a, checkpoint: from } });
+  const started = await loadCheckpoint(`${b}/checkpoint.safetensors`);
+  for (const [name, w] of from.average!) deepEqual(started.weights.get(name)!.data, w.data, name);
+  for (const d of [a, b]) await Deno.remove(d, { recursive: true });
+});

@@ -115,9 +115,10 @@ about 10/(1 − D) steps (a warm-up); until then larger decays average alike`,
     type: "string",
     arg: "MODEL",
     help: {
-      train: `start a new run from the weights of a shipped model, run directory or checkpoint,
-with its architecture unless --preset is given (flags such as --glimpses still
-apply; e.g. a 4-glimpse classifier: --init-from cluttered-8 --glimpses 4)`,
+      train: `start a new run from the weights of a shipped model, run directory or checkpoint
+(a run's moving average where it keeps one), with its architecture unless --preset
+is given (flags such as --glimpses still apply; e.g. a 4-glimpse classifier:
+--init-from cluttered-8 --glimpses 4)`,
     },
   },
   freeze: {

@@ -13,6 +13,7 @@ import { isFile } from "./data/files.ts";
 import {
   assignWeights,
   type Checkpoint,
+  checkpointWeights,
   loadCheckpoint,
   type Model,
   modelFromCheckpoint,
@@ -227,17 +228,18 @@ function resumedSettings(saved: RunSettings, o: TrainOptions, epoch: number): Ru
 }
 
 /**
- * Gives a new model the weights of checkpoint `ckpt` (from `from`): same kind, every weight of the
- * same shape, or a RunError that says which differs.
+ * Gives a new model the weights of checkpoint `ckpt` (from `from`; its moving averages where the run kept them):
+ * same kind, every weight of the same shape, or a RunError that says which differs.
  */
 function initWeights(model: Model, from: string, ckpt: Checkpoint): void {
   const fail = (why: string) => {
     model.dispose();
     return new RunError(`Cannot start from ${from} as ${why}`);
   };
+  const weights = checkpointWeights(ckpt); // a run's moving averages where it keeps them: the model eval sees
   if (ckpt.kind !== model.kind) throw fail(`it holds a ${ckpt.kind} model, and this run trains a ${model.kind}`);
   for (const spec of model.specs()) {
-    const t = ckpt.weights.get(spec.name);
+    const t = weights.get(spec.name);
     if (!t) throw fail(`it has no weight ${spec.name}`);
     if (t.shape.join() !== spec.shape.join()) {
       throw fail(
@@ -246,7 +248,7 @@ function initWeights(model: Model, from: string, ckpt: Checkpoint): void {
       );
     }
   }
-  assignWeights(model, new Map(model.specs().map((spec) => [spec.name, ckpt.weights.get(spec.name)!])));
+  assignWeights(model, new Map(model.specs().map((spec) => [spec.name, weights.get(spec.name)!])));
 }
 
 /** The Trainer's options for a run's settings. */
