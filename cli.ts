@@ -31,6 +31,7 @@ import { Classifier } from "./src/classifier.ts";
 import {
   checkResume,
   classifierTask,
+  decayEnd,
   drawTask,
   RunError,
   type RunSettings,
@@ -192,7 +193,7 @@ const freezeList = (v: Values) => v.freeze?.split(",").map((w) => w.trim()).filt
 async function resumedEnd(out: string): Promise<number> {
   const ckpt = await loadCheckpoint(`${out}/checkpoint.safetensors`);
   const s = ckpt.info.settings as RunSettings | undefined, epoch = ckpt.state?.epoch ?? 0;
-  const end = s?.lrFinal !== undefined && s.decayEpochs ? (s.decayStart ?? 0) + s.decayEpochs : 100;
+  const end = (s && decayEnd(s)) ?? 100;
   if (epoch >= end) {
     throw new UsageError(
       `the run in ${out} is at epoch ${epoch}, at or past its end (epoch ${end}): give --epochs above ${epoch} to go on`,

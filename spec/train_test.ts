@@ -3,6 +3,7 @@ import { loadBinarizedMnist } from "../src/data/mnist.ts";
 import { selectBackend } from "../src/backend.ts";
 import {
   checkResume,
+  decayEnd,
   drawTask,
   epochOrder,
   RUN_SEEDS,
@@ -132,6 +133,8 @@ Deno.test("scheduledLr(): constant without lrFinal; exponential from lr to lrFin
     1e-3 * Math.sqrt(0.1),
     1e-4,
   ], { rtol: 1e-12, what: "lr of a decay from epoch 20" });
+  // where a resume without --epochs stops: the decay's end, none for a constant step
+  deepEqual([decayEnd(s), decayEnd(d), decayEnd(late)], [undefined, 10, 30]);
 });
 
 Deno.test("train() --resume with lrFinal anneals from the run's epoch and step size, constant or decaying", async () => {

@@ -80,6 +80,11 @@ export function scheduledLr(s: RunSettings, epochs: number): number {
   return s.lr * (s.lrFinal / s.lr) ** Math.min(1, Math.max(0, t));
 }
 
+/** The epoch at which a run's step-size decay ends (where a resume without --epochs stops), if it has one. */
+export function decayEnd(s: RunSettings): number | undefined {
+  return s.lrFinal !== undefined && s.decayEpochs ? (s.decayStart ?? 0) + s.decayEpochs : undefined;
+}
+
 /** What a new run trains with where {@link TrainOptions} leaves a setting out. */
 export const TRAIN_DEFAULTS = { batch: 100, lr: 1e-3, clipNorm: 10, seed: 0 } as const;
 
