@@ -1,11 +1,13 @@
 /**
  * The command line's words: the help text, the option table, each command's own flags (any other is a usage error),
- * parsing, and the checks of numeric flags. cli.ts turns the parsed values into calls.
+ * parsing, the checks of numeric flags, and what `train`'s flags ask for (the model, the run's settings). cli.ts
+ * turns the parsed values into calls.
  *
  * @module
  */
 import { parseArgs } from "node:util";
-import { PRESETS } from "./config.ts";
+import { type ConfigRequest, presetName, PRESETS } from "./config.ts";
+import type { RunSettings } from "./train.ts";
 import { DATASETS } from "./data/registry.ts";
 import { UsageError } from "./resolve.ts";
 import { BACKENDS } from "./backend.ts";
@@ -296,6 +298,68 @@ export function num(
     throw new UsageError(`--${key} must be ${int ? "an integer" : "a number"}${range}: got ${String(raw)}`);
   }
   return x;
+}
+
+/** Runs `f`, turning a RangeError or TypeError (a bad option value) into a usage error. */
+export function usage<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof RangeError || e instanceof TypeError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
+/** The model `train` is asked for, from the flags: a request config.ts resolves (usage errors as such). */
+export function configRequest(dataset: string, v: Values): ConfigRequest {
+  const optional = (key: "T" | "hidden" | "z" | "read" | "write" | "glimpses", min: number) =>
+    v[key] !== undefined ? num(v, key, 0, { int: true, min }) : undefined;
+  const request: ConfigRequest = {
+    classify: DATASETS.get(dataset)!.task === "classify",
+    preset: v.preset,
+    dataDefault: DATASETS.get(dataset)!.preset,
+    noAttention: v["no-attention"],
+    overrides: {
+      T: optional("T", 1),
+      hidden: optional("hidden", 1),
+      z: optional("z", 1),
+      readN: optional("read", 0), // 1, or under 2 for the classifier, is refused by config.ts
+      writeN: optional("write", 0),
+      glimpses: optional("glimpses", 1),
+    },
+  };
+  usage(() => presetName(request));
+  return request;
+}
+
+/** The run settings the flags give (train() takes the defaults, or on --resume the run's own, for the rest). */
+export function runSettings(v: Values): Partial<RunSettings> {
+  const given = (key: keyof Values, check: { int?: boolean; min?: number }) =>
+    v[key] === undefined ? undefined : num(v, key, 0, check);
+  const settings = {
+    batch: given("batch", { int: true, min: 1 }),
+    lr: given("lr", { min: 0 }),
+    clipNorm: given("clip", { min: 0 }),
+    seed: given("seed", { int: true, min: 0 }),
+  };
+  if (settings.lr !== undefined && !(settings.lr > 0)) throw new UsageError(`--lr must be > 0: got ${v.lr}`);
+  if (v.average !== undefined) {
+    // D, or D,D2,…: the run's average and further ones kept beside it to choose the decay on validation
+    const decays = String(v.average).split(",").map((d) => d.trim() === "" ? NaN : Number(d));
+    const bad = decays.findIndex((d, i) => !(i ? d > 0 : d >= 0) || !(d < 1) || decays.indexOf(d) !== i);
+    if (bad >= 0) {
+      throw new UsageError(
+        `--average is the moving average's decay, from 0 (off) to below 1 (e.g. 0.999), or several, comma-separated ` +
+          `and different, to compare on validation (e.g. 0.9995,0.999,0.9999): got ${v.average}`,
+      );
+    }
+    Object.assign(settings, { average: decays[0], averageAlso: decays.slice(1) });
+  }
+  if (v["lr-final"] === undefined) return settings;
+  const lrFinal = num(v, "lr-final", 0, { min: 0 });
+  if (!(lrFinal > 0)) throw new UsageError(`--lr-final must be > 0: got ${v["lr-final"]}`);
+  if (v.epochs === undefined) throw new UsageError("--lr-final decays over --epochs: give --epochs too");
+  return { ...settings, lrFinal };
 }
 
 /** Whether an environment variable is set to something other than "" or "0" (false without --allow-env). */
