@@ -33,17 +33,8 @@ import { servePage } from "./src/serve.ts";
 import { evaluate, evaluateClassifier } from "./src/evaluate.ts";
 import { evalReport } from "./src/eval_report.ts";
 import { Classifier } from "./src/classifier.ts";
-import {
-  checkResume,
-  classifierTask,
-  decayEnd,
-  drawTask,
-  RunError,
-  type RunSettings,
-  train,
-  TRAIN_DEFAULTS,
-  type TrainSummary,
-} from "./src/train.ts";
+import { checkResume, classifierTask, drawTask, train, type TrainSummary } from "./src/train.ts";
+import { decayEnd, RunError, type RunSettings, TRAIN_DEFAULTS } from "./src/run_settings.ts";
 import { BLAS_CANDIDATES, enableBlas } from "./src/tfjs_wasm_blas.ts";
 import { createEngine, type Engine, type EngineName, ENGINES, TFJS_ENGINE } from "./src/engine/engine.ts";
 import { Progress } from "./src/progress.ts";

@@ -40,15 +40,8 @@ export {
 } from "./src/draw.ts";
 export { Classifier, classifierForward } from "./src/classifier.ts";
 export { Trainer, type TrainerOptions } from "./src/trainer.ts";
-export {
-  classifierTask,
-  drawTask,
-  RunError,
-  train,
-  TRAIN_DEFAULTS,
-  type TrainOptions,
-  type TrainSummary,
-} from "./src/train.ts";
+export { classifierTask, drawTask, train, type TrainOptions, type TrainSummary } from "./src/train.ts";
+export { RunError, TRAIN_DEFAULTS } from "./src/run_settings.ts";
 export {
   type ClassifierEval,
   type EvalResult,

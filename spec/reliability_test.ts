@@ -5,7 +5,8 @@
  */
 import { decodeSafetensors, encodeSafetensors } from "../src/safetensors.ts";
 import { LOCK_FILE, lockRun } from "../src/lock.ts";
-import { drawTask, RunError, train } from "../src/train.ts";
+import { drawTask, train } from "../src/train.ts";
+import { RunError } from "../src/run_settings.ts";
 import { loadBinarizedMnist } from "../src/data/mnist.ts";
 import { selectBackend } from "../src/backend.ts";
 import { Progress } from "../src/progress.ts";

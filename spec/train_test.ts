@@ -1,18 +1,8 @@
 import { TINY } from "../src/config.ts";
 import { loadBinarizedMnist } from "../src/data/mnist.ts";
 import { selectBackend } from "../src/backend.ts";
-import {
-  checkResume,
-  decayEnd,
-  drawTask,
-  epochOrder,
-  RUN_SEEDS,
-  RunError,
-  scheduledLr,
-  train,
-  TRAIN_DEFAULTS,
-  type TrainOptions,
-} from "../src/train.ts";
+import { checkResume, drawTask, train, type TrainOptions } from "../src/train.ts";
+import { decayEnd, epochOrder, RUN_SEEDS, RunError, scheduledLr, TRAIN_DEFAULTS } from "../src/run_settings.ts";
 import { type Dataset, imageBytes } from "../src/data/dataset.ts";
 import { Rng } from "../src/random.ts";
 import { Progress } from "../src/progress.ts";

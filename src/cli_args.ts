@@ -7,7 +7,7 @@
  */
 import { parseArgs } from "node:util";
 import { type ConfigRequest, presetName, PRESETS } from "./config.ts";
-import type { RunSettings } from "./train.ts";
+import type { RunSettings } from "./run_settings.ts";
 import { DATASETS } from "./data/registry.ts";
 import { UsageError } from "./resolve.ts";
 import { BACKENDS } from "./backend.ts";

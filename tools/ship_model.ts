@@ -29,7 +29,7 @@ import { createEngine } from "../src/engine/engine.ts";
 import { evaluate, evaluateClassifier, pairedDifference } from "../src/evaluate.ts";
 import { signed } from "../src/eval_report.ts";
 import { clock } from "../src/progress.ts";
-import type { RunSettings } from "../src/train.ts";
+import type { RunSettings } from "../src/run_settings.ts";
 
 const { positionals: [run, name], values } = parseArgs({
   args: Deno.args,
