@@ -33,7 +33,7 @@ import { servePage } from "./src/serve.ts";
 import { evaluate, evaluateClassifier } from "./src/evaluate.ts";
 import { evalReport } from "./src/eval_report.ts";
 import { Classifier } from "./src/classifier.ts";
-import { checkResume, classifierTask, drawTask, train, type TrainSummary } from "./src/train.ts";
+import { checkResume, classifierTask, drawTask, resumedDataset, train, type TrainSummary } from "./src/train.ts";
 import { decayEnd, RunError, type RunSettings, TRAIN_DEFAULTS } from "./src/run_settings.ts";
 import { BLAS_CANDIDATES, enableBlas } from "./src/tfjs_wasm_blas.ts";
 import { createEngine, type Engine, type EngineName, ENGINES, TFJS_ENGINE } from "./src/engine/engine.ts";
@@ -157,8 +157,12 @@ async function initFrom(v: Values): Promise<{ from: string; checkpoint: Checkpoi
 }
 
 async function cmdTrain(pos: string[], v: Values): Promise<number> {
-  if (pos.length !== 1) throw new UsageError(`train takes one dataset (${[...DATASETS.keys()].join(", ")})`);
-  const dataset = pos[0];
+  if (pos.length > 1 || (pos.length === 0 && !(v.resume && v.out !== undefined))) {
+    throw new UsageError(
+      `train takes one dataset (${[...DATASETS.keys()].join(", ")}), or --resume --out DIR to go on with a run's own`,
+    );
+  }
+  const dataset = pos[0] ?? await resumedDataset(userPath(v.out, "--out")!);
   datasetEntry(dataset);
   const request = configRequest(dataset, v);
   const minutes = v.minutes !== undefined ? num(v, "minutes", 0, { min: 0 }) : undefined;

@@ -260,6 +260,19 @@ Deno.test("cli: the tiny preset trains and samples on colour CIFAR-10, both SVHN
     for (const f of ["samples.png", "generation.gif", "nearest.png", "reading.gif"]) {
       ok((await Deno.stat(`${out}/${f}`)).size > 0, f);
     }
+    if (dataset === "two-digit") {
+      // a resume that names no data set goes on with the run's own (not mnist, the first)
+      const r = await cli(["train", "--resume", "--out", out, "--epochs", "2", "--backend", "cpu"]);
+      equal(r.code, 0, r.stderr);
+      const resumed = await loadCheckpoint(`${out}/checkpoint.safetensors`);
+      deepEqual([resumed.state!.epoch, resumed.info.dataset], [2, "two-digit"]);
+      const none = await cli(["train", "--epochs", "2", "--out", out]);
+      equal(none.code, 2, none.stderr);
+      match(
+        none.stderr,
+        /^error: train takes one dataset \(mnist, .*\), or --resume --out DIR to go on with a run's own/,
+      );
+    }
     await Deno.remove(out, { recursive: true });
   }
 });

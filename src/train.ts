@@ -163,6 +163,28 @@ async function resumedCheckpoint(outDir: string): Promise<{ ckpt: Checkpoint; ck
 }
 
 /**
+ * The data set the run in `outDir` trains on (its checkpoint's record, else its config.json's), for a resume that
+ * does not name it; a usage-level RunError where the run has no checkpoint or records none.
+ *
+ * @example
+ * ```ts
+ * import { resumedDataset } from "./train.ts";
+ * await resumedDataset("runs/two-digit-mnist"); // "two-digit"
+ * ```
+ */
+export async function resumedDataset(outDir: string): Promise<string> {
+  const { ckpt } = await resumedCheckpoint(outDir);
+  let dataset = ckpt.info.dataset;
+  if (typeof dataset !== "string") {
+    dataset = await Deno.readTextFile(`${outDir}/config.json`).then((t) => JSON.parse(t).dataset, () => undefined);
+  }
+  if (typeof dataset !== "string") {
+    throw new RunError(`The run in ${outDir} does not record its data set: name it (train <dataset> --resume)`, true);
+  }
+  return dataset;
+}
+
+/**
  * What train() checks first on resume, for a caller that would load data before calling it (the CLI): refuses
  * with a usage-level RunError to resume the run in `o.outDir` on another data set or with another batch, clip or
  * seed, and with a RunError where `o.outDir` holds no checkpoint to resume.
