@@ -114,5 +114,48 @@ Deno.test("tools/compare_runs.ts writes the SVG from run directories; a missing 
   match(dec.decode(none.stderr), /^a has no validation line from 200000 examples on: nothing to plot\n$/);
   const usage = await scriptCommand("tools/compare_runs.ts", [`${dir}/a`]).output();
   equal(usage.code, 2);
+  // --key: one run's fields as curves of their own; a field only some lines have (an average added late) from those
+  const fields = [
+    { kind: "valid", examples: 50_000, elbo: 90, raw_elbo: 91 },
+    { kind: "valid", examples: 100_000, elbo: 88, raw_elbo: 90, "avg@0.998_elbo": 87.5 },
+    { kind: "valid", examples: 150_000, elbo: 86, raw_elbo: 89, "avg@0.998_elbo": 85.5 },
+  ];
+  await Deno.writeTextFile(`${dir}/f.jsonl`, fields.map((l) => JSON.stringify(l)).join("\n") + "\n");
+  const keyed = await scriptCommand("tools/compare_runs.ts", [
+    ...[`${dir}/f.jsonl`, `${dir}/f.jsonl`, `${dir}/f.jsonl`],
+    ...["--key", "raw_elbo", "--key", "avg@0.998_elbo", "--out", `${dir}/k.svg`],
+  ]).output();
+  equal(keyed.code, 0, dec.decode(keyed.stderr));
+  const k = await Deno.readTextFile(`${dir}/k.svg`);
+  deepEqual([...k.matchAll(/<polyline[^>]*points="([^"]+)"/g)].map((m) => m[1].split(" ").length), [3, 2, 3]);
+  deepEqual(
+    validationCurves(
+      [{ label: "raw", metrics: fields.map((l) => JSON.stringify(l)).join("\n"), key: "raw_elbo" }],
+      "t",
+    ),
+    validationCurves([{ label: "raw", metrics: metricsOf([91, 90, 89]) }], "t"),
+    "raw_elbo plotted as the cost would be",
+  );
+  // a field dropped for a while and added again: its line breaks at the gap, not drawn across it
+  const gapped = [90, undefined, 86, 85].map((v, i) =>
+    JSON.stringify({ kind: "valid", examples: 50_000 * (i + 1), elbo: 99, a: v })
+  )
+    .join("\n");
+  const g = validationCurves([{ label: "a", metrics: gapped, key: "a" }], "t");
+  equal((g.match(/<circle /g) ?? []).length, 1, "the point before the gap, alone, is a dot");
+  deepEqual([...g.matchAll(/<polyline[^>]*points="([^"]+)"/g)].map((m) => m[1].split(" ").length), [2]);
+  const missing = await scriptCommand("tools/compare_runs.ts", [
+    `${dir}/a`,
+    "--key",
+    "raw_elbo",
+    "--out",
+    `${dir}/m.svg`,
+  ])
+    .output();
+  equal(missing.code, 1);
+  match(dec.decode(missing.stderr), /^a has no validation line with raw_elbo from 0 examples on: nothing to plot\n$/);
+  const twoKeys = await scriptCommand("tools/compare_runs.ts", [`${dir}/a`, "--key", "x", "--key", "y", "--out", "z"])
+    .output();
+  equal(twoKeys.code, 2);
   await Deno.remove(dir, { recursive: true });
 });

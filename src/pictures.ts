@@ -211,18 +211,37 @@ export function lossCurve(metrics: string, title: string): string {
 
 const RUN_COLORS = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"];
 
-/** A run's validation points [examples, cost] from its metrics.jsonl text, from `from` examples on. */
-export function validationPoints(metrics: string, from = 0): [number, number][] {
-  return runCurves(metrics).valid.filter(([examples]) => examples >= from);
+/**
+ * A run's validation points [examples, cost] from its metrics.jsonl text, from `from` examples on; with `key`, that
+ * field of the validation lines that have it instead of the cost, a line without it between two that have it a gap
+ * ([examples, NaN], where a plot breaks the line: an average kept for a while, dropped, and added again).
+ */
+export function validationPoints(metrics: string, from = 0, key?: string): [number, number][] {
+  if (key === undefined) return runCurves(metrics).valid.filter(([examples]) => examples >= from);
+  const points: [number, number][] = [];
+  for (const line of metrics.split("\n")) {
+    if (!line.includes('"kind":"valid"')) continue;
+    try {
+      const m = JSON.parse(line);
+      if (!(m.examples >= from)) continue;
+      if (typeof m[key] === "number") points.push([m.examples, m[key]]);
+      else if (points.length && Number.isFinite(points[points.length - 1][1])) points.push([m.examples, NaN]);
+    } catch {
+      // a line cut short by a kill is skipped, not fatal
+    }
+  }
+  return points;
 }
 
 /**
  * Several runs' validation cost against examples seen, on one plot (runs of one model under two schedules, say),
  * from each run's metrics.jsonl text; tools/compare_runs.ts writes it from run directories. `from` leaves out the
- * points before that many examples (where runs that continue one another share their start).
+ * points before that many examples (where runs that continue one another share their start). A run's `key` plots
+ * another field of its validation lines than the cost (`raw_elbo`, `avg@0.998_elbo`: one run's raw weights and
+ * moving averages), from the lines that have it.
  */
 export function validationCurves(
-  runs: { label: string; metrics: string }[],
+  runs: { label: string; metrics: string; key?: string }[],
   title: string,
   { from = 0 }: { from?: number } = {},
 ): string {
@@ -230,7 +249,7 @@ export function validationCurves(
     runs.map((r, k) => ({
       label: r.label,
       color: RUN_COLORS[k % RUN_COLORS.length],
-      points: validationPoints(r.metrics, from),
+      points: validationPoints(r.metrics, from, r.key),
     })),
     title,
     "examples seen",

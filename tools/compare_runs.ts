@@ -3,10 +3,13 @@
  * schedules, say (docs/results/mnist-restart/validation.svg is one). Each run is a run directory (its
  * metrics.jsonl) or a metrics file itself; `--label` names them in order (default: the folder's name).
  *
- * `--from N` plots from N examples on: runs that continue one another share their start.
+ * `--from N` plots from N examples on: runs that continue one another share their start. `--key K`, in order
+ * as `--label`, plots field K of a run's validation lines instead of its cost: the same run given three times with
+ * `--key elbo --key raw_elbo --key avg@0.998_elbo` plots its moving average, its raw weights and a second average
+ * (docs/results/mnist-average/validation.svg).
  *
- * Run: deno run -A tools/compare_runs.ts <run-dir|metrics.jsonl>… --out FILE.svg [--label NAME]… [--title TEXT]
- *   [--from N]
+ * Run: deno run -A tools/compare_runs.ts <run-dir|metrics.jsonl>… --out FILE.svg [--label NAME]… [--key K]…
+ *   [--title TEXT] [--from N]
  *
  * @module
  */
@@ -14,7 +17,7 @@ import { parseArgs } from "node:util";
 import { validationCurves, validationPoints } from "../src/pictures.ts";
 
 const USAGE =
-  "usage: deno run -A tools/compare_runs.ts <run-dir|metrics.jsonl>… --out FILE.svg [--label NAME]… [--title TEXT] [--from N]";
+  "usage: deno run -A tools/compare_runs.ts <run-dir|metrics.jsonl>… --out FILE.svg [--label NAME]… [--key K]… [--title TEXT] [--from N]";
 
 /** Exits with a one-line message: 2 for usage, 1 for a file that cannot be read. */
 function fail(message: string, code: 1 | 2): never {
@@ -30,6 +33,7 @@ try {
     options: {
       out: { type: "string" },
       label: { type: "string", multiple: true },
+      key: { type: "string", multiple: true },
       title: { type: "string" },
       from: { type: "string" },
     },
@@ -39,9 +43,11 @@ try {
 }
 const { values, positionals } = parsed;
 if (positionals.length === 0 || !values.out) fail(USAGE, 2);
-const labels = values.label ?? [];
-if (labels.length > positionals.length) {
-  fail(`${labels.length} labels for ${positionals.length} runs: give at most one --label per run`, 2);
+const labels = values.label ?? [], keys = values.key ?? [];
+for (const [flag, given] of [["--label", labels], ["--key", keys]] as const) {
+  if (given.length > positionals.length) {
+    fail(`${given.length} ${flag} for ${positionals.length} runs: give at most one ${flag} per run`, 2);
+  }
 }
 
 const from = Number(values.from ?? 0);
@@ -57,11 +63,12 @@ for (const [k, path] of positionals.entries()) {
     fail(`Cannot read ${file} (${(e as Error).message}): give a run directory or its metrics.jsonl`, 1);
   }
   if (!metrics.includes('"kind":"valid"')) fail(`${file} holds no validation line: nothing to plot`, 1);
-  const name = file.split("/").slice(-2, -1)[0] || file, label = labels[k] ?? name;
-  if (validationPoints(metrics, from).length === 0) {
-    fail(`${label} has no validation line from ${from} examples on: nothing to plot`, 1);
+  const name = file.split("/").slice(-2, -1)[0] || file, label = labels[k] ?? name, key = keys[k];
+  if (validationPoints(metrics, from, key).length === 0) {
+    const what = key === undefined ? "validation line" : `validation line with ${key}`;
+    fail(`${label} has no ${what} from ${from} examples on: nothing to plot`, 1);
   }
-  runs.push({ label, metrics });
+  runs.push({ label, metrics, key });
 }
 await Deno.writeTextFile(
   values.out!,

@@ -5,11 +5,21 @@
  * @module
  */
 
-/** One curve: points (x, y) and a colour. */
+/** One curve: points (x, y) and a colour; a point whose y is not finite breaks the line there (a gap). */
 export interface Series {
   label: string;
   color: string;
   points: [number, number][];
+}
+
+/** The runs of finite points between the gaps of a series. */
+function segments(points: [number, number][]): [number, number][][] {
+  const out: [number, number][][] = [[]];
+  for (const [x, y] of points) {
+    if (Number.isFinite(x) && Number.isFinite(y)) out[out.length - 1].push([x, y]);
+    else if (out[out.length - 1].length) out.push([]);
+  }
+  return out.filter((s) => s.length > 0);
 }
 
 const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;");
@@ -78,16 +88,14 @@ export function linePlot(series: Series[], title: string, xLabel: string, yLabel
   // the legend in the top right corner, as wide as its longest label (about 7 px a character at 12 px)
   const legendX = W - R - 24 - 7 * Math.max(...series.map((s) => s.label.length));
   series.forEach((s, k) => {
-    const p = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
-    if (p.length > 1) {
-      out.push(
-        `<polyline fill="none" stroke="${s.color}" stroke-width="1.5" clip-path="url(#plot)" points="${
-          p.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(" ")
-        }"/>`,
-      );
-    }
-    for (const [x, y] of p.length === 1 ? p : []) {
-      out.push(`<circle cx="${sx(x)}" cy="${sy(y)}" r="3" fill="${s.color}"/>`);
+    for (const p of segments(s.points)) {
+      if (p.length > 1) {
+        out.push(
+          `<polyline fill="none" stroke="${s.color}" stroke-width="1.5" clip-path="url(#plot)" points="${
+            p.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(" ")
+          }"/>`,
+        );
+      } else out.push(`<circle cx="${sx(p[0][0])}" cy="${sy(p[0][1])}" r="3" fill="${s.color}"/>`);
     }
     out.push(`<rect x="${legendX}" y="${T + 6 + 18 * k}" width="14" height="4" fill="${s.color}"/>`);
     out.push(`<text x="${legendX + 20}" y="${T + 12 + 18 * k}">${esc(s.label)}</text>`);
