@@ -175,21 +175,26 @@ export async function glimpsePicture(model: Classifier, ds: Dataset, count: numb
   return r;
 }
 
-/** A run's curves from its metrics.jsonl text: training cost and validation cost (a classifier's: cross-entropy). */
-function runCurves(metrics: string): { train: [number, number][]; valid: [number, number][] } {
-  const train: [number, number][] = [], valid: [number, number][] = [];
+/** The lines of metrics.jsonl text, parsed; a line cut short by a kill is skipped, not fatal. */
+function* metricLines(metrics: string): Generator<Record<string, number | string>> {
   for (const line of metrics.split("\n")) {
     if (!line.trim()) continue;
-    let m: Record<string, number | string>;
     try {
-      m = JSON.parse(line);
+      yield JSON.parse(line);
     } catch {
-      continue; // a line cut short by a kill is skipped, not fatal
+      // cut short
     }
-    if (m.kind === "train") train.push([m.examples as number, m.loss as number]);
-    if (m.kind === "valid") valid.push([m.examples as number, (m.elbo ?? m.xent) as number]);
   }
-  return { train, valid };
+}
+
+/** A run's curves from its metrics.jsonl text: training cost and validation cost (a classifier's: cross-entropy). */
+function runCurves(metrics: string): { train: [number, number][]; valid: [number, number][] } {
+  return {
+    train: [...metricLines(metrics)].filter((m) => m.kind === "train").map((
+      m,
+    ) => [m.examples as number, m.loss as number]),
+    valid: validationPoints(metrics),
+  };
 }
 
 /**
@@ -217,18 +222,12 @@ const RUN_COLORS = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c5
  * ([examples, NaN], where a plot breaks the line: an average kept for a while, dropped, and added again).
  */
 export function validationPoints(metrics: string, from = 0, key?: string): [number, number][] {
-  if (key === undefined) return runCurves(metrics).valid.filter(([examples]) => examples >= from);
   const points: [number, number][] = [];
-  for (const line of metrics.split("\n")) {
-    if (!line.includes('"kind":"valid"')) continue;
-    try {
-      const m = JSON.parse(line);
-      if (!(m.examples >= from)) continue;
-      if (typeof m[key] === "number") points.push([m.examples, m[key]]);
-      else if (points.length && Number.isFinite(points[points.length - 1][1])) points.push([m.examples, NaN]);
-    } catch {
-      // a line cut short by a kill is skipped, not fatal
-    }
+  for (const m of metricLines(metrics)) {
+    if (m.kind !== "valid" || !((m.examples as number) >= from)) continue;
+    const y = key === undefined ? m.elbo ?? m.xent : m[key];
+    if (typeof y === "number") points.push([m.examples as number, y]);
+    else if (points.length && Number.isFinite(points[points.length - 1][1])) points.push([m.examples as number, NaN]);
   }
   return points;
 }
