@@ -33,8 +33,8 @@ import { servePage } from "./src/serve.ts";
 import { evaluate, evaluateClassifier } from "./src/evaluate.ts";
 import { evalReport } from "./src/eval_report.ts";
 import { Classifier } from "./src/classifier.ts";
-import { checkResume, classifierTask, drawTask, resumedDataset, train, type TrainSummary } from "./src/train.ts";
-import { decayEnd, RunError, type RunSettings, TRAIN_DEFAULTS } from "./src/run_settings.ts";
+import { checkResume, classifierTask, drawTask, type ResumedRun, train, type TrainSummary } from "./src/train.ts";
+import { decayEnd, RunError, TRAIN_DEFAULTS } from "./src/run_settings.ts";
 import { BLAS_CANDIDATES, enableBlas } from "./src/tfjs_wasm_blas.ts";
 import { createEngine, type Engine, type EngineName, ENGINES, TFJS_ENGINE } from "./src/engine/engine.ts";
 import { Progress } from "./src/progress.ts";
@@ -124,10 +124,8 @@ const freezeList = (v: Values) => v.freeze?.split(",").map((w) => w.trim()).filt
  * Where a resumed run without --epochs or --minutes ends: the end of its decay where it has one, else epoch 100;
  * a run already there is a usage error that says to give --epochs (not a run that stops at once as if done).
  */
-async function resumedEnd(out: string): Promise<number> {
-  const ckpt = await loadCheckpoint(`${out}/checkpoint.safetensors`);
-  const s = ckpt.info.settings as RunSettings | undefined, epoch = ckpt.state?.epoch ?? 0;
-  const end = (s && decayEnd(s)) ?? 100;
+function resumedEnd(out: string, { settings, epoch }: ResumedRun): number {
+  const end = decayEnd(settings) ?? 100;
   if (epoch >= end) {
     throw new UsageError(
       `the run in ${out} is at epoch ${epoch}, at or past its end (epoch ${end}): give --epochs above ${epoch} to go on`,
@@ -157,12 +155,16 @@ async function initFrom(v: Values): Promise<{ from: string; checkpoint: Checkpoi
 }
 
 async function cmdTrain(pos: string[], v: Values): Promise<number> {
-  if (pos.length > 1 || (pos.length === 0 && !(v.resume && v.out !== undefined))) {
+  const given = userPath(v.out, "--out");
+  if (pos.length > 1 || (pos.length === 0 && !(v.resume && given !== undefined))) {
     throw new UsageError(
       `train takes one dataset (${[...DATASETS.keys()].join(", ")}), or --resume --out DIR to go on with a run's own`,
     );
   }
-  const dataset = pos[0] ?? await resumedDataset(userPath(v.out, "--out")!);
+  const settings = runSettings(v);
+  // a resume that names no data set goes on with the run's own: checked (before the data loads) where it is read
+  let resumed = pos.length === 0 ? await checkResume({ outDir: given!, ...settings }) : undefined;
+  const dataset = pos[0] ?? resumed!.dataset;
   datasetEntry(dataset);
   const request = configRequest(dataset, v);
   const minutes = v.minutes !== undefined ? num(v, "minutes", 0, { min: 0 }) : undefined;
@@ -171,11 +173,10 @@ async function cmdTrain(pos: string[], v: Values): Promise<number> {
     : minutes === undefined
     ? 100
     : undefined;
-  const settings = runSettings(v);
-  const out = userPath(v.out, "--out") ?? `runs/${dataset}-${presetName(request)}`;
+  const out = given ?? `runs/${dataset}-${presetName(request)}`;
   const init = await initFrom(v);
-  if (v.resume) await checkResume({ outDir: out, dataset, ...settings }); // before the data loads
-  if (v.resume && v.epochs === undefined && minutes === undefined) epochs = await resumedEnd(out);
+  if (v.resume) resumed ??= await checkResume({ outDir: out, dataset, ...settings }); // before the data loads
+  if (resumed && v.epochs === undefined && minutes === undefined) epochs = resumedEnd(out, resumed);
   // a new run from a trained model takes its architecture unless a preset is named (the flags still override)
   if (init && (init.checkpoint.kind === "classifier") === request.classify) request.base = init.checkpoint.config;
   const be = await backend(v);

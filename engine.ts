@@ -33,7 +33,7 @@ export type { LstmState } from "./src/lstm.ts";
 export { initWeights, type ParamSpec, paramSpecs, toImages } from "./src/draw.ts";
 export { type ClassifierOutput, classifierSpecs, softmaxCrossEntropy } from "./src/classifier.ts";
 export { type Batch, type ObjectiveGradients, type StepResult, type Trainable } from "./src/trainer.ts";
-export { checkResume, type Task, type Validation } from "./src/train.ts";
+export { checkResume, type ResumedRun, type Task, type Validation } from "./src/train.ts";
 export { type ResumeOptions, type RunSettings, scheduledLr } from "./src/run_settings.ts";
 export { type EvalOptions, meanStdErr } from "./src/evaluate.ts";
 export { resolveModel } from "./src/resolve.ts";

@@ -162,42 +162,42 @@ async function resumedCheckpoint(outDir: string): Promise<{ ckpt: Checkpoint; ck
   return { ckpt: await loadCheckpoint(ckptPath), ckptPath };
 }
 
-/**
- * The data set the run in `outDir` trains on (its checkpoint's record, else its config.json's), for a resume that
- * does not name it; a usage-level RunError where the run has no checkpoint or records none.
- *
- * @example
- * ```ts
- * import { resumedDataset } from "./train.ts";
- * await resumedDataset("runs/two-digit-mnist"); // "two-digit"
- * ```
- */
-export async function resumedDataset(outDir: string): Promise<string> {
-  const { ckpt } = await resumedCheckpoint(outDir);
-  let dataset = ckpt.info.dataset;
-  if (typeof dataset !== "string") {
-    dataset = await Deno.readTextFile(`${outDir}/config.json`).then((t) => JSON.parse(t).dataset, () => undefined);
-  }
-  if (typeof dataset !== "string") {
-    throw new RunError(`The run in ${outDir} does not record its data set: name it (train <dataset> --resume)`, true);
-  }
-  return dataset;
+/** What {@link checkResume} read of the run it checked. */
+export interface ResumedRun {
+  /** The data set it trains on. */
+  dataset: string;
+  /** The settings it trains with. */
+  settings: RunSettings;
+  /** The epoch its checkpoint is at. */
+  epoch: number;
 }
 
 /**
  * What train() checks first on resume, for a caller that would load data before calling it (the CLI): refuses
  * with a usage-level RunError to resume the run in `o.outDir` on another data set or with another batch, clip or
- * seed, and with a RunError where `o.outDir` holds no checkpoint to resume.
+ * seed, and with a RunError where `o.outDir` holds no checkpoint to resume. Without `o.dataset`, the run's own (its
+ * checkpoint's record, else its config.json's; a usage-level RunError where it records none). Returns what it read.
  *
  * @example
  * ```ts
  * import { checkResume } from "./train.ts";
  * await checkResume({ outDir: "runs/mine", dataset: "mnist", batch: 50 }); // throws if runs/mine trains at 100
+ * const { dataset } = await checkResume({ outDir: "runs/two-digit-mnist" }); // "two-digit"
  * ```
  */
-export async function checkResume(o: ResumeOptions): Promise<void> {
+export async function checkResume(o: Omit<ResumeOptions, "dataset"> & { dataset?: string }): Promise<ResumedRun> {
   const { ckpt } = await resumedCheckpoint(o.outDir);
-  checkResumed(o, ckpt.info.dataset, savedSettings(ckpt, o));
+  let recorded = ckpt.info.dataset;
+  if (typeof recorded !== "string") {
+    recorded = await Deno.readTextFile(`${o.outDir}/config.json`).then((t) => JSON.parse(t).dataset, () => undefined);
+  }
+  const dataset = o.dataset ?? recorded;
+  if (typeof dataset !== "string") {
+    throw new RunError(`The run in ${o.outDir} does not record its data set: name it (train <dataset> --resume)`, true);
+  }
+  const settings = savedSettings(ckpt, { ...o, dataset });
+  checkResumed({ ...o, dataset }, recorded, settings);
+  return { dataset, settings, epoch: ckpt.state?.epoch ?? 0 };
 }
 
 /**
