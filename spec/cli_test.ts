@@ -534,6 +534,63 @@ Deno.test("cli: --init-from starts a new run from a trained model's weights, --f
   await Deno.remove(out, { recursive: true });
 });
 
+Deno.test("cli: ship_model stores a run's averages in half precision, the card's figures the stored weights'", async () => {
+  const runs = await Deno.makeTempDir(), models = await Deno.makeTempDir();
+  const env = { DRAW_MODELS_DIR: models };
+  const t = await cli(["train", "mnist", ...TINY, "--epochs", "1", "--average", "0.9", "--out", `${runs}/a`]);
+  equal(t.code, 0, t.stderr);
+  const ship = (name: string, more: string[] = []) =>
+    scriptCommand("tools/ship_model.ts", [`${runs}/a`, name, "--command", "train …", ...more], env).output();
+  for (const [name, more] of [["half", []], ["full", ["--precision", "f32"]]] as const) {
+    const r = await ship(name, [...more]);
+    equal(r.code, 0, new TextDecoder().decode(r.stderr));
+  }
+  const run = await loadCheckpoint(`${runs}/a/checkpoint.safetensors`);
+  const file = (name: string) => `${models}/${name}/checkpoint.safetensors`;
+  const header = (bytes: Uint8Array) =>
+    JSON.parse(
+      new TextDecoder().decode(bytes.subarray(8, 8 + Number(new DataView(bytes.buffer).getBigUint64(0, true)))),
+    );
+  const [half, full] = [await Deno.readFile(file("half")), await Deno.readFile(file("full"))];
+  const dtypes = new Set(
+    Object.entries(header(half)).filter(([k]) => k !== "__metadata__").map(([, v]) => (v as { dtype: string }).dtype),
+  );
+  deepEqual([...dtypes], ["F16"]);
+  const buffer = (bytes: Uint8Array) => bytes.length - 8 - Number(new DataView(bytes.buffer).getBigUint64(0, true));
+  equal(2 * buffer(half), buffer(full), "two bytes a value, not four");
+  // what loads is the run's averages, rounded to half precision; the float32 ship holds them exactly
+  const [h, f] = [await loadCheckpoint(file("half")), await loadCheckpoint(file("full"))];
+  for (const [k, w] of run.average!) {
+    deepEqual(Array.from(f.weights.get(k)!.data), Array.from(w.data), k);
+    deepEqual(Array.from(h.weights.get(k)!.data), Array.from(w.data, (x) => Math.f16round(x)), k);
+  }
+  deepEqual(h.state, f.state, "the run's position, to go on from");
+  // the card's test figure is what eval gives the stored weights
+  const e = await cli(["eval", "half", "--json"], env);
+  equal(e.code, 0, e.stderr);
+  const card = (await Deno.readTextFile(`${models}/half/README.md`)).replace(/\s+/g, " ");
+  match(card, new RegExp(`test NLL ≤ \\*\\*${JSON.parse(e.stdout).elbo_bound_nats.toFixed(2)} nats\\*\\*`));
+  match(
+    card,
+    /stored in half precision \(IEEE binary16[^)]*\), and the figures above are the stored weights'; before rounding they gave [0-9.]+ nats, rounding [−+][0-9.]+ ± [0-9.]+ nats image by image/,
+  );
+  ok(!/half precision/.test(await Deno.readTextFile(`${models}/full/README.md`)), "a float32 card does not say so");
+  // before rounding: the float32 ship's figure; what rounding cost: the two paired, as eval --against gives it
+  const paired = JSON.parse((await cli(["eval", "half", "--against", "full", "--json"], env)).stdout);
+  const d = paired.against.elbo_diff;
+  match(
+    card,
+    new RegExp(
+      `before rounding they gave ${paired.against.elbo_bound_nats.toFixed(4)} nats, rounding ` +
+        `${d < 0 ? "−" : "\\+"}${Math.abs(d).toFixed(4)} ±`,
+    ),
+  );
+  const bad = await ship("x", ["--precision", "f8"]);
+  equal(bad.code, 2);
+  match(new TextDecoder().decode(bad.stderr), /^usage: tools\/ship_model.ts/);
+  for (const d of [runs, models]) await Deno.remove(d, { recursive: true });
+});
+
 Deno.test("cli: a fine-tuned model ships as its changes over its base, and eval, sample and serve use it by name", async () => {
   const runs = await Deno.makeTempDir(), models = await Deno.makeTempDir();
   const env = { DRAW_MODELS_DIR: models };

@@ -1,6 +1,12 @@
 // deno-lint-ignore no-import-prefix -- tests only: kept out of deno.json, whose every entry a first run installs
 import fc from "npm:fast-check@3.23.2";
-import { decodeSafetensors, encodeSafetensors, MAX_HEADER_BYTES, type NamedTensor } from "../src/safetensors.ts";
+import {
+  decodeSafetensors,
+  encodeSafetensors,
+  MAX_HEADER_BYTES,
+  type NamedTensor,
+  toHalf,
+} from "../src/safetensors.ts";
 import { deepEqual, equal, throws } from "./_assert.ts";
 
 const f = Math.fround;
@@ -48,6 +54,48 @@ Deno.test("encodeSafetensors() and decodeSafetensors() round-trip any float32 te
   );
 });
 
+/** A file of one F16 tensor `w` holding the given binary16 bit patterns, after a 2-byte tensor `a` (unaligned). */
+function halfFile(bits: number[]): Uint8Array {
+  const file = rawFile({
+    a: { dtype: "F16", shape: [1], data_offsets: [0, 2] },
+    w: { dtype: "F16", shape: [bits.length], data_offsets: [2, 2 + 2 * bits.length] },
+  }, 2 + 2 * bits.length);
+  const view = new DataView(file.buffer, file.length - 2 * bits.length);
+  bits.forEach((b, k) => view.setUint16(2 * k, b, true));
+  return file;
+}
+
+Deno.test("decodeSafetensors() reads F16 tensors, by hand: sign, exponent, fraction, subnormals", () => {
+  // 0x3C00 = +1 · 2^0; 0xC000 = −1 · 2^1; 0x7BFF = (2 − 2^−10) · 2^15 = 65504, the largest;
+  // 0x3555 = (1 + 341/1024) · 2^−2 = 0.333251953125; 0x0001 = 2^−24, the smallest subnormal; 0x8000 = −0
+  const w = decodeSafetensors(halfFile([0x3c00, 0xc000, 0x7bff, 0x3555, 0x0001, 0x8000]), "half").tensors.get("w")!;
+  deepEqual(Array.from(w.data), [1, -2, 65504, 0.333251953125, 2 ** -24, -0]);
+});
+
+Deno.test("encodeSafetensors(…, 'F16') stores each value rounded to nearest half, half the bytes, and refuses what half cannot hold", () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.float({ min: f(-65504), max: f(65504), noNaN: true }), { minLength: 1, maxLength: 40 }),
+      (values) => {
+        const data = Float32Array.from(values);
+        const tensors = new Map([["w", { shape: [data.length], data }]]);
+        const half = encodeSafetensors(tensors, { step: "1" }, "F16");
+        const back = decodeSafetensors(half, "h");
+        deepEqual(back.metadata, { step: "1" });
+        deepEqual(Array.from(back.tensors.get("w")!.data), values.map((v) => Math.f16round(v)));
+        equal(encodeSafetensors(tensors, { step: "1" }).length - half.length, 2 * data.length, "two bytes a value");
+      },
+    ),
+    { seed: 11, numRuns: 100 },
+  );
+  // ties to even: 1 + 2^−11 lies halfway between 1 and 1 + 2^−10, and goes to 1
+  deepEqual(Array.from(toHalf(Float32Array.of(1 + 2 ** -11, 65519, 2 ** -26), "t")), [1, 65504, 0]);
+  throws(
+    () => encodeSafetensors(new Map([["big", { shape: [2], data: Float32Array.of(1, 70000) }]]), {}, "F16"),
+    /Cannot store big in half precision as big\[1\] is 70000, beyond its ±65504: store it as F32/,
+  );
+});
+
 Deno.test("decodeSafetensors() refuses hostile or damaged files before allocating", () => {
   const good = encodeSafetensors(new Map([["w", { shape: [2, 2], data: new Float32Array(4) }]]));
   throws(() => decodeSafetensors(good.subarray(0, 5), "tiny"), /shorter than the 8-byte header length/);
@@ -65,8 +113,12 @@ Deno.test("decodeSafetensors() refuses hostile or damaged files before allocatin
     /unknown dtype Q4/,
   );
   throws(
-    () => decodeSafetensors(rawFile({ w: { dtype: "F16", shape: [2], data_offsets: [0, 4] } }, 4), "f16"),
-    /is F16; draw.ts reads F32 tensors only/,
+    () => decodeSafetensors(rawFile({ w: { dtype: "BF16", shape: [2], data_offsets: [0, 4] } }, 4), "bf16"),
+    /is BF16; draw.ts reads F32 and F16 tensors only/,
+  );
+  throws(
+    () => decodeSafetensors(rawFile({ w: { dtype: "F16", shape: [3], data_offsets: [0, 4] } }, 4), "f16"),
+    /has 4 bytes for shape \[3\] of F16/,
   );
   throws(
     () => decodeSafetensors(rawFile({ w: { dtype: "F32", shape: [2], data_offsets: [4, 1e15] } }, 8), "off"),

@@ -119,7 +119,8 @@ async function tensorData(t: tf.Tensor): Promise<NamedTensor> {
 
 /**
  * Writes a checkpoint atomically. Refuses, leaving any earlier file intact, if a weight is not
- * finite.
+ * finite. `dtype` F16 stores every tensor in half precision (a shipped model's weights: half the
+ * bytes), refusing a value beyond its range.
  */
 export async function saveCheckpoint(
   path: string,
@@ -127,6 +128,7 @@ export async function saveCheckpoint(
   trainer?: Trainer,
   state?: TrainState,
   info: Record<string, unknown> = {},
+  dtype: "F32" | "F16" = "F32",
 ): Promise<void> {
   const tensors = await modelTensors(model);
   if (trainer) {
@@ -142,7 +144,7 @@ export async function saveCheckpoint(
   }
   const metadata = checkpointMetadata(model, state, info);
   if (trainer) metadata.adam = JSON.stringify(trainer.options);
-  await writeAtomic(path, encodeSafetensors(tensors, metadata));
+  await writeAtomic(path, encodeSafetensors(tensors, metadata, dtype));
 }
 
 /** A tensor's values, refusing (RangeError) one that is not finite: a checkpoint is never written with a NaN. */

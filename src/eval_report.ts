@@ -114,7 +114,7 @@ export function evalReport(
   return lines.join("\n");
 }
 
-/** A difference with its sign, to two places. */
-export function signed(x: number): string {
-  return `${x < 0 ? "−" : "+"}${Math.abs(x).toFixed(2)}`;
+/** A difference with its sign, to `digits` places (two unless given). */
+export function signed(x: number, digits = 2): string {
+  return `${x < 0 ? "−" : "+"}${Math.abs(x).toFixed(digits)}`;
 }

@@ -2,7 +2,8 @@
  * The safetensors format (https://github.com/huggingface/safetensors): an 8-byte little-endian
  * header length N, N bytes of JSON mapping each tensor name to {dtype, shape, data_offsets}
  * (offsets relative to the byte buffer after the header) plus an optional "__metadata__" map of
- * strings, then the byte buffer. draw.ts writes float32 tensors only and reads F32 only.
+ * strings, then the byte buffer. draw.ts reads F32 and F16 tensors (F16 widened to float32 as it reads) and
+ * writes either: float32 by default, half precision (IEEE binary16) where asked, as shipped models are.
  *
  * Reading distrusts the file: the header length is checked against the file size and a cap before
  * anything is allocated, every offset must lie inside the buffer, and tensors may not overlap.
@@ -50,8 +51,27 @@ const DTYPE_BYTES: Record<string, number> = {
   U64: 8,
 };
 
+/** How tensors are stored: float32, or half precision (IEEE binary16, the shipped models' weights). */
+export type Dtype = "F32" | "F16";
+
 /**
- * Serialises tensors (in the given order) and string metadata.
+ * `data` rounded to half precision (to nearest, ties to even); refuses (RangeError) a finite value
+ * that half precision cannot hold (beyond ±65504), naming `name`.
+ */
+export function toHalf(data: Float32Array, name: string): Float16Array {
+  const half = Float16Array.from(data);
+  const bad = half.findIndex((h, k) => !Number.isFinite(h) && Number.isFinite(data[k]));
+  if (bad >= 0) {
+    throw new RangeError(
+      `Cannot store ${name} in half precision as ${name}[${bad}] is ${data[bad]}, beyond its ±65504: store it as F32`,
+    );
+  }
+  return half;
+}
+
+/**
+ * Serialises tensors (in the given order) and string metadata, every tensor as `dtype` (default
+ * F32; F16 rounds each value to nearest, refusing one beyond half precision's range).
  *
  * @example
  * ```ts
@@ -63,17 +83,21 @@ const DTYPE_BYTES: Record<string, number> = {
 export function encodeSafetensors(
   tensors: Map<string, NamedTensor>,
   metadata: Record<string, string> = {},
+  dtype: Dtype = "F32",
 ): Uint8Array {
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length) header["__metadata__"] = metadata;
   let offset = 0;
+  const stored: (Float32Array | Float16Array)[] = [];
   for (const [name, t] of tensors) {
     const size = t.shape.reduce((a, b) => a * b, 1);
     if (size !== t.data.length) {
       throw new TypeError(`Cannot save ${name} as its shape [${t.shape}] holds ${size} values, not ${t.data.length}`);
     }
-    header[name] = { dtype: "F32", shape: t.shape, data_offsets: [offset, offset + 4 * size] };
-    offset += 4 * size;
+    const data = dtype === "F16" ? toHalf(t.data, name) : t.data;
+    header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + data.byteLength] };
+    offset += data.byteLength;
+    stored.push(data);
   }
   let json = JSON.stringify(header);
   json += " ".repeat((8 - ((8 + new TextEncoder().encode(json).length) % 8)) % 8); // align the buffer to 8
@@ -82,17 +106,17 @@ export function encodeSafetensors(
   new DataView(out.buffer).setBigUint64(0, BigInt(head.length), true);
   out.set(head, 8);
   let at = 8 + head.length;
-  for (const t of tensors.values()) {
-    // Little-endian float32, as the format requires (and as every platform Deno runs on stores it).
-    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
-    at += t.data.byteLength;
+  for (const data of stored) {
+    // Little-endian, as the format requires (and as every platform Deno runs on stores it).
+    out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), at);
+    at += data.byteLength;
   }
   return out;
 }
 
 /**
  * Parses safetensors bytes, validating the header before allocating anything. `what` names the
- * file in errors. Only F32 tensors are accepted.
+ * file in errors. F32 and F16 tensors are accepted, F16 widened to float32 (exactly).
  */
 export function decodeSafetensors(bytes: Uint8Array, what: string): Safetensors {
   const bad = (why: string) =>
@@ -116,7 +140,7 @@ export function decodeSafetensors(bytes: Uint8Array, what: string): Safetensors 
   const bufferStart = 8 + headerLength;
   const bufferLength = bytes.length - bufferStart;
   const metadata: Record<string, string> = {};
-  const entries: [string, { shape: number[]; begin: number; end: number }][] = [];
+  const entries: [string, { shape: number[]; begin: number; end: number; dtype: Dtype }][] = [];
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
     if (name === "__metadata__") {
       if (typeof raw !== "object" || raw === null) throw bad("its __metadata__ is not an object");
@@ -131,7 +155,10 @@ export function decodeSafetensors(bytes: Uint8Array, what: string): Safetensors 
     if (typeof e.dtype !== "string" || !(e.dtype in DTYPE_BYTES)) {
       throw bad(`tensor ${name} has unknown dtype ${String(e.dtype)}`);
     }
-    if (e.dtype !== "F32") throw bad(`tensor ${name} is ${e.dtype}; draw.ts reads F32 tensors only`);
+    if (e.dtype !== "F32" && e.dtype !== "F16") {
+      throw bad(`tensor ${name} is ${e.dtype}; draw.ts reads F32 and F16 tensors only`);
+    }
+    const dtype: Dtype = e.dtype;
     if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
       throw bad(`tensor ${name} has an invalid shape ${JSON.stringify(e.shape)}`);
     }
@@ -144,17 +171,19 @@ export function decodeSafetensors(bytes: Uint8Array, what: string): Safetensors 
       throw bad(`tensor ${name} spans bytes ${begin}–${end}, outside the ${bufferLength}-byte buffer`);
     }
     const size = (e.shape as number[]).reduce((a, b) => a * b, 1);
-    if (end - begin !== size * 4) throw bad(`tensor ${name} has ${end - begin} bytes for shape [${e.shape}] of F32`);
-    entries.push([name, { shape: e.shape as number[], begin, end }]);
+    if (end - begin !== size * DTYPE_BYTES[dtype]) {
+      throw bad(`tensor ${name} has ${end - begin} bytes for shape [${e.shape}] of ${dtype}`);
+    }
+    entries.push([name, { shape: e.shape as number[], begin, end, dtype }]);
   }
   const sorted = [...entries].sort((a, b) => a[1].begin - b[1].begin);
   for (let k = 1; k < sorted.length; k++) {
     if (sorted[k][1].begin < sorted[k - 1][1].end) throw bad(`tensors ${sorted[k - 1][0]} and ${sorted[k][0]} overlap`);
   }
   const tensors = new Map<string, NamedTensor>();
-  for (const [name, { shape, begin, end }] of entries) {
-    const data = new Float32Array((end - begin) / 4);
-    new Uint8Array(data.buffer).set(bytes.subarray(bufferStart + begin, bufferStart + end));
+  for (const [name, { shape, begin, end, dtype }] of entries) {
+    const raw = bytes.slice(bufferStart + begin, bufferStart + end); // a copy, aligned
+    const data = dtype === "F16" ? Float32Array.from(new Float16Array(raw.buffer)) : new Float32Array(raw.buffer);
     tensors.set(name, { shape, data });
   }
   return { tensors, metadata };
