@@ -261,6 +261,8 @@ Deno.test("cli: the tiny preset trains and samples on colour CIFAR-10, both SVHN
       ok((await Deno.stat(`${out}/${f}`)).size > 0, f);
     }
     if (dataset === "two-digit") {
+      // Section 4.3's pairs "chosen at random and placed at random locations": new ones for every batch
+      match(t.stderr, /two-digit images generated from .* \(training pairs drawn afresh for every batch\)/);
       // a resume that names no data set goes on with the run's own (not mnist, the first)
       const r = await cli(["train", "--resume", "--out", out, "--epochs", "2", "--backend", "cpu"]);
       equal(r.code, 0, r.stderr);
