@@ -587,6 +587,15 @@ Deno.test("cli: ship_model stores a run's averages in half precision, the card's
         `${d < 0 ? "−" : "\\+"}${Math.abs(d).toFixed(4)} ±`,
     ),
   );
+  // a copy of the half-precision model goes on training (a fresh optimizer at its examples), as the card says
+  await Deno.mkdir(`${runs}/more`);
+  for (const f of ["checkpoint.safetensors", "config.json"]) {
+    await Deno.copyFile(`${models}/half/${f}`, `${runs}/more/${f}`);
+  }
+  const more = await cli(["train", "--resume", "--out", `${runs}/more`, "--epochs", "2", "--backend", "cpu"]);
+  equal(more.code, 0, more.stderr);
+  const went = await loadCheckpoint(`${runs}/more/checkpoint.safetensors`);
+  deepEqual([went.state!.examples, went.state!.adamStart], [2 * h.state!.examples, h.state!.iteration]);
   const bad = await ship("x", ["--precision", "f8"]);
   equal(bad.code, 2);
   match(new TextDecoder().decode(bad.stderr), /^usage: tools\/ship_model.ts/);
