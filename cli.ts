@@ -10,7 +10,7 @@ import { checkPass, type ClassifierConfig, type DrawConfig, presetName, resolveC
 import { BackendError, type BackendName, BACKENDS, selectBackend } from "./src/backend.ts";
 import { DATASETS } from "./src/data/registry.ts";
 import { classifierSpecs, paramSpecs } from "./src/params.ts";
-import { datasetEntry, resolveModel, UsageError, userPath } from "./src/resolve.ts";
+import { checkNotShipped, datasetEntry, resolveModel, UsageError, userPath } from "./src/resolve.ts";
 import {
   checkFlags,
   COMMAND_FLAGS,
@@ -156,6 +156,7 @@ async function initFrom(v: Values): Promise<{ from: string; checkpoint: Checkpoi
 
 async function cmdTrain(pos: string[], v: Values): Promise<number> {
   const given = userPath(v.out, "--out");
+  if (given !== undefined) checkNotShipped(given);
   if (pos.length > 1 || (pos.length === 0 && !(v.resume && given !== undefined))) {
     throw new UsageError(
       `train takes one dataset (${[...DATASETS.keys()].join(", ")}), or --resume --out DIR to go on with a run's own`,
@@ -174,6 +175,7 @@ async function cmdTrain(pos: string[], v: Values): Promise<number> {
     ? 100
     : undefined;
   const out = given ?? `runs/${dataset}-${presetName(request)}`;
+  checkNotShipped(out);
   const init = await initFrom(v);
   if (v.resume) resumed ??= await checkResume({ outDir: out, dataset, ...settings }); // before the data loads
   if (resumed && v.epochs === undefined && minutes === undefined) epochs = resumedEnd(out, resumed);

@@ -587,6 +587,13 @@ Deno.test("cli: ship_model stores a run's averages in half precision, the card's
         `${d < 0 ? "−" : "\\+"}${Math.abs(d).toFixed(4)} ±`,
     ),
   );
+  // the model itself is not trained on: a resume would write Adam's state over the shipped file
+  for (const out of [`${models}/half`, `${models}/half/../new`, models]) {
+    const r = await cli(["train", "--resume", "--out", out, "--epochs", "2", "--backend", "cpu"], env);
+    equal(r.code, 2, r.stderr);
+    match(r.stderr, /^error: --out .* is (inside )?the shipped models' folder .*: a run there would rewrite them; /);
+  }
+  deepEqual(await Deno.readFile(file("half")), half, "the shipped file is as it was");
   // a copy of the half-precision model goes on training (a fresh optimizer at its examples), as the card says
   await Deno.mkdir(`${runs}/more`);
   for (const f of ["checkpoint.safetensors", "config.json"]) {

@@ -9,7 +9,8 @@
  */
 import { DataError, isFile } from "./data/files.ts";
 import { type DatasetEntry, DATASETS } from "./data/registry.ts";
-import { shippedModel, shippedModels } from "./models.ts";
+import { modelsDir, shippedModel, shippedModels } from "./models.ts";
+import { basename, dirname, relative, resolve } from "node:path";
 import { loadCheckpoint, type Model, modelFromCheckpoint, type ModelLoadOptions } from "./checkpoint.ts";
 
 /** A usage error: the command line asks for something that cannot be (the CLI exits 2 with it). */
@@ -35,6 +36,38 @@ export function userPath(value: string | undefined, flag: string): string | unde
     throw new UsageError(`${flag} must be a path without NUL bytes or line breaks: got ${JSON.stringify(value)}`);
   }
   return value;
+}
+
+/** `path` made absolute with its links resolved as far as it exists (what is not there yet, as written). */
+function realPath(path: string): string {
+  let head = resolve(path), tail = "";
+  while (true) {
+    try {
+      return Deno.realPathSync(head) + tail;
+    } catch {
+      if (head === dirname(head)) return resolve(path); // nothing of it exists
+      tail = `/${basename(head)}${tail}`;
+      head = dirname(head);
+    }
+  }
+}
+
+/**
+ * Refuses (UsageError) a run directory inside the shipped models' folder (models/, or $DRAW_MODELS_DIR): a run
+ * there would rewrite a shipped model's files (a resume writes the optimizer's state into its checkpoint). A copy
+ * trains instead, as the cards say.
+ */
+export function checkNotShipped(out: string, flag = "--out"): void {
+  const models = realPath(modelsDir()), inside = relative(models, realPath(out));
+  if (inside.startsWith("..") || inside.startsWith("/")) return;
+  const shown = relative(Deno.cwd(), models).startsWith("..") ? models : relative(Deno.cwd(), models) || ".";
+  const name = inside.split("/")[0];
+  throw new UsageError(
+    `${flag} ${out} is ${name ? "inside " : ""}the shipped models' folder ${shown}: a run there would rewrite them; ` +
+      (name
+        ? `train a copy (cp -r ${shown}/${name} runs/${name}-more, then train --resume --out runs/${name}-more)`
+        : "give a run directory elsewhere (e.g. --out runs/mine)"),
+  );
 }
 
 /**

@@ -210,7 +210,7 @@ training line.${rounding} ${
   changes ||
   `A copy of this folder goes on training from here with a fresh optimizer, at the model's examples and epoch
 (\`cp -r models/${name} runs/${name}-more && deno run -A cli.ts train ${dataset} --resume --out runs/${name}-more
---lr 3e-4\`: a warm restart; resuming in models/${name} itself would rewrite the shipped files).`
+--lr 3e-4\`: a warm restart; train refuses a run directory inside models/, which would rewrite the shipped files).`
 }
 `;
 await Deno.writeTextFile(`${out}/README.md`, card);
