@@ -3,18 +3,18 @@
  * every tenth training line) and README.md, the model's card: data, command, training time, examples seen, the
  * test figure (measured here on the whole test split), the date.
  *
- * The checkpoint holds the weights alone in half precision (IEEE binary16: a sixth of a run's checkpoint, the
- * repository allowing 80 MB of model files, history included; `--precision f32` keeps float32), with the run's
- * position. The card's figures are the stored weights', beside what rounding them cost, image by image: a copy of the folder goes on with `train … --resume --out
- * <copy>`, with a fresh optimizer. Where the run kept a moving average of its weights (`train --average`), the
- * averages are the shipped weights, and the card gives the raw weights' figure beside theirs.
+ * The checkpoint holds the weights alone in half precision (IEEE binary16: an eighth of a run's checkpoint,
+ * which holds Adam's moments and the averages too, in float32; the repository allows 80 MB of model files,
+ * history included; `--precision f32` keeps float32), with the run's position: a copy of the folder goes on
+ * with `train … --resume --out <copy>`, with a fresh optimizer. The card's figures are the stored weights',
+ * beside what rounding cost them, image by image. Where the run kept a moving average of its weights (`train
+ * --average`), the averages are the shipped weights, and the card gives the raw weights' figure beside theirs.
  *
  * With --base <model> (a run started with `train --init-from <model>`, that model shipped in models/) the
  * checkpoint holds only what fine-tuning changed: the weights that differ from the base's, or their changed
  * rows where the run froze the others (`--freeze`), the rest read from models/<model> when it loads. A
- * model that another holds its changes over is refused as <name>: that model pins its file.
- *
- * (the --base changes stay float32: rounding would change every weight.)
+ * model that another holds its changes over is refused as <name>: that model pins its file. Such changes stay
+ * float32: rounding would change every weight.
  *
  * Run: deno run -A tools/ship_model.ts <run-dir> <name> --command "<the train command>" [--samples K] [--base <model>]
  *   [--precision f16|f32]
@@ -103,13 +103,12 @@ if (precision === "f16") {
   assignWeights(model, rounded);
   const d = pairedDifference(await perImage(), before);
   const mean = before.reduce((a, b) => a + b, 0) / before.length;
-  rounding = model.kind === "draw"
-    ? ` The weights are stored in half precision (IEEE binary16, F16 in safetensors: half the bytes of float32),
-and the figures above are the stored weights'; before rounding they gave ${mean.toFixed(4)} nats, rounding
-${signed(d.mean, 4)} ± ${d.se.toFixed(4)} nats image by image.`
-    : ` The weights are stored in half precision (IEEE binary16, F16 in safetensors: half the bytes of float32),
-and the figures above are the stored weights'; before rounding they gave ${(100 * mean).toFixed(2)}% error, rounding
-${signed(100 * d.mean)} ± ${(100 * d.se).toFixed(2)} points image by image.`;
+  rounding = " The weights are stored in half precision (IEEE binary16, F16 in safetensors: half the bytes of " +
+    "float32), and the figures above are the stored weights'; before rounding they gave " +
+    (model.kind === "draw"
+      ? `${mean.toFixed(4)} nats, rounding ${signed(d.mean, 4)} ± ${d.se.toFixed(4)} nats image by image.`
+      : `${(100 * mean).toFixed(2)}% error, rounding ${signed(100 * d.mean)} ± ${(100 * d.se).toFixed(2)} points ` +
+        "image by image.");
 }
 let figure: string;
 if (model.kind === "draw") {
