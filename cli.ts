@@ -175,7 +175,7 @@ async function cmdTrain(pos: string[], v: Values): Promise<number> {
     ? 100
     : undefined;
   const out = given ?? `runs/${dataset}-${presetName(request)}`;
-  checkNotShipped(out);
+  if (given === undefined) checkNotShipped(out); // a given one was checked above
   const init = await initFrom(v);
   if (v.resume) resumed ??= await checkResume({ outDir: out, dataset, ...settings }); // before the data loads
   if (resumed && v.epochs === undefined && minutes === undefined) epochs = resumedEnd(out, resumed);
