@@ -189,12 +189,9 @@ function* metricLines(metrics: string): Generator<Record<string, number | string
 
 /** A run's curves from its metrics.jsonl text: training cost and validation cost (a classifier's: cross-entropy). */
 function runCurves(metrics: string): { train: [number, number][]; valid: [number, number][] } {
-  return {
-    train: [...metricLines(metrics)].filter((m) => m.kind === "train").map((
-      m,
-    ) => [m.examples as number, m.loss as number]),
-    valid: validationPoints(metrics),
-  };
+  const train: [number, number][] = [];
+  for (const m of metricLines(metrics)) if (m.kind === "train") train.push([m.examples as number, m.loss as number]);
+  return { train, valid: validationPoints(metrics) };
 }
 
 /**
