@@ -2,6 +2,7 @@ import { TINY } from "../src/config.ts";
 import { loadBinarizedMnist } from "../src/data/mnist.ts";
 import { selectBackend } from "../src/backend.ts";
 import { checkResume, drawTask, train, type TrainOptions } from "../src/train.ts";
+import { thinMetrics } from "../src/run_log.ts";
 import { decayEnd, epochOrder, RUN_SEEDS, RunError, scheduledLr, TRAIN_DEFAULTS } from "../src/run_settings.ts";
 import { type Dataset, imageBytes } from "../src/data/dataset.ts";
 import { Rng } from "../src/random.ts";
@@ -284,4 +285,21 @@ Deno.test("train() --init-from a run that averages starts from its averages (the
   const started = await loadCheckpoint(`${b}/checkpoint.safetensors`);
   for (const [name, w] of from.average!) deepEqual(started.weights.get(name)!.data, w.data, name);
   for (const d of [a, b]) await Deno.remove(d, { recursive: true });
+});
+
+Deno.test("thinMetrics() keeps every other line and one training line per span of examples, the same when thinned again", () => {
+  const train = (examples: number) => JSON.stringify({ kind: "train", step: examples / 100, examples, loss: 90 });
+  const valid = (examples: number) => JSON.stringify({ kind: "valid", step: examples / 100, examples, elbo: 88 });
+  const lines = [train(1_500), train(3_000), train(12_000), valid(20_000), train(21_000), train(29_900), train(30_000)];
+  const once = thinMetrics(lines.join("\n") + "\n", 10_000);
+  equal(once, [train(1_500), train(12_000), valid(20_000), train(21_000), train(30_000)].join("\n") + "\n");
+  equal(thinMetrics(once, 10_000), once); // a shipped model's file thinned again on the next ship loses nothing more
+  // a run resumed after its metrics went on: the spans follow the examples, not the order of the lines
+  equal(
+    thinMetrics([train(12_000), train(1_500), train(2_000)].join("\n") + "\n", 10_000),
+    [
+      train(12_000),
+      train(1_500),
+    ].join("\n") + "\n",
+  );
 });

@@ -28,6 +28,24 @@ export async function trimMetrics(outDir: string, step: number): Promise<void> {
   await writeAtomic(path, new TextEncoder().encode(keep.map((l) => l + "\n").join("")));
 }
 
+/**
+ * metrics.jsonl made smaller to ship: every validation and checkpoint line, and of the training lines the first in
+ * each span of `every` examples. The spans follow the examples, so a file thinned once is kept as it is when thinned
+ * again (a shipped model that trains on and ships anew keeps its older history as it was).
+ */
+export function thinMetrics(text: string, every: number): string {
+  let span = NaN;
+  const keep = text.split("\n").filter((line) => {
+    if (line.trim() === "") return false;
+    if (!line.startsWith('{"kind":"train"')) return true;
+    const s = Math.floor(JSON.parse(line).examples / every);
+    if (s === span) return false;
+    span = s;
+    return true;
+  });
+  return keep.map((l) => l + "\n").join("");
+}
+
 /** The time of this session: elapsed seconds, the budget, and what is kept for the end. */
 export class Budget {
   private readonly start = performance.now();

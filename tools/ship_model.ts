@@ -1,6 +1,6 @@
 /**
  * Ships a run as a model in models/<name>/: its checkpoint, config.json, metrics.jsonl (every validation and
- * every tenth training line) and README.md, the model's card: data, command, training time, examples seen, the
+ * one training line per 50,000 examples) and README.md, the model's card: data, command, training time, examples seen, the
  * test figure (measured here on the whole test split), the date.
  *
  * The checkpoint holds the weights alone in half precision (IEEE binary16: an eighth of a run's checkpoint,
@@ -42,6 +42,7 @@ import { createEngine } from "../src/engine/engine.ts";
 import { type EvalResult, evaluate, evaluateClassifier, pairedDifference } from "../src/evaluate.ts";
 import { signed } from "../src/eval_report.ts";
 import { clock } from "../src/progress.ts";
+import { thinMetrics } from "../src/run_log.ts";
 import type { RunSettings } from "../src/run_settings.ts";
 
 const { positionals: [run, name], values } = parseArgs({
@@ -180,11 +181,7 @@ if (base === undefined) {
     precision === "f16" ? "F16" : "F32",
   );
 }
-let train = 0;
-const lines = (await Deno.readTextFile(`${run}/metrics.jsonl`)).split("\n").filter((line) =>
-  line && (!line.startsWith('{"kind":"train"') || train++ % 10 === 0)
-);
-await Deno.writeTextFile(`${out}/metrics.jsonl`, lines.join("\n") + "\n");
+await Deno.writeTextFile(`${out}/metrics.jsonl`, thinMetrics(await Deno.readTextFile(`${run}/metrics.jsonl`), 50_000));
 const initFrom = (ckpt.info.settings as RunSettings | undefined)?.initFrom;
 const card = `# ${name}
 
@@ -209,8 +206,8 @@ ${
 
 Use it by name: \`deno run -A cli.ts sample ${name}\`, \`eval ${name}\`, \`serve ${name}\`, or \`loadModel("${name}")\`.
 The checkpoint holds the weights alone${averaged ? " (the run's moving averages)" : ""} and where the run stood (the
-optimizer's state is left out to keep the repository small); metrics.jsonl every validation with every tenth
-training line.${rounding} ${
+optimizer's state is left out to keep the repository small); metrics.jsonl every validation with one
+training line per 50,000 examples.${rounding} ${
   changes ||
   `A copy of this folder goes on training from here with a fresh optimizer, at the model's examples and epoch
 (\`cp -r models/${name} runs/${name}-more && deno run -A cli.ts train ${dataset} --resume --out runs/${name}-more
