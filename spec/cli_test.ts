@@ -541,6 +541,10 @@ Deno.test("cli: ship_model stores a run's averages in half precision, the card's
   const env = { DRAW_MODELS_DIR: models };
   const t = await cli(["train", "mnist", ...TINY, "--epochs", "1", "--average", "0.9", "--out", `${runs}/a`]);
   equal(t.code, 0, t.stderr);
+  // training lines as a longer run prints them, several within 50,000 examples: they ship thinned out
+  const train = (step: number) => JSON.stringify({ kind: "train", step, examples: 16 * step, loss: 500 });
+  const log = await Deno.readTextFile(`${runs}/a/metrics.jsonl`);
+  await Deno.writeTextFile(`${runs}/a/metrics.jsonl`, `${train(1)}\n${train(2)}\n${log}`);
   const ship = (name: string, more: string[] = []) =>
     scriptCommand("tools/ship_model.ts", [`${runs}/a`, name, "--command", "train …", ...more], env).output();
   for (const [name, more] of [["half", []], ["full", ["--precision", "f32"]]] as const) {
@@ -577,6 +581,15 @@ Deno.test("cli: ship_model stores a run's averages in half precision, the card's
     /stored in half precision \(IEEE binary16[^)]*\), and the figures above are the stored weights'; before rounding they gave [0-9.]+ nats, rounding [−+][0-9.]+ ± [0-9.]+ nats image by image/,
   );
   ok(!/half precision/.test(await Deno.readTextFile(`${models}/full/README.md`)), "a float32 card does not say so");
+  // metrics.jsonl: every validation and checkpoint line of the run, its first training line in each 50,000 examples
+  const lines = async (p: string) => (await Deno.readTextFile(p)).trim().split("\n").map((l) => JSON.parse(l));
+  const [ran, shipped] = [await lines(`${runs}/a/metrics.jsonl`), await lines(`${models}/half/metrics.jsonl`)];
+  const span = (m: { examples: number }) => Math.floor(m.examples / 50_000);
+  const firsts = ran.filter((m, i) =>
+    m.kind !== "train" || !ran.slice(0, i).some((p) => p.kind === "train" && span(p) === span(m))
+  );
+  ok(firsts.length < ran.length, "the run has training lines to thin");
+  deepEqual(shipped, firsts);
   // before rounding: the float32 ship's figure; what rounding cost: the two paired, as eval --against gives it
   const paired = JSON.parse((await cli(["eval", "half", "--against", "full", "--json"], env)).stdout);
   const d = paired.against.elbo_diff;
