@@ -7,6 +7,7 @@ import { evaluate, evaluateClassifier, meanStdErr, pairedDifference } from "../s
 import { Classifier, classifierForward } from "../src/classifier.ts";
 import type { ClassifierConfig } from "../src/config.ts";
 import { Rng } from "../src/random.ts";
+import { plusMinus } from "../src/eval_report.ts";
 import { assertClose, ok } from "./_assert.ts";
 import { refDraw, type RefWeights } from "./_reference.ts";
 import { equal, throws } from "node:assert/strict";
@@ -115,6 +116,15 @@ Deno.test("pairedDifference() is the mean and standard error of a − b image by
   assertClose(d.se, Math.sqrt(5 / 12), { rtol: 1e-15 });
   ok(meanStdErr(a).se > 100 * d.se, "unpaired, the images' spread would swamp the difference");
   throws(() => pairedDifference([1, 2], [1]), /Cannot pair 2 figures with 1: evaluate both on the same images/);
+});
+
+Deno.test("plusMinus() shows the standard error's first significant digit, two places at least", () => {
+  equal(plusMinus(-0.1534, 0.0214), "−0.15 ± 0.02");
+  equal(plusMinus(-0.00049, 0.00041, 4), "−0.0005 ± 0.0004");
+  equal(plusMinus(0.0000412, 0.0000398, 4), "+0.00004 ± 0.00004"); // the no-attention card's rounding
+  equal(plusMinus(0.0031, 0.0094), "+0.003 ± 0.009");
+  equal(plusMinus(0, 0), "+0.00 ± 0.00"); // a model against itself
+  equal(plusMinus(1e-12, 1e-12), "+0.00000000 ± 0.00000000"); // at most eight places
 });
 
 Deno.test("evaluateClassifier() error, its standard error and the cross-entropy match the logits image by image", async () => {

@@ -53,8 +53,8 @@ export function evalReport(
         `${head}: error ${(100 * c.error).toFixed(2)}% ± ${(100 * c.errorSe).toFixed(2)} (± one standard error over ` +
           `the images; cross-entropy ${c.loss.toFixed(4)})` +
           (d && oc
-            ? `; minus ${opts.against}'s (${(100 * oc.error).toFixed(2)}%): ${signed(100 * d.mean)} ± ` +
-              `${(100 * d.se).toFixed(2)} points (paired: the same images)`
+            ? `; minus ${opts.against}'s (${(100 * oc.error).toFixed(2)}%): ${plusMinus(100 * d.mean, 100 * d.se)} ` +
+              `points (paired: the same images)`
             : ""),
       );
     }
@@ -105,8 +105,8 @@ export function evalReport(
         (oe && d
           ? `; minus ${opts.against}'s (${oe.elbo.toFixed(2)}${
             oe.iwBound !== undefined ? `, ${oe.iwBound.toFixed(2)}` : ""
-          }): ${signed(d.mean)} ± ${d.se.toFixed(2)} nats by Eq 12` +
-            (di ? `, ${signed(di.mean)} ± ${di.se.toFixed(2)} importance-weighted` : "") +
+          }): ${plusMinus(d.mean, d.se)} nats by Eq 12` +
+            (di ? `, ${plusMinus(di.mean, di.se)} importance-weighted` : "") +
             " (paired: the same images, the same noise seed)"
           : ""),
     );
@@ -115,6 +115,15 @@ export function evalReport(
 }
 
 /** A difference with its sign, to `digits` places (two unless given). */
-export function signed(x: number, digits = 2): string {
+function signed(x: number, digits = 2): string {
   return `${x < 0 ? "−" : "+"}${Math.abs(x).toFixed(digits)}`;
+}
+
+/**
+ * A difference ± its standard error, to `digits` places (two unless given), or to as many more (up to eight) as
+ * show the standard error's first significant digit: a rounding's 0.00004 ± 0.00004 nats reads so, not 0.00 ± 0.00.
+ */
+export function plusMinus(mean: number, se: number, digits = 2): string {
+  const k = se > 0 && Number.isFinite(se) ? Math.max(digits, Math.min(8, -Math.floor(Math.log10(se)))) : digits;
+  return `${signed(mean, k)} ± ${se.toFixed(k)}`;
 }

@@ -40,7 +40,7 @@ import { DATASETS } from "../src/data/registry.ts";
 import type { Draw } from "../src/draw.ts";
 import { createEngine } from "../src/engine/engine.ts";
 import { type EvalResult, evaluate, evaluateClassifier, pairedDifference } from "../src/evaluate.ts";
-import { signed } from "../src/eval_report.ts";
+import { plusMinus } from "../src/eval_report.ts";
 import { clock } from "../src/progress.ts";
 import { thinMetrics } from "../src/run_log.ts";
 import type { RunSettings } from "../src/run_settings.ts";
@@ -110,8 +110,8 @@ if (precision === "f16") {
   rounding = " The weights are stored in half precision (IEEE binary16, F16 in safetensors: half the bytes of " +
     "float32), and the figures above are the stored weights'; before rounding they gave " +
     (model.kind === "draw"
-      ? `${mean.toFixed(4)} nats, rounding ${signed(d.mean, 4)} ± ${d.se.toFixed(4)} nats image by image.`
-      : `${(100 * mean).toFixed(2)}% error, rounding ${signed(100 * d.mean)} ± ${(100 * d.se).toFixed(2)} points ` +
+      ? `${mean.toFixed(4)} nats, rounding ${plusMinus(d.mean, d.se, 4)} nats image by image.`
+      : `${(100 * mean).toFixed(2)}% error, rounding ${plusMinus(100 * d.mean, 100 * d.se)} points ` +
         "image by image.");
 }
 let figure: string;
@@ -128,7 +128,7 @@ if (model.kind === "draw") {
       (ckpt.info.settings as RunSettings).average
     }: beyond the paper); its raw weights give ${q.elbo.toFixed(2)} ± ${q.elboSe.toFixed(2)}${
       q.iwBound !== undefined ? ` (importance-weighted ${q.iwBound.toFixed(2)})` : ""
-    }, the averages ${signed(d.mean)} ± ${d.se.toFixed(2)} nats against them image by image`;
+    }, the averages ${plusMinus(d.mean, d.se)} nats against them image by image`;
     raw.dispose();
   }
   figure = `test NLL ≤ **${r.elbo.toFixed(2)} nats** ± ${r.elboSe.toFixed(2)} (Eq 12 bound: Lx ${r.lx.toFixed(2)}, ` +
