@@ -1,4 +1,6 @@
 import { TINY } from "../src/config.ts";
+import { paramSpecs } from "../src/params.ts";
+import { scriptCommand, tinyRun } from "./_cli.ts";
 import { loadBinarizedMnist } from "../src/data/mnist.ts";
 import { selectBackend } from "../src/backend.ts";
 import { checkResume, drawTask, train, type TrainOptions } from "../src/train.ts";
@@ -302,4 +304,32 @@ Deno.test("thinMetrics() keeps every other line and one training line per span o
       train(1_500),
     ].join("\n") + "\n",
   );
+});
+
+Deno.test("tools/grad_norms.ts gives each weight's gradient norm, none above the global one; bad input is one line", async () => {
+  const dec = new TextDecoder();
+  const bad = await scriptCommand("tools/grad_norms.ts", ["cluttered"]).output();
+  equal(bad.code, 2);
+  match(dec.decode(bad.stderr), /^cluttered is not a data set DRAW generates: choose one of .*mnist.*\n$/);
+  const run = await tinyRun();
+  try {
+    const out = await scriptCommand("tools/grad_norms.ts", ["mnist", "--from", run, "--steps", "3"]).output();
+    equal(out.code, 0, dec.decode(out.stderr));
+    const rows = new Map(
+      dec.decode(out.stdout).split("\n").map((l) => l.match(/^(\S.*?)\s+(\S+e[+-]\d+)\s+(\S+e[+-]\d+)$/))
+        .filter((m) => m !== null).map((m) => [m![1], [Number(m![2]), Number(m![3])]]),
+    );
+    // every weight, the write window's five columns and the global norm
+    equal(rows.size, paramSpecs(TINY).length + 5 + 1);
+    const global = rows.get("(global, as grad_norm)")!;
+    ok(global[1] > 0);
+    for (const [name, [median, largest]] of rows) {
+      ok(
+        median <= largest && largest <= global[1] * (1 + 1e-5),
+        `${name}: ${median}, ${largest} (global ${global[1]})`,
+      );
+    }
+  } finally {
+    await Deno.remove(run, { recursive: true });
+  }
 });
