@@ -537,6 +537,18 @@ Deno.test("cli: --init-from starts a new run from a trained model's weights, --f
   await Deno.remove(out, { recursive: true });
 });
 
+Deno.test("cli: the tools take a bad command line as a usage error, a missing run as a runtime one, never a trace", async () => {
+  const dec = new TextDecoder();
+  for (const tool of ["tools/ship_model.ts", "tools/compare_runs.ts", "tools/grad_norms.ts"]) {
+    const r = await scriptCommand(tool, ["--no-such-flag"]).output();
+    equal(r.code, 2, tool);
+    match(dec.decode(r.stderr), /^Unknown option '--no-such-flag'.*\nusage: .*\n$/, tool);
+  }
+  const missing = await scriptCommand("tools/ship_model.ts", ["/no/such/run", "x", "--command", "train …"]).output();
+  equal(missing.code, 1);
+  match(dec.decode(missing.stderr), /^error: cannot ship \/no\/such\/run: [^\n]*\n$/);
+});
+
 Deno.test("cli: ship_model stores a run's averages in half precision, the card's figures the stored weights'", async () => {
   const runs = await Deno.makeTempDir(), models = await Deno.makeTempDir();
   const env = { DRAW_MODELS_DIR: models };

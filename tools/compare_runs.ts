@@ -13,35 +13,19 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { validationCurves, validationPoints } from "../src/pictures.ts";
+import { fail, toolArgs } from "./_args.ts";
 
 const USAGE =
   "usage: deno run -A tools/compare_runs.ts <run-dir|metrics.jsonl>… --out FILE.svg [--label NAME]… [--key K]… [--title TEXT] [--from N]";
 
-/** Exits with a one-line message: 2 for usage, 1 for a file that cannot be read. */
-function fail(message: string, code: 1 | 2): never {
-  console.error(message);
-  Deno.exit(code);
-}
-
-let parsed;
-try {
-  parsed = parseArgs({
-    args: Deno.args,
-    allowPositionals: true,
-    options: {
-      out: { type: "string" },
-      label: { type: "string", multiple: true },
-      key: { type: "string", multiple: true },
-      title: { type: "string" },
-      from: { type: "string" },
-    },
-  });
-} catch (e) {
-  fail(`${(e as Error).message}\n${USAGE}`, 2);
-}
-const { values, positionals } = parsed;
+const { values, positionals } = toolArgs(USAGE, {
+  out: { type: "string" },
+  label: { type: "string", multiple: true },
+  key: { type: "string", multiple: true },
+  title: { type: "string" },
+  from: { type: "string" },
+});
 if (positionals.length === 0 || !values.out) fail(USAGE, 2);
 const labels = values.label ?? [], keys = values.key ?? [];
 for (const [flag, given] of [["--label", labels], ["--key", keys]] as const) {

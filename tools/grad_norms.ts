@@ -12,7 +12,6 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import * as tf from "../src/tf.ts";
 import { selectBackend } from "../src/backend.ts";
 import { type DrawConfig, MNIST } from "../src/config.ts";
@@ -23,33 +22,18 @@ import { createEngine } from "../src/engine/engine.ts";
 import { Rng } from "../src/random.ts";
 import { loadModel } from "../src/resolve.ts";
 import { Trainer } from "../src/trainer.ts";
+import { fail, toolArgs } from "./_args.ts";
 
 const USAGE =
   "usage: deno run -A tools/grad_norms.ts <dataset> [--steps N] [--T N] [--lr X] [--from RUN] [--threads N]";
 
-/** Exits with a one-line message: 2 for usage, 1 for what cannot be loaded. */
-function fail(message: string, code: 1 | 2): never {
-  console.error(message);
-  Deno.exit(code);
-}
-
-let parsed;
-try {
-  parsed = parseArgs({
-    args: Deno.args,
-    allowPositionals: true,
-    options: {
-      steps: { type: "string" },
-      T: { type: "string" },
-      lr: { type: "string" },
-      from: { type: "string" },
-      threads: { type: "string" },
-    },
-  });
-} catch (e) {
-  fail(`${(e as Error).message}\n${USAGE}`, 2);
-}
-const { values, positionals } = parsed;
+const { values, positionals } = toolArgs(USAGE, {
+  steps: { type: "string" },
+  T: { type: "string" },
+  lr: { type: "string" },
+  from: { type: "string" },
+  threads: { type: "string" },
+});
 if (positionals.length !== 1) fail(USAGE, 2);
 const entry = DATASETS.get(positionals[0]);
 if (!entry || entry.task !== "generate") {

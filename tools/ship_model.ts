@@ -21,7 +21,6 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { dirname } from "node:path";
 import { selectBackend } from "../src/backend.ts";
 import {
@@ -44,48 +43,42 @@ import { plusMinus } from "../src/eval_report.ts";
 import { clock } from "../src/progress.ts";
 import { thinMetrics } from "../src/run_log.ts";
 import type { RunSettings } from "../src/run_settings.ts";
+import { fail, toolArgs } from "./_args.ts";
 
-const { positionals: [run, name], values } = parseArgs({
-  args: Deno.args,
-  allowPositionals: true,
-  options: {
-    command: { type: "string" },
-    samples: { type: "string" },
-    base: { type: "string" },
-    precision: { type: "string" },
-  },
+const USAGE = 'usage: tools/ship_model.ts <run-dir> <name> --command "<the train command>" [--samples K] ' +
+  "[--base <model>] [--precision f16|f32]";
+const { positionals: [run, name], values } = toolArgs(USAGE, {
+  command: { type: "string" },
+  samples: { type: "string" },
+  base: { type: "string" },
+  precision: { type: "string" },
 });
 const precision = values.precision ?? (values.base === undefined ? "f16" : "f32");
-if (!run || !name || !values.command || !["f16", "f32"].includes(precision)) {
-  console.error(
-    'usage: tools/ship_model.ts <run-dir> <name> --command "<the train command>" [--samples K] [--base <model>] ' +
-      "[--precision f16|f32]",
-  );
-  Deno.exit(2);
-}
+if (!run || !name || !values.command || !["f16", "f32"].includes(precision)) fail(USAGE, 2);
 if (values.base !== undefined && precision === "f16") {
-  console.error("error: a model shipped as its changes over --base is stored in float32: leave out --precision f16");
-  Deno.exit(2);
+  fail("error: a model shipped as its changes over --base is stored in float32: leave out --precision f16", 2);
 }
 // a model that others were fine-tuned from is pinned by their files: replacing it would strand them
 for (const other of await shippedModels()) {
   const path = (await shippedModel(other))!;
   const base = baseOf(decodeSafetensors(await Deno.readFile(path), path).metadata, path);
   if (other !== name && base?.model === name) {
-    console.error(
+    fail(
       `error: models/${other} holds its changes over ${name} and pins that file: ship under another name, or ship ${other} again after`,
+      1,
     );
-    Deno.exit(1);
   }
 }
-const ckpt = await loadCheckpoint(`${run}/checkpoint.safetensors`);
-const config = JSON.parse(await Deno.readTextFile(`${run}/config.json`));
+const [ckpt, config] = await Promise.all([
+  loadCheckpoint(`${run}/checkpoint.safetensors`),
+  Deno.readTextFile(`${run}/config.json`).then(JSON.parse),
+]).catch((e) => fail(`error: cannot ship ${run}: ${(e as Error).message}`, 1));
 const dataset = String(ckpt.info.dataset ?? config.dataset);
 const backend = await selectBackend("auto");
 const model = modelFromCheckpoint(ckpt);
 model.engine = await createEngine("auto", { backend: backend.name });
 const entry = DATASETS.get(dataset);
-if (!entry) throw new Error(`${run} trained on ${dataset}, which is no data set of draw.ts`);
+if (!entry) fail(`error: ${run} trained on ${dataset}, which is no data set of draw.ts`, 1);
 const splits = await entry.load({ log: (l) => console.error(l) });
 const state = ckpt.state!;
 const averaged = ckpt.average !== undefined;
