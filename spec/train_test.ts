@@ -315,6 +315,9 @@ Deno.test("tools/grad_norms.ts gives each weight's gradient norm, none above the
   try {
     const out = await scriptCommand("tools/grad_norms.ts", ["mnist", "--from", run, "--steps", "3"]).output();
     equal(out.code, 0, dec.decode(out.stderr));
+    const other = await scriptCommand("tools/grad_norms.ts", ["two-digit", "--from", run, "--steps", "1"]).output();
+    equal(other.code, 2);
+    match(dec.decode(other.stderr), /^\S+ was built for 28×28×1 images, not two-digit's\n$/);
     const rows = new Map(
       dec.decode(out.stdout).split("\n").map((l) => l.match(/^(\S.*?)\s+(\S+e[+-]\d+)\s+(\S+e[+-]\d+)$/))
         .filter((m) => m !== null).map((m) => [m![1], [Number(m![2]), Number(m![3])]]),

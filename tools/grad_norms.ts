@@ -58,6 +58,11 @@ let model: Draw;
 if (values.from) {
   const loaded = await loadModel(values.from, { raw: true }).catch((e) => fail((e as Error).message, 1));
   if (!(loaded instanceof Draw)) fail(`${values.from} is not a DRAW model`, 2);
+  if (values.T) fail(`--T is for fresh weights: ${values.from} has its own T (${loaded.config.T}); leave --T out`, 2);
+  const { width, height, channels } = loaded.config;
+  if (width !== train.width || height !== train.height || channels !== train.channels) {
+    fail(`${values.from} was built for ${width}×${height}×${channels} images, not ${positionals[0]}'s`, 2);
+  }
   model = loaded;
 } else {
   const config: DrawConfig = { ...MNIST, width: train.width, height: train.height, channels: train.channels };
