@@ -2,7 +2,7 @@
  * End-to-end: cli.ts run as a user runs it, on the fixtures, with the tiny preset.
  */
 import { loadCheckpoint, parseCheckpoint } from "../src/checkpoint.ts";
-import { decodeSafetensors } from "../src/safetensors.ts";
+import { decodeSafetensors, storedValues } from "../src/safetensors.ts";
 import { plusMinus } from "../src/eval_report.ts";
 import { servePage } from "./_browser.ts";
 import { encodeAmat } from "../src/data/amat.ts";
@@ -547,6 +547,40 @@ Deno.test("cli: the tools take a bad command line as a usage error, a missing ru
   const missing = await scriptCommand("tools/ship_model.ts", ["/no/such/run", "x", "--command", "train …"]).output();
   equal(missing.code, 1);
   match(dec.decode(missing.stderr), /^error: cannot ship \/no\/such\/run: [^\n]*\n$/);
+});
+
+Deno.test("cli: ship_model --precision i8 stores the matrices in 8 bits; the card's figures are what loads", async () => {
+  const runs = await Deno.makeTempDir(), models = await Deno.makeTempDir();
+  const env = { DRAW_MODELS_DIR: models };
+  const t = await cli(["train", "mnist", ...TINY, "--epochs", "1", "--average", "0.9", "--out", `${runs}/a`]);
+  equal(t.code, 0, t.stderr);
+  const r = await scriptCommand(
+    "tools/ship_model.ts",
+    [`${runs}/a`, "q", "--command", "train …", "--precision", "i8"],
+    env,
+  )
+    .output();
+  equal(r.code, 0, new TextDecoder().decode(r.stderr));
+  const bytes = await Deno.readFile(`${models}/q/checkpoint.safetensors`);
+  const header = JSON.parse(
+    new TextDecoder().decode(bytes.subarray(8, 8 + Number(new DataView(bytes.buffer).getBigUint64(0, true)))),
+  );
+  const run = await loadCheckpoint(`${runs}/a/checkpoint.safetensors`),
+    shipped = await loadCheckpoint(`${models}/q/checkpoint.safetensors`);
+  for (const [k, w] of run.average!) {
+    equal(header[k].dtype, w.shape.length === 2 ? "I8" : "F16", k);
+    if (w.shape.length === 2) equal(header[`${k}:scale`].dtype, "F32", k);
+    deepEqual(Array.from(shipped.weights.get(k)!.data), Array.from(storedValues(w, "I8", k)), k);
+  }
+  const e = await cli(["eval", "q", "--json"], env);
+  equal(e.code, 0, e.stderr);
+  const card = (await Deno.readTextFile(`${models}/q/README.md`)).replace(/\s+/g, " ");
+  match(card, new RegExp(`test NLL ≤ \\*\\*${JSON.parse(e.stdout).elbo_bound_nats.toFixed(2)} nats\\*\\*`));
+  match(
+    card,
+    /The weight matrices are stored in 8 bits \(I8 in safetensors, a float32 scale per column: `<name>:scale`\), the other weights in half precision/,
+  );
+  await Promise.all([runs, models].map((d) => Deno.remove(d, { recursive: true })));
 });
 
 Deno.test("cli: ship_model stores a run's averages in half precision, the card's figures the stored weights'", async () => {

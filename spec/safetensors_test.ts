@@ -5,9 +5,11 @@ import {
   encodeSafetensors,
   MAX_HEADER_BYTES,
   type NamedTensor,
+  storedValues,
   toHalf,
+  toInt8,
 } from "../src/safetensors.ts";
-import { deepEqual, equal, throws } from "./_assert.ts";
+import { deepEqual, equal, ok, throws } from "./_assert.ts";
 
 const f = Math.fround;
 
@@ -96,6 +98,62 @@ Deno.test("encodeSafetensors(…, 'F16') stores each value rounded to nearest ha
   );
 });
 
+Deno.test("encodeSafetensors(…, 'I8') stores matrices in 8 bits, a scale per column, within half a step; vectors as F16", () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 9 }),
+      fc.integer({ min: 1, max: 9 }),
+      fc.array(fc.float({ min: f(-1e4), max: f(1e4), noNaN: true }), { minLength: 81, maxLength: 81 }),
+      (rows, cols, values) => {
+        const m = Float32Array.from(values.slice(0, rows * cols));
+        if (cols > 1) { for (let r = 0; r < rows; r++) m[r * cols] = 0; // column 0 all zeros: scale 0
+         }
+        const v = Float32Array.from(values.slice(0, 3));
+        const tensors = new Map([["v", { shape: [3], data: v }], ["m", { shape: [rows, cols], data: m }]]);
+        const bytes = encodeSafetensors(tensors, { step: "2" }, "I8");
+        const back = decodeSafetensors(bytes, "q");
+        deepEqual([...back.tensors.keys()], ["v", "m"], "the scales are read into the matrix, not returned");
+        deepEqual(Array.from(back.tensors.get("v")!.data), Array.from(v, (x) => Math.f16round(x)));
+        const got = back.tensors.get("m")!.data, { q, scale } = toInt8(m, [rows, cols], "m");
+        deepEqual(Array.from(got), Array.from(storedValues({ shape: [rows, cols], data: m }, "I8", "m")));
+        for (let c = 0; c < cols; c++) {
+          const column = Array.from({ length: rows }, (_, r) => m[r * cols + c]);
+          const largest = Math.max(...column.map(Math.abs));
+          equal(scale[c], Math.fround(largest / 127), `column ${c}'s scale`);
+          column.forEach((x, r) => {
+            // half a step, float32's rounding of q·s, and a column below float32's normal numbers may store zeros
+            const within = scale[c] / 2 + Math.abs(x) * 2 ** -23 + 2 ** -126;
+            ok(Math.abs(got[r * cols + c] - x) <= within, `m[${r}, ${c}] = ${x}: ${got[r * cols + c]}`);
+            ok(Math.abs(q[r * cols + c]) <= 127);
+          });
+        }
+        const f32 = encodeSafetensors(tensors, { step: "2" });
+        ok(bytes.length < f32.length - 3 * rows * cols + 4 * cols + 64, "a byte a matrix value, four a column's scale");
+      },
+    ),
+    { seed: 13, numRuns: 100 },
+  );
+  // by hand: columns (2, −0.5) and (−1, 0.25), scales 2/127 and 1/127; −0.5 is −31.75 steps of 2/127: −32
+  const { q, scale } = toInt8(Float32Array.of(2, -1, -0.5, 0.25), [2, 2], "h");
+  deepEqual([Array.from(q), Array.from(scale)], [[127, -127, -32, 32], [Math.fround(2 / 127), Math.fround(1 / 127)]]);
+  throws(() => toInt8(Float32Array.of(1, NaN), [1, 2], "n"), /Cannot store n as I8 as n\[1\] is NaN/);
+});
+
+Deno.test("decodeSafetensors() refuses an I8 tensor without its scales, scales of the wrong shape, or scales of nothing", () => {
+  const i8 = (shape: number[], scale?: number[]) =>
+    rawFile({
+      ...(scale ? { "w:scale": { dtype: "F32", shape: scale, data_offsets: [0, 4 * scale[0]] } } : {}),
+      w: { dtype: "I8", shape, data_offsets: [4 * (scale?.[0] ?? 0), 4 * (scale?.[0] ?? 0) + shape[0] * shape[1]] },
+    }, 4 * (scale?.[0] ?? 0) + shape[0] * shape[1]);
+  equal(decodeSafetensors(i8([2, 2], [2]), "ok").tensors.size, 1);
+  throws(() => decodeSafetensors(i8([2, 2]), "bare"), /tensor w is I8 without w:scale, its column scales/);
+  throws(() => decodeSafetensors(i8([2, 2], [3]), "shape"), /tensor w:scale has shape \[3\], not \[2\]/);
+  throws(
+    () => decodeSafetensors(rawFile({ "v:scale": { dtype: "F32", shape: [1], data_offsets: [0, 4] } }, 4), "orphan"),
+    /tensor v:scale scales v, which is not an I8 tensor of the file/,
+  );
+});
+
 Deno.test("decodeSafetensors() refuses hostile or damaged files before allocating", () => {
   const good = encodeSafetensors(new Map([["w", { shape: [2, 2], data: new Float32Array(4) }]]));
   throws(() => decodeSafetensors(good.subarray(0, 5), "tiny"), /shorter than the 8-byte header length/);
@@ -114,7 +172,7 @@ Deno.test("decodeSafetensors() refuses hostile or damaged files before allocatin
   );
   throws(
     () => decodeSafetensors(rawFile({ w: { dtype: "BF16", shape: [2], data_offsets: [0, 4] } }, 4), "bf16"),
-    /is BF16; draw.ts reads F32 and F16 tensors only/,
+    /is BF16; draw.ts reads F32, F16 and I8 tensors only/,
   );
   throws(
     () => decodeSafetensors(rawFile({ w: { dtype: "F16", shape: [3], data_offsets: [0, 4] } }, 4), "f16"),

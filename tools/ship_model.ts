@@ -5,8 +5,9 @@
  *
  * The checkpoint holds the weights alone in half precision (IEEE binary16: an eighth of a run's checkpoint,
  * which holds Adam's moments and the averages too, in float32; the repository allows 80 MB of model files,
- * history included; `--precision f32` keeps float32), with the run's position: a copy of the folder goes on
- * with `train … --resume --out <copy>`, with a fresh optimizer. The card's figures are the stored weights',
+ * history included; `--precision f32` keeps float32, `--precision i8` stores every weight matrix in 8 bits with a
+ * float32 scale per column, the rest in half precision: a quarter of float32's bytes), with the run's position: a
+ * copy of the folder goes on with `train … --resume --out <copy>`, with a fresh optimizer. The card's figures are the stored weights',
  * beside what rounding cost them, image by image. Where the run kept a moving average of its weights (`train
  * --average`), the averages are the shipped weights, and the card gives the raw weights' figure beside theirs.
  *
@@ -17,7 +18,7 @@
  * float32: rounding would change every weight.
  *
  * Run: deno run -A tools/ship_model.ts <run-dir> <name> --command "<the train command>" [--samples K] [--base <model>]
- *   [--precision f16|f32]
+ *   [--precision f16|i8|f32]
  *
  * @module
  */
@@ -33,7 +34,7 @@ import {
   saveFineTuned,
 } from "../src/checkpoint.ts";
 import { modelsDir, shippedModel, shippedModels } from "../src/models.ts";
-import { decodeSafetensors, toHalf } from "../src/safetensors.ts";
+import { decodeSafetensors, storedValues } from "../src/safetensors.ts";
 import type { Classifier } from "../src/classifier.ts";
 import { DATASETS } from "../src/data/registry.ts";
 import type { Draw } from "../src/draw.ts";
@@ -46,7 +47,7 @@ import type { RunSettings } from "../src/run_settings.ts";
 import { fail, toolArgs } from "./_args.ts";
 
 const USAGE = 'usage: tools/ship_model.ts <run-dir> <name> --command "<the train command>" [--samples K] ' +
-  "[--base <model>] [--precision f16|f32]";
+  "[--base <model>] [--precision f16|i8|f32]";
 const { positionals: [run, name], values } = toolArgs(USAGE, {
   command: { type: "string" },
   samples: { type: "string" },
@@ -54,9 +55,9 @@ const { positionals: [run, name], values } = toolArgs(USAGE, {
   precision: { type: "string" },
 });
 const precision = values.precision ?? (values.base === undefined ? "f16" : "f32");
-if (!run || !name || !values.command || !["f16", "f32"].includes(precision)) fail(USAGE, 2);
-if (values.base !== undefined && precision === "f16") {
-  fail("error: a model shipped as its changes over --base is stored in float32: leave out --precision f16", 2);
+if (!run || !name || !values.command || !["f16", "i8", "f32"].includes(precision)) fail(USAGE, 2);
+if (values.base !== undefined && precision !== "f32") {
+  fail(`error: a model shipped as its changes over --base is stored in float32: leave out --precision ${precision}`, 2);
 }
 // a model that others were fine-tuned from is pinned by their files: replacing it would strand them
 for (const other of await shippedModels()) {
@@ -90,18 +91,20 @@ const perImage = async () =>
     ? (await evaluate(model as Draw, splits.test)).perImage.elbo
     : (await evaluateClassifier(model as Classifier, splits.test)).perImage;
 let rounding = "";
-if (precision === "f16") {
+const DTYPE = ({ f16: "F16", i8: "I8", f32: "F32" } as const)[precision as "f16" | "i8" | "f32"];
+if (DTYPE !== "F32") {
   // the figures below are the stored weights': measured after rounding, beside the float32 weights'
   const before = await perImage();
-  const rounded = new Map(
-    [...checkpointWeights(ckpt)].map(([k, t]) => [k, { ...t, data: Float32Array.from(toHalf(t.data, k)) }]),
-  );
+  const rounded = new Map([...checkpointWeights(ckpt)].map(([k, t]) => [k, { ...t, data: storedValues(t, DTYPE, k) }]));
   assignWeights(model, rounded);
   if (model.kind === "draw") stored = await evaluate(model as Draw, splits.test);
   const d = pairedDifference(stored?.perImage.elbo ?? await perImage(), before);
   const mean = before.reduce((a, b) => a + b, 0) / before.length;
-  rounding = " The weights are stored in half precision (IEEE binary16, F16 in safetensors: half the bytes of " +
-    "float32), and the figures above are the stored weights'; before rounding they gave " +
+  rounding = (DTYPE === "F16"
+    ? " The weights are stored in half precision (IEEE binary16, F16 in safetensors: half the bytes of float32)"
+    : " The weight matrices are stored in 8 bits (I8 in safetensors, a float32 scale per column: `<name>:scale`), " +
+      "the other weights in half precision (IEEE binary16), a quarter of float32's bytes") +
+    ", and the figures above are the stored weights'; before rounding they gave " +
     (model.kind === "draw"
       ? `${mean.toFixed(4)} nats, rounding ${plusMinus(d.mean, d.se, 4)} nats image by image.`
       : `${(100 * mean).toFixed(2)}% error, rounding ${plusMinus(100 * d.mean, 100 * d.se)} points ` +
@@ -171,7 +174,7 @@ if (base === undefined) {
     undefined,
     state,
     ckpt.info,
-    precision === "f16" ? "F16" : "F32",
+    DTYPE,
   );
 }
 await Deno.writeTextFile(`${out}/metrics.jsonl`, thinMetrics(await Deno.readTextFile(`${run}/metrics.jsonl`), 50_000));
