@@ -549,6 +549,15 @@ Deno.test("cli: the tools take a bad command line as a usage error, a missing ru
   match(dec.decode(missing.stderr), /^error: cannot ship \/no\/such\/run: [^\n]*\n$/);
 });
 
+/** A shipped model's card, spaces folded, once its test figure is checked to be what `eval` gives the stored weights. */
+async function cardOf(name: string, models: string, env: Record<string, string>): Promise<string> {
+  const e = await cli(["eval", name, "--json"], env);
+  equal(e.code, 0, e.stderr);
+  const card = (await Deno.readTextFile(`${models}/${name}/README.md`)).replace(/\s+/g, " ");
+  match(card, new RegExp(`test NLL ≤ \\*\\*${JSON.parse(e.stdout).elbo_bound_nats.toFixed(2)} nats\\*\\*`));
+  return card;
+}
+
 Deno.test("cli: ship_model --precision i8 stores the matrices in 8 bits; the card's figures are what loads", async () => {
   const runs = await Deno.makeTempDir(), models = await Deno.makeTempDir();
   const env = { DRAW_MODELS_DIR: models };
@@ -572,10 +581,7 @@ Deno.test("cli: ship_model --precision i8 stores the matrices in 8 bits; the car
     if (w.shape.length === 2) equal(header[`${k}:scale`].dtype, "F32", k);
     deepEqual(Array.from(shipped.weights.get(k)!.data), Array.from(storedValues(w, "I8", k)), k);
   }
-  const e = await cli(["eval", "q", "--json"], env);
-  equal(e.code, 0, e.stderr);
-  const card = (await Deno.readTextFile(`${models}/q/README.md`)).replace(/\s+/g, " ");
-  match(card, new RegExp(`test NLL ≤ \\*\\*${JSON.parse(e.stdout).elbo_bound_nats.toFixed(2)} nats\\*\\*`));
+  const card = await cardOf("q", models, env);
   match(
     card,
     /The weight matrices are stored in 8 bits \(I8 in safetensors, a float32 scale per column: `<name>:scale`\), the other weights in half precision/,
@@ -619,10 +625,7 @@ Deno.test("cli: ship_model stores a run's averages in half precision, the card's
   }
   deepEqual(h.state, f.state, "the run's position, to go on from");
   // the card's test figure is what eval gives the stored weights
-  const e = await cli(["eval", "half", "--json"], env);
-  equal(e.code, 0, e.stderr);
-  const card = (await Deno.readTextFile(`${models}/half/README.md`)).replace(/\s+/g, " ");
-  match(card, new RegExp(`test NLL ≤ \\*\\*${JSON.parse(e.stdout).elbo_bound_nats.toFixed(2)} nats\\*\\*`));
+  const card = await cardOf("half", models, env);
   match(
     card,
     /stored in half precision \(IEEE binary16[^)]*\), and the figures above are the stored weights'; before rounding they gave [0-9.]+ nats, rounding [−+][0-9.]+ ± [0-9.]+ nats image by image/,
