@@ -278,8 +278,54 @@ export function parse(args: string[]) {
   try {
     return parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    throw new UsageError(argsMessage(e, Object.keys(OPTIONS), args));
   }
+}
+
+/**
+ * parseArgs's error in one line that says what to do (its own messages run to three lines and suggest no fix for a
+ * misspelling): a flag with no value, a value given to a switch, an unknown flag with the known one nearest it.
+ *
+ * @example
+ * ```ts
+ * import { argsMessage } from "./cli_args.ts";
+ * argsMessage(new Error("Unknown option '--epoch'. To specify …"), ["epochs", "lr"]);
+ * // "unknown option --epoch: did you mean --epochs?"
+ * ```
+ */
+export function argsMessage(e: unknown, known: readonly string[], args: readonly string[] = []): string {
+  const message = e instanceof Error ? e.message : String(e);
+  const flag = /^(?:Unknown option|Option) '(-[^' ]+)/.exec(message)?.[1];
+  if (flag === undefined) return message.split("\n")[0];
+  if (message.startsWith("Unknown option")) {
+    const near = nearest(flag.replace(/^-+/, ""), known);
+    return `unknown option ${flag}${near ? `: did you mean --${near}?` : ""}`;
+  }
+  if (/does not take an argument/.test(message)) return `${flag} takes no value: give it alone`;
+  if (!/argument is ambiguous/.test(message)) return `${flag} needs a value after it`;
+  const value = args[args.indexOf(flag) + 1] ?? "-…";
+  return `${flag} needs a value after it (one that starts with "-" is written ${flag}=${value})`;
+}
+
+/** The known name nearest `name`: within two edits (and fewer than half its letters), or the one it begins. */
+function nearest(name: string, known: readonly string[]): string | undefined {
+  const scored = known.map((k) => ({ k, d: editDistance(name, k) })).sort((a, b) => a.d - b.d);
+  if (scored.length && scored[0].d <= Math.min(2, Math.floor(name.length / 2))) return scored[0].k;
+  const begun = known.filter((k) => name.length >= 3 && k.startsWith(name));
+  return begun.length === 1 ? begun[0] : undefined;
+}
+
+/** Levenshtein's distance: the fewest insertions, deletions and substitutions that turn `a` into `b`. */
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) {
+      next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    row = next;
+  }
+  return row[b.length];
 }
 
 export function num(

@@ -5,6 +5,7 @@
  * @module
  */
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
+import { argsMessage } from "../src/cli_args.ts";
 
 /** Exits with a one-line message: 2 for usage, 1 for what cannot be read or loaded. */
 export function fail(message: string, code: 1 | 2): never {
@@ -17,6 +18,6 @@ export function toolArgs<T extends ParseArgsOptionsConfig>(usage: string, option
   try {
     return parseArgs({ args: Deno.args, allowPositionals: true, options });
   } catch (e) {
-    fail(`${(e as Error).message}\n${usage}`, 2);
+    fail(`${argsMessage(e, Object.keys(options), Deno.args)}\n${usage}`, 2);
   }
 }
