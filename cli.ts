@@ -10,7 +10,7 @@ import { checkPass, type ClassifierConfig, type DrawConfig, presetName, resolveC
 import { BackendError, type BackendName, BACKENDS, selectBackend } from "./src/backend.ts";
 import { DATASETS } from "./src/data/registry.ts";
 import { classifierSpecs, paramSpecs } from "./src/params.ts";
-import { checkNotShipped, datasetEntry, resolveModel, UsageError, userPath } from "./src/resolve.ts";
+import { checkNotShipped, datasetEntry, resolveModel, UsageError, userDir, userPath } from "./src/resolve.ts";
 import {
   checkFlags,
   COMMAND_FLAGS,
@@ -155,7 +155,7 @@ async function initFrom(v: Values): Promise<{ from: string; checkpoint: Checkpoi
 }
 
 async function cmdTrain(pos: string[], v: Values): Promise<number> {
-  const given = userPath(v.out, "--out");
+  const given = userDir(v.out, "--out");
   if (given !== undefined) checkNotShipped(given);
   if (pos.length > 1 || (pos.length === 0 && !(v.resume && given !== undefined))) {
     throw new UsageError(
@@ -285,7 +285,7 @@ async function cmdEval(pos: string[], v: Values): Promise<number> {
 async function cmdSample(pos: string[], v: Values): Promise<number> {
   const { path, shipped } = await checkpointPath(pos, "sample");
   const runDir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : ".";
-  const outDir = userPath(v.out, "--out") ?? (shipped ? `runs/${shipped}-samples` : runDir); // shipped models stay as shipped
+  const outDir = userDir(v.out, "--out") ?? (shipped ? `runs/${shipped}-samples` : runDir); // shipped models stay as shipped
   const n = num(v, "n", 64, { int: true, min: 1 });
   const rng = new Rng(num(v, "seed", 0, { int: true, min: 0 }));
   const ckpt = await loadCheckpoint(path);

@@ -357,18 +357,36 @@ Deno.test("cli: sample and eval take the name of a shipped model (models/<name>/
 Deno.test("cli: an output that cannot be written ends in one line and exit 1, the stack trace only with DRAW_DEBUG", async () => {
   const run = await Deno.makeTempDir();
   equal((await cli(["train", "mnist", ...TINY, "--epochs", "1", "--out", run])).code, 0);
-  const blocker = `${run}/a-file`;
-  await Deno.writeTextFile(blocker, "");
-  const s = await cli(["sample", run, "--no-nearest", "--out", `${blocker}/pictures`, "--backend", "cpu"]);
+  await Deno.mkdir(`${run}/pictures/samples.png`, { recursive: true }); // a folder where the picture goes
+  const s = await cli(["sample", run, "--no-nearest", "--out", `${run}/pictures`, "--backend", "cpu"]);
   equal(s.code, 1, s.stderr);
-  match(s.stderr, /error: Not a directory.*a-file\/pictures.*: a file stands where a directory is needed/);
+  match(s.stderr, /error: Is a directory.*samples\.png.*: a file stands where a directory is needed, or the other way/);
   ok(!/\n\s+at /.test(s.stderr), `no stack trace: ${s.stderr}`);
-  const d = await cli(["sample", run, "--no-nearest", "--out", `${blocker}/pictures`, "--backend", "cpu"], {
+  const d = await cli(["sample", run, "--no-nearest", "--out", `${run}/pictures`, "--backend", "cpu"], {
     DRAW_DEBUG: "1",
   });
   equal(d.code, 1);
   match(d.stderr, /\n\s+at /, "DRAW_DEBUG shows the trace");
   await Deno.remove(run, { recursive: true });
+});
+
+Deno.test("cli: an --out that names a file, or lies under one, is refused before the data loads, exit 2", async () => {
+  const dir = await Deno.makeTempDir(), file = `${dir}/a-file`;
+  await Deno.writeTextFile(file, "kept");
+  for (
+    const [args, message] of [
+      [["train", "mnist", ...TINY, "--out", file], /^error: --out .*a-file is a file, not a folder: name a folder/],
+      [["train", "mnist", ...TINY, "--out", `${file}/run`], /^error: --out .*a-file\/run lies under .*a-file, a file/],
+      [["sample", "mnist", "--out", file], /^error: --out .*a-file is a file, not a folder/],
+    ] as [string[], RegExp][]
+  ) {
+    const r = await cli(args);
+    equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    match(r.stderr, message);
+    ok(!/^data:/m.test(r.stderr + r.stdout), "refused before the data loads");
+  }
+  equal(await Deno.readTextFile(file), "kept");
+  await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test({

@@ -38,6 +38,28 @@ export function userPath(value: string | undefined, flag: string): string | unde
   return value;
 }
 
+/**
+ * An output folder a flag gives ({@link userPath}'s checks), refused (UsageError) where it, or the nearest part of it
+ * that exists, is a file: found before the data loads, not at the first write.
+ */
+export function userDir(value: string | undefined, flag: string): string | undefined {
+  const path = userPath(value, flag);
+  if (path === undefined) return undefined;
+  for (let head = resolve(path);; head = dirname(head)) {
+    let info: Deno.FileInfo;
+    try {
+      info = Deno.statSync(head);
+    } catch (e) {
+      const missing = e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory;
+      if (missing && head !== dirname(head)) continue;
+      return path; // unreadable: the first write says why
+    }
+    if (info.isDirectory) return path;
+    const where = head === resolve(path) ? "is a file, not a folder" : `lies under ${head}, a file`;
+    throw new UsageError(`${flag} ${path} ${where}: name a folder (made if missing), e.g. ${flag} runs/mine`);
+  }
+}
+
 /** `path` made absolute with its links resolved as far as it exists (what is not there yet, as written). */
 function realPath(path: string): string {
   let head = resolve(path), tail = "";
