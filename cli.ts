@@ -29,7 +29,7 @@ import { DataError } from "./src/data/files.ts";
 import { type Checkpoint, loadCheckpoint, modelFromCheckpoint, SafetensorsError } from "./src/checkpoint.ts";
 import { frozenParts } from "./src/trainer.ts";
 import { shippedModel } from "./src/models.ts";
-import { servePage } from "./src/serve.ts";
+import { checkPort, servePage } from "./src/serve.ts";
 import { evaluate, evaluateClassifier } from "./src/evaluate.ts";
 import { evalReport } from "./src/eval_report.ts";
 import { Classifier } from "./src/classifier.ts";
@@ -326,6 +326,7 @@ async function newestRun(): Promise<string | undefined> {
 
 async function cmdServe(pos: string[], v: Values): Promise<number> {
   const port = num(v, "port", 8417, { int: true, min: 0, max: 65535 });
+  checkPort(port);
   const which = pos.length ? pos : [(await shippedModel("mnist")) ? "mnist" : (await newestRun()) ?? "mnist"];
   const { path } = await checkpointPath(which, "serve");
   const ckpt = await loadCheckpoint(path); // checked here, so a bad file fails before the page

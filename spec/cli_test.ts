@@ -389,6 +389,18 @@ Deno.test("cli: an --out that names a file, or lies under one, is refused before
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("cli: serve on a port in use ends in one line that names the port and the fix, exit 1", async () => {
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const r = await cli(["serve", "mnist", "--port", String(taken.addr.port)]);
+    equal(r.code, 1, r.stderr);
+    match(r.stderr, new RegExp(`^error: port ${taken.addr.port} is in use .*--port 0 for any free one\\n$`));
+    ok(!/bundling/.test(r.stderr + r.stdout), "found before the page is bundled");
+  } finally {
+    taken.close();
+  }
+});
+
 Deno.test({
   name: "cli: where Vulkan was chosen for WebGPU and finds no adapter, the error says how to try OpenGL",
   ignore: Deno.build.os !== "linux",

@@ -10,6 +10,7 @@
 import { cacheDir } from "./data/download.ts";
 import { DataError, isFile } from "./data/files.ts";
 import { checkpointWeights, encodeCheckpoint, loadCheckpoint } from "./checkpoint.ts";
+import { RunError } from "./run_settings.ts";
 
 /** What the page shows. */
 export interface ServeOptions {
@@ -58,6 +59,7 @@ const TYPES: Record<string, string> = {
 
 /** Starts the server (listening when this resolves). Stop it with the returned server's shutdown(). */
 export async function servePage(o: ServeOptions): Promise<Deno.HttpServer<Deno.NetAddr>> {
+  const port = o.port ?? 8417;
   const bundle = await bundlePage();
   const wasm = await wasmDir();
   const page = new URL("./web/index.html", import.meta.url).pathname;
@@ -103,9 +105,42 @@ export async function servePage(o: ServeOptions): Promise<Deno.HttpServer<Deno.N
     if (m) return file(`${wasm}${m[1]}`, TYPES[".wasm"]);
     return missing(`${pathname} is not part of this page`);
   };
-  return Deno.serve({
-    hostname: "127.0.0.1",
-    port: o.port ?? 8417,
-    onListen: ({ hostname, port }) => o.onListen?.(`http://${hostname}:${port}/`), // called as it binds
-  }, handler);
+  try {
+    return Deno.serve({
+      hostname: HOST,
+      port,
+      onListen: ({ hostname, port }) => o.onListen?.(`http://${hostname}:${port}/`), // called as it binds
+    }, handler);
+  } catch (e) {
+    throw portError(e, port);
+  }
+}
+
+/** The page is served on this machine alone. */
+const HOST = "127.0.0.1";
+
+/**
+ * Refuses (RunError, one line) a port that cannot be had: in use, or privileged. Called before the model loads and
+ * the page is bundled, so that the user hears at once; 0 (any free port) always passes.
+ */
+export function checkPort(port: number): void {
+  if (port === 0) return;
+  try {
+    Deno.listen({ hostname: HOST, port }).close();
+  } catch (e) {
+    throw portError(e, port);
+  }
+}
+
+/** A port that cannot be had, as a one-line error that says what to do (other errors as they are). */
+function portError(e: unknown, port: number): unknown {
+  if (e instanceof Deno.errors.AddrInUse) {
+    return new RunError(
+      `port ${port} is in use (another server holds it): give another with --port, or --port 0 for any free one`,
+    );
+  }
+  if (e instanceof Deno.errors.PermissionDenied) {
+    return new RunError(`port ${port} needs privileges you do not have: give one above 1023 with --port`);
+  }
+  return e;
 }
