@@ -10,7 +10,15 @@ import { checkPass, type ClassifierConfig, type DrawConfig, presetName, resolveC
 import { BackendError, type BackendName, BACKENDS, selectBackend } from "./src/backend.ts";
 import { DATASETS } from "./src/data/registry.ts";
 import { classifierSpecs, paramSpecs } from "./src/params.ts";
-import { checkNotShipped, datasetEntry, resolveModel, UsageError, userDir, userPath } from "./src/resolve.ts";
+import {
+  checkNotShipped,
+  datasetEntry,
+  existingDir,
+  resolveModel,
+  UsageError,
+  userDir,
+  userPath,
+} from "./src/resolve.ts";
 import {
   checkFlags,
   COMMAND_FLAGS,
@@ -87,7 +95,10 @@ async function backend(v: Values): Promise<string> {
 /** The splits of data set `name` (given on the command line, or read from the file `from`). */
 async function loadData(name: string, v: Values, from?: string): Promise<Splits> {
   const entry = datasetEntry(name, from);
-  const splits = await entry.load({ dataDir: userPath(v["data-dir"], "--data-dir"), log });
+  const splits = await entry.load({
+    dataDir: userPath(v["data-dir"], "--data-dir"),
+    log,
+  });
   log(
     `data: ${name} from ${splits.source} (${splits.train.count} train, ${splits.valid.count} valid, ${splits.test.count} test)`,
   );
@@ -373,6 +384,7 @@ export async function main(args: string[]): Promise<number> {
       return cmd === undefined && !v.help ? 2 : 0;
     }
     if (COMMAND_FLAGS.has(cmd)) checkFlags(cmd, v);
+    existingDir(v["data-dir"], "--data-dir", "the data sets"); // a mistyped folder, before anything loads
     if (cmd === "train") return await cmdTrain(pos, v);
     if (cmd === "eval") return await cmdEval(pos, v);
     if (cmd === "sample") return await cmdSample(pos, v);

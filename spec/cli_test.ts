@@ -370,7 +370,7 @@ Deno.test("cli: an output that cannot be written ends in one line and exit 1, th
   await Deno.remove(run, { recursive: true });
 });
 
-Deno.test("cli: an --out that names a file, or lies under one, is refused before the data loads, exit 2", async () => {
+Deno.test("cli: an --out that is a file or under one, a --data-dir that is not a folder: refused, exit 2", async () => {
   const dir = await Deno.makeTempDir(), file = `${dir}/a-file`;
   await Deno.writeTextFile(file, "kept");
   for (
@@ -386,6 +386,16 @@ Deno.test("cli: an --out that names a file, or lies under one, is refused before
     ok(!/^data:/m.test(r.stderr + r.stdout), "refused before the data loads");
   }
   equal(await Deno.readTextFile(file), "kept");
+  for (
+    const [where, message] of [
+      [`${dir}/no-such-folder`, /^error: --data-dir .*no-such-folder does not exist: name the folder/],
+      [file, /^error: --data-dir .*a-file is a file, not a folder: name the folder/],
+    ] as [string, RegExp][]
+  ) {
+    const r = await cli(["train", "mnist", ...TINY, "--data-dir", where, "--out", `${dir}/run`]);
+    equal(r.code, 2, r.stderr);
+    match(r.stderr, message);
+  }
   await Deno.remove(dir, { recursive: true });
 });
 

@@ -60,6 +60,24 @@ export function userDir(value: string | undefined, flag: string): string | undef
   }
 }
 
+/**
+ * A folder a flag names to read from ({@link userPath}'s checks), refused (UsageError) where it does not exist or is a
+ * file: a mistyped folder would otherwise pass unseen to the next place searched. `holds` says what it should hold.
+ */
+export function existingDir(value: string | undefined, flag: string, holds: string): string | undefined {
+  const path = userPath(value, flag);
+  if (path === undefined) return undefined;
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(path);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory)) return path;
+    throw new UsageError(`${flag} ${path} does not exist: name the folder that holds ${holds}`);
+  }
+  if (info.isDirectory) return path;
+  throw new UsageError(`${flag} ${path} is a file, not a folder: name the folder that holds ${holds}`);
+}
+
 /** `path` made absolute with its links resolved as far as it exists (what is not there yet, as written). */
 function realPath(path: string): string {
   let head = resolve(path), tail = "";
