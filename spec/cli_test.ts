@@ -91,6 +91,7 @@ Deno.test("cli: train, eval and sample run end to end on the fixtures and write 
   deepEqual(await magic("samples.png", 4), [0x89, 0x50, 0x4e, 0x47]);
   deepEqual(await magic("nearest.png", 4), [0x89, 0x50, 0x4e, 0x47]);
   deepEqual(await magic("generation.gif", 6), Array.from(new TextEncoder().encode("GIF89a")));
+  deepEqual(await magic("sequence.png", 4), [0x89, 0x50, 0x4e, 0x47]);
   deepEqual(await magic("reading.gif", 6), Array.from(new TextEncoder().encode("GIF89a")));
   match(await Deno.readTextFile(`${out}/loss.svg`), /<svg[\s\S]*validation cost/);
   await Deno.remove(out, { recursive: true });
@@ -266,7 +267,7 @@ Deno.test("cli: the tiny preset trains and samples on colour CIFAR-10, both SVHN
     deepEqual([ckpt.config.height, ckpt.config.width, ckpt.config.channels], want);
     const s = await cli(["sample", out, "--n", "4", "--backend", "cpu"]);
     equal(s.code, 0, s.stderr);
-    for (const f of ["samples.png", "generation.gif", "nearest.png", "reading.gif"]) {
+    for (const f of ["samples.png", "generation.gif", "sequence.png", "nearest.png", "reading.gif"]) {
       ok((await Deno.stat(`${out}/${f}`)).size > 0, f);
     }
     if (dataset === "two-digit") {
@@ -289,25 +290,27 @@ Deno.test("cli: the tiny preset trains and samples on colour CIFAR-10, both SVHN
 });
 
 Deno.test("cli: README's pictures of the shipped MNIST model are what `sample mnist` draws today", async () => {
-  // docs/results/mnist-shipped/samples.png was drawn by `deno run -A cli.ts sample mnist`: a change to the noise
+  // docs/results/mnist-shipped/{samples,sequence}.png were drawn by `deno run -A cli.ts sample mnist`: a change to the noise
   // stream, the sampler or the shipped weights redraws other digits, and README would show pictures nobody can make.
   // Products on another CPU's kernels may round a pixel differently, so each may move by a few levels of 255.
   const pics = await Deno.makeTempDir();
   const s = await cli(["sample", "mnist", "--no-nearest", "--out", pics]);
   equal(s.code, 0, s.stderr);
   const read = async (p: string) => decodePng(await Deno.readFile(p), p);
-  const now = await read(`${pics}/samples.png`), shown = await read(`${ROOT}docs/results/mnist-shipped/samples.png`);
-  deepEqual([now.width, now.height], [shown.width, shown.height]);
-  let worst = 0, total = 0;
-  for (let i = 0; i < now.rgb.length; i++) {
-    const d = Math.abs(now.rgb[i] - shown.rgb[i]);
-    worst = Math.max(worst, d);
-    total += d;
+  for (const picture of ["samples.png", "sequence.png"]) {
+    const now = await read(`${pics}/${picture}`), shown = await read(`${ROOT}docs/results/mnist-shipped/${picture}`);
+    deepEqual([now.width, now.height], [shown.width, shown.height]);
+    let worst = 0, total = 0;
+    for (let i = 0; i < now.rgb.length; i++) {
+      const d = Math.abs(now.rgb[i] - shown.rgb[i]);
+      worst = Math.max(worst, d);
+      total += d;
+    }
+    ok(
+      worst <= 8 && total / now.rgb.length < 0.05,
+      `${picture} differs from README's: worst ${worst}, mean ${total / now.rgb.length}`,
+    );
   }
-  ok(
-    worst <= 8 && total / now.rgb.length < 0.05,
-    `samples differ from README's: worst ${worst}, mean ${total / now.rgb.length}`,
-  );
   await Deno.remove(pics, { recursive: true });
 });
 

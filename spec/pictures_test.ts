@@ -1,6 +1,17 @@
 import { selectBackend } from "../src/backend.ts";
 import type { Dataset } from "../src/data/dataset.ts";
-import { nearestTraining, validationCurves } from "../src/pictures.ts";
+import {
+  generationFrames,
+  generationSequence,
+  generationTrace,
+  nearestTraining,
+  pictureScale,
+  sequenceSteps,
+  validationCurves,
+} from "../src/pictures.ts";
+import { Draw } from "../src/draw.ts";
+import { TINY } from "../src/config.ts";
+import { Rng } from "../src/random.ts";
 import { linePlot } from "../src/render/plot.ts";
 import { GREEN, Raster } from "../src/render/raster.ts";
 import { deepEqual, equal, match, ok } from "./_assert.ts";
@@ -14,6 +25,40 @@ Deno.test("nearestTraining() finds the training image closest in pixelwise L2", 
   const pick = [4, 1];
   const samples = Float32Array.from({ length: 8 }, (_, k) => images[pick[k >> 2] * 4 + (k & 3)] / 255 + 0.01);
   deepEqual(Array.from(await nearestTraining(samples, 2, train)), pick);
+});
+
+Deno.test("sequenceSteps(): ten steps evenly to the last, t = round(jT/10) − 1; all T where T ≤ 10", () => {
+  deepEqual(sequenceSteps(64), [5, 12, 18, 25, 31, 37, 44, 50, 57, 63]);
+  deepEqual(sequenceSteps(8), [0, 1, 2, 3, 4, 5, 6, 7]);
+  deepEqual(sequenceSteps(20, 4), [4, 9, 14, 19]);
+});
+
+Deno.test("generationSequence() (Figs 1, 7, 10): row k, column j is sample k's canvas at step j of the GIF", async () => {
+  await selectBackend("wasm");
+  const model = new Draw({ ...TINY, T: 12 }, 3);
+  const trace = await generationTrace(model, 6, new Rng(5));
+  const { frames } = generationFrames(model.config, trace, 3);
+  const steps = sequenceSteps(12, 5), rows = 4;
+  const seq = generationSequence(model.config, trace, steps, rows);
+  const { height: H, width: W } = model.config, s = pictureScale(H, W), gap = 2;
+  equal(seq.width, steps.length * (W * s + gap) + gap);
+  equal(seq.height, rows * (H * s + gap) + gap);
+  const tile = (r: Raster, x0: number, y0: number) => {
+    const out: number[] = [];
+    for (let y = y0; y < y0 + H * s; y++) {
+      out.push(...r.rgb.subarray((y * r.width + x0) * 3, (y * r.width + x0 + W * s) * 3));
+    }
+    return out;
+  };
+  for (let k = 0; k < rows; k++) {
+    steps.forEach((t, j) => {
+      const inFrame = tile(frames[t], gap + (k % 3) * (W * s + gap), gap + Math.floor(k / 3) * (H * s + gap));
+      deepEqual(tile(seq, gap + j * (W * s + gap), gap + k * (H * s + gap)), inFrame, `sample ${k}, step ${t}`);
+    });
+  }
+  // the canvases differ from step to step, so a column showing another step would fail above
+  ok(tile(frames[steps[1]], gap, gap).some((v, i) => v !== tile(frames[steps[1] - 1], gap, gap)[i]));
+  model.dispose();
 });
 
 Deno.test("Raster.window() joins the outermost filter centres, g ± (N − 1)δ/2, with a border σ·scale/2 wide", () => {

@@ -240,7 +240,7 @@ Usage:
   deno run -A cli.ts train <dataset> [options]     train a model, checkpointing to --out
   deno run -A cli.ts train --resume --out DIR      go on with the run in DIR, on its own data set
   deno run -A cli.ts eval <run-dir|checkpoint|model>    test-set NLL bound in nats (Table 2), or test error (Table 1)
-  deno run -A cli.ts sample <run-dir|checkpoint|model>  pictures: samples, generation GIF, nearest images, glimpses, loss curve
+  deno run -A cli.ts sample <run-dir|checkpoint|model>  pictures: samples, generation (GIF, still), nearest, glimpses, loss
   deno run -A cli.ts serve [model|run-dir]              a local page: watch DRAW generate, draw a digit for it to read
   (a model is the name of one shipped in models/, e.g. mnist: sample mnist draws digits at once)
   deno run -A cli.ts help [command]

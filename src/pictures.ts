@@ -1,13 +1,14 @@
 /**
- * The paper's pictures from a trained model: generated samples (Fig 6), the generation sequence
- * with the write window (Fig 1), the nearest training image beside samples (Figs 6, 9, 12), the
- * reading sequence of a real image, and the loss curve (Fig 11).
+ * The paper's pictures from a trained model: generated samples (Fig 6), the generation sequence with the write window
+ * (Figs 1, 7, 10: as a still and in motion), the nearest training image beside samples (Figs 6, 9, 12), the reading
+ * sequence of a real image, and the loss curve (Fig 11).
  *
  * @module
  */
 import * as tf from "./tf.ts";
 import { batchTensor, type Dataset, imageBytes } from "./data/dataset.ts";
 import type { Draw } from "./draw.ts";
+import type { DrawConfig } from "./config.ts";
 import { type Classifier, classifierForward } from "./classifier.ts";
 import type { Rng } from "./random.ts";
 import { GREEN, gridLayout, Raster, RED } from "./render/raster.ts";
@@ -36,36 +37,76 @@ export async function sampleMeans(model: Draw, n: number, rng: Rng): Promise<Flo
   return v;
 }
 
-/**
- * The generation sequence (Fig 1): one frame per step t showing σ(c_t) of `n` samples, with the
- * write window in red where the model writes with attention. Returns frames and per-frame delays.
- */
-export async function generationFrames(
-  model: Draw,
-  n: number,
-  rng: Rng,
-  cols: number,
-): Promise<{ frames: Raster[]; delays: number[] }> {
-  const { T, height: H, width: W, channels: C, writeN } = model.config;
+/** What generation drew at each step: the canvases σ(c_t) and the write windows of `n` samples (Figs 1, 7, 10). */
+export interface GenerationTrace {
+  /** Samples. */
+  n: number;
+  /** σ(c_t) for t = 1…T, [T, n, H, W, C] in [0, 1]. */
+  canvases: Float32Array;
+  /** The write windows' five numbers (Eqs 21–24, before their transforms), [n, T, 5]; absent without attention. */
+  windows?: Float32Array;
+}
+
+/** Generates `n` samples (Eqs 13–16), keeping each step's canvas and write window. */
+export async function generationTrace(model: Draw, n: number, rng: Rng): Promise<GenerationTrace> {
   const s = model.generate(n, rng, { trace: true });
-  const canv = (await tf.tidy(() => tf.sigmoid(s.canvases!)).data()) as Float32Array; // [T, n, H, W, C]
-  const wins = s.writeWindows ? ((await s.writeWindows.data()) as Float32Array) : undefined; // [n, T, 5]
+  const canvases = (await tf.tidy(() => tf.sigmoid(s.canvases!)).data()) as Float32Array;
+  const windows = s.writeWindows ? ((await s.writeWindows.data()) as Float32Array) : undefined;
   tf.dispose([s.means, s.logits, s.canvases!, s.writeWindows!].filter(Boolean));
+  return { n, canvases, windows };
+}
+
+/** Draws sample k's canvas at step t, with its write window in red, its top-left corner at (x0, y0). */
+function drawStep(r: Raster, config: DrawConfig, trace: GenerationTrace, k: number, t: number, x0: number, y0: number) {
+  const { T, height: H, width: W, channels: C, writeN } = config;
+  const size = H * W * C, scale = pictureScale(H, W), at = (t * trace.n + k) * size;
+  r.image(trace.canvases.subarray(at, at + size), H, W, C, x0, y0, scale);
+  if (trace.windows) {
+    r.window(trace.windows.subarray((k * T + t) * 5, (k * T + t) * 5 + 5), writeN, x0, y0, W, H, scale, RED);
+  }
+}
+
+/**
+ * The generation sequence as an animation (Fig 1 in motion): one frame per step t showing σ(c_t) of every sample of
+ * `trace` in a grid of `cols` columns, with the write window in red where the model writes with attention.
+ */
+export function generationFrames(
+  config: DrawConfig,
+  trace: GenerationTrace,
+  cols: number,
+): { frames: Raster[]; delays: number[] } {
+  const { T, height: H, width: W } = config;
   const scale = pictureScale(H, W);
-  const g = gridLayout(n, cols, W * scale, H * scale, 2);
-  const size = H * W * C;
+  const g = gridLayout(trace.n, cols, W * scale, H * scale, 2);
   const frames: Raster[] = [];
   for (let t = 0; t < T; t++) {
     const r = new Raster(g.width, g.height, [128, 128, 128]);
-    for (let k = 0; k < n; k++) {
-      const [x0, y0] = g.at(k);
-      r.image(canv.subarray((t * n + k) * size, (t * n + k + 1) * size), H, W, C, x0, y0, scale);
-      if (wins) r.window(wins.subarray((k * T + t) * 5, (k * T + t) * 5 + 5), writeN, x0, y0, W, H, scale, RED);
-    }
+    for (let k = 0; k < trace.n; k++) drawStep(r, config, trace, k, t, ...g.at(k));
     frames.push(r);
   }
   const delays = frames.map((_, t) => (t === T - 1 ? 2000 : Math.max(40, Math.round(3000 / T))));
   return { frames, delays };
+}
+
+/** The steps a still of the generation shows (0-based): `columns` of them evenly to the last, or every one of T. */
+export function sequenceSteps(T: number, columns = 10): number[] {
+  if (T <= columns) return Array.from({ length: T }, (_, t) => t);
+  return Array.from({ length: columns }, (_, j) => Math.round(((j + 1) * T) / columns) - 1);
+}
+
+/**
+ * The generation sequence as a still, as the paper prints it (Figs 1, 7, 10): one row per sample (the first `rows`
+ * of `trace`), one column per step of `steps`, the write window in red.
+ */
+export function generationSequence(config: DrawConfig, trace: GenerationTrace, steps: number[], rows: number): Raster {
+  const { height: H, width: W } = config;
+  const scale = pictureScale(H, W);
+  const g = gridLayout(rows * steps.length, steps.length, W * scale, H * scale, 2);
+  const r = new Raster(g.width, g.height, [128, 128, 128]);
+  for (let k = 0; k < Math.min(rows, trace.n); k++) {
+    steps.forEach((t, j) => drawStep(r, config, trace, k, t, ...g.at(k * steps.length + j)));
+  }
+  return r;
 }
 
 /** Index of the training image closest (pixelwise L2) to each sample. */

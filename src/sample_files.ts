@@ -1,6 +1,6 @@
 /**
  * What `cli.ts sample` writes beside a model: samples.png (Fig 6), generation.gif (Fig 1's canvas filling in, with the
- * write window), nearest.png (each sample beside its nearest training image), reading.gif (a test image read and
+ * write window), sequence.png (the same as a still, a row per sample, as Figs 1, 7 and 10 print it), nearest.png (each sample beside its nearest training image), reading.gif (a test image read and
  * redrawn), loss.svg (the run's curve); for the classifier, glimpses.png (Fig 5) and the curve.
  *
  * @module
@@ -13,6 +13,8 @@ import type { Rng } from "./random.ts";
 import { encodeGif, encodePng } from "./render/encode.ts";
 import {
   generationFrames,
+  generationSequence,
+  generationTrace,
   glimpsePicture,
   imageGrid,
   lossCurve,
@@ -20,6 +22,7 @@ import {
   nearestTraining,
   readingFrames,
   sampleMeans,
+  sequenceSteps,
 } from "./pictures.ts";
 
 /** Where and what {@link writePictures} draws. */
@@ -66,8 +69,11 @@ export async function writePictures(model: Draw | Classifier, o: PictureOptions)
   const { height: H, width: W, channels: C } = model.config;
   const means = await sampleMeans(model, n, rng);
   await put("samples.png", encodePng(imageGrid(means, n, H, W, C, Math.ceil(Math.sqrt(n)))));
-  const gen = await generationFrames(model, Math.min(n, 16), rng, 4);
+  const trace = await generationTrace(model, Math.min(n, 16), rng);
+  const gen = generationFrames(model.config, trace, 4);
   await put("generation.gif", encodeGif(gen.frames, gen.delays));
+  const steps = sequenceSteps(model.config.T);
+  await put("sequence.png", encodePng(generationSequence(model.config, trace, steps, Math.min(trace.n, 8))));
   let splits: Splits | undefined;
   try {
     splits = await o.data();

@@ -14,7 +14,7 @@ import { type Model, modelFromCheckpoint, parseCheckpoint } from "../checkpoint.
 import { type Classifier, classifierForward } from "../classifier.ts";
 import type { Dataset } from "../data/dataset.ts";
 import type { Draw } from "../draw.ts";
-import { generationFrames, glimpsePicture, lossCurve, readingFrames } from "../pictures.ts";
+import { generationFrames, generationTrace, glimpsePicture, lossCurve, readingFrames } from "../pictures.ts";
 import { Rng } from "../random.ts";
 import type { Raster } from "../render/raster.ts";
 
@@ -138,7 +138,7 @@ function drawPanels(model: Draw) {
     showRead = stepper("reading", "read-step", "read-step-label");
   let seed = 1;
   $("generate").addEventListener("click", async () => {
-    const { frames } = await generationFrames(model, 16, new Rng(seed++), 4);
+    const { frames } = generationFrames(model.config, await generationTrace(model, 16, new Rng(seed++)), 4);
     showGen(frames);
   });
   if (C !== 1) {
