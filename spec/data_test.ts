@@ -1,7 +1,7 @@
 import { encodeAmat, parseAmat } from "../src/data/amat.ts";
 import { batchTensor, type Dataset } from "../src/data/dataset.ts";
 import { DataError, gunzip, isGzip, readMaybeGzip, writeAtomic } from "../src/data/files.ts";
-import { parseSums, sha256 } from "../src/data/download.ts";
+import { download, parseSums, sha256 } from "../src/data/download.ts";
 import { encodeIdx, parseIdx } from "../src/data/idx.ts";
 import { loadBinarizedMnist, loadMnistIdx } from "../src/data/mnist.ts";
 import { deepEqual, equal, ok, rejects, throws } from "./_assert.ts";
@@ -97,6 +97,17 @@ Deno.test("loadBinarizedMnist() reads the fixtures, checks SHA256SUMS, and names
   await Deno.remove(`${dir}/SHA256SUMS`);
   await Deno.writeFile(f, bytes);
   await rejects(() => loadBinarizedMnist({ dataDir: dir, download: false, fallback: false }), /is not the canonical/);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("download() with no network says where to put the file fetched elsewhere, and writes nothing", async () => {
+  const dir = await Deno.makeTempDir(), dest = `${dir}/cifar/archive.tar.gz`;
+  // port 1 on this machine: refused at once, as a machine without a network refuses
+  await rejects(
+    () => download("http://127.0.0.1:1/archive.tar.gz", dest, "0".repeat(64)),
+    /Cannot download http:\/\/127\.0\.0\.1:1\/archive\.tar\.gz \(.*\): .*save it as .*\/cifar\/archive\.tar\.gz$/,
+  );
+  await rejects(() => Deno.stat(dest), Deno.errors.NotFound);
   await Deno.remove(dir, { recursive: true });
 });
 

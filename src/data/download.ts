@@ -34,7 +34,8 @@ export function cacheDir(): string {
  * Downloads `url` into `dest`, keeping it only if its SHA-256 is `sha`: that of the file as
  * served (`of: "file"`), or of its content after gunzip (`of: "content"`, the default, for sums
  * published for the uncompressed data). Progress goes to `log`.
- * Throws a {@link DataError} naming the URL when the network fails or the checksum differs.
+ * Throws a {@link DataError} naming the URL when the network fails (and `dest`, where a copy fetched elsewhere goes:
+ * every loader looks there before it downloads) or the checksum differs.
  */
 export async function download(
   url: string,
@@ -50,7 +51,10 @@ export async function download(
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     bytes = new Uint8Array(await res.arrayBuffer());
   } catch (e) {
-    throw new DataError(`Cannot download ${url} (${(e as Error).message})`);
+    throw new DataError(
+      `Cannot download ${url} (${(e as Error).message}): where this machine has no network, fetch it on one that has ` +
+        `and save it as ${dest}`,
+    );
   }
   const got = await sha256(of === "content" && isGzip(bytes) ? await gunzip(bytes, url) : bytes);
   if (got !== sha) {
