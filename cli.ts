@@ -405,9 +405,10 @@ export async function main(args: string[]): Promise<number> {
     // Anything else (a file that cannot be written, a full disk, a missing adapter, a bug): one
     // line that says what happened; the stack trace only when asked for, for bug reports.
     const debug = args.includes("--debug") || envFlag("DRAW_DEBUG");
-    console.error(`error: ${describe(e)}`);
+    const { line, known } = describe(e);
+    console.error(`error: ${line}`);
     if (debug) console.error(e instanceof Error ? e.stack : String(e));
-    else console.error("(set DRAW_DEBUG=1 for the stack trace, to include in a bug report)");
+    else if (!known) console.error("(set DRAW_DEBUG=1 for the stack trace, to include in a bug report)");
     return 1;
   } finally {
     engine.dispose(); // stop the fused engine's worker threads

@@ -4,6 +4,7 @@
 import { loadCheckpoint, parseCheckpoint } from "../src/checkpoint.ts";
 import { decodeSafetensors, storedValues } from "../src/safetensors.ts";
 import { plusMinus } from "../src/eval_report.ts";
+import { describe } from "../src/cli_args.ts";
 import { servePage } from "./_browser.ts";
 import { encodeAmat } from "../src/data/amat.ts";
 import { sha256 } from "../src/data/download.ts";
@@ -365,6 +366,7 @@ Deno.test("cli: an output that cannot be written ends in one line and exit 1, th
   equal(s.code, 1, s.stderr);
   match(s.stderr, /error: Is a directory.*samples\.png.*: a file stands where a directory is needed, or the other way/);
   ok(!/\n\s+at /.test(s.stderr), `no stack trace: ${s.stderr}`);
+  ok(!/DRAW_DEBUG|bug report/.test(s.stderr), `the machine's state, not a bug: ${s.stderr}`);
   const d = await cli(["sample", run, "--no-nearest", "--out", `${run}/pictures`, "--backend", "cpu"], {
     DRAW_DEBUG: "1",
   });
@@ -411,6 +413,22 @@ Deno.test("cli: serve on a port in use ends in one line that names the port and 
     ok(!/bundling/.test(r.stderr + r.stdout), "found before the page is bundled");
   } finally {
     taken.close();
+  }
+});
+
+Deno.test("describe(): the machine's state says what to check and asks for no bug report; anything else does", () => {
+  const cases: [unknown, RegExp | undefined][] = [
+    [new Deno.errors.PermissionDenied("Permission denied (os error 13)"), /: check that the path is writable by you$/],
+    [new Deno.errors.NotFound("No such file (os error 2)"), /: check that the path exists$/],
+    [new Deno.errors.IsADirectory("Is a directory (os error 21)"), /: a file stands where a directory is needed/],
+    [new Error("No space left on device (os error 28): writefile 'x'"), /: the disk is full$/],
+    [new TypeError("Cannot read properties of undefined\n    at f (x.ts:1:1)"), undefined],
+  ];
+  for (const [e, hint] of cases) {
+    const d = describe(e);
+    equal(d.known, hint !== undefined, d.line);
+    if (hint) match(d.line, hint);
+    else equal(d.line, "Cannot read properties of undefined");
   }
 });
 

@@ -419,14 +419,20 @@ export function envFlag(name: string): boolean {
   }
 }
 
-/** An unexpected error in one line: what happened, and for file system errors, what to check. */
-export function describe(e: unknown): string {
+/**
+ * An unexpected error in one line: what happened, and for file system errors, what to check. `known` says whether it
+ * is one of those (the machine's state, not a bug: no stack trace is wanted for a bug report).
+ */
+export function describe(e: unknown): { line: string; known: boolean } {
   const message = (e instanceof Error ? e.message : String(e)).split("\n")[0];
-  if (e instanceof Deno.errors.PermissionDenied) return `${message}: check that the path is writable by you`;
-  if (e instanceof Deno.errors.NotFound) return `${message}: check that the path exists`;
-  if (e instanceof Deno.errors.NotADirectory || e instanceof Deno.errors.IsADirectory) {
-    return `${message}: a file stands where a directory is needed, or the other way round`;
-  }
-  if (e instanceof Error && /ENOSPC|No space left/i.test(message)) return `${message}: the disk is full`;
-  return message;
+  const hint = e instanceof Deno.errors.PermissionDenied
+    ? "check that the path is writable by you"
+    : e instanceof Deno.errors.NotFound
+    ? "check that the path exists"
+    : e instanceof Deno.errors.NotADirectory || e instanceof Deno.errors.IsADirectory
+    ? "a file stands where a directory is needed, or the other way round"
+    : e instanceof Error && /ENOSPC|No space left/i.test(message)
+    ? "the disk is full"
+    : undefined;
+  return { line: hint ? `${message}: ${hint}` : message, known: hint !== undefined };
 }
