@@ -95,10 +95,7 @@ async function backend(v: Values): Promise<string> {
 /** The splits of data set `name` (given on the command line, or read from the file `from`). */
 async function loadData(name: string, v: Values, from?: string): Promise<Splits> {
   const entry = datasetEntry(name, from);
-  const splits = await entry.load({
-    dataDir: userPath(v["data-dir"], "--data-dir"),
-    log,
-  });
+  const splits = await entry.load({ dataDir: userPath(v["data-dir"], "--data-dir"), log });
   log(
     `data: ${name} from ${splits.source} (${splits.train.count} train, ${splits.valid.count} valid, ${splits.test.count} test)`,
   );

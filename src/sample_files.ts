@@ -1,7 +1,8 @@
 /**
  * What `cli.ts sample` writes beside a model: samples.png (Fig 6), generation.gif (Fig 1's canvas filling in, with the
- * write window), sequence.png (the same as a still, a row per sample, as Figs 1, 7 and 10 print it), nearest.png (each sample beside its nearest training image), reading.gif (a test image read and
- * redrawn), loss.svg (the run's curve); for the classifier, glimpses.png (Fig 5) and the curve.
+ * write window), sequence.png (the same as a still, a row per sample, as Figs 1, 7 and 10 print it), nearest.png
+ * (each sample beside its nearest training image), reading.gif (a test image read and redrawn), loss.svg (the run's
+ * curve); for the classifier, glimpses.png (Fig 5) and the curve.
  *
  * @module
  */
