@@ -290,29 +290,32 @@ Deno.test("cli: the tiny preset trains and samples on colour CIFAR-10, both SVHN
   }
 });
 
-Deno.test("cli: README's pictures of the shipped MNIST model are what `sample mnist` draws today", async () => {
-  // docs/results/mnist-shipped/{samples,sequence}.png were drawn by `deno run -A cli.ts sample mnist`: a change to the noise
-  // stream, the sampler or the shipped weights redraws other digits, and README would show pictures nobody can make.
+Deno.test("cli: README's pictures of the shipped MNIST models are what `sample <name>` draws today", async () => {
+  // docs/results/<name>-shipped/{samples,sequence}.png were drawn by `deno run -A cli.ts sample <name>`: a change to the
+  // noise stream, the sampler or the shipped weights redraws other digits, and README would show pictures nobody makes.
   // Products on another CPU's kernels may round a pixel differently, so each may move by a few levels of 255.
-  const pics = await Deno.makeTempDir();
-  const s = await cli(["sample", "mnist", "--no-nearest", "--out", pics]);
-  equal(s.code, 0, s.stderr);
   const read = async (p: string) => decodePng(await Deno.readFile(p), p);
-  for (const picture of ["samples.png", "sequence.png"]) {
-    const now = await read(`${pics}/${picture}`), shown = await read(`${ROOT}docs/results/mnist-shipped/${picture}`);
-    deepEqual([now.width, now.height], [shown.width, shown.height]);
-    let worst = 0, total = 0;
-    for (let i = 0; i < now.rgb.length; i++) {
-      const d = Math.abs(now.rgb[i] - shown.rgb[i]);
-      worst = Math.max(worst, d);
-      total += d;
+  for (const model of ["mnist", "mnist-no-attention"]) {
+    const pics = await Deno.makeTempDir();
+    const s = await cli(["sample", model, "--no-nearest", "--out", pics]);
+    equal(s.code, 0, s.stderr);
+    for (const picture of ["samples.png", "sequence.png"]) {
+      const now = await read(`${pics}/${picture}`);
+      const shown = await read(`${ROOT}docs/results/${model}-shipped/${picture}`);
+      deepEqual([now.width, now.height], [shown.width, shown.height]);
+      let worst = 0, total = 0;
+      for (let i = 0; i < now.rgb.length; i++) {
+        const d = Math.abs(now.rgb[i] - shown.rgb[i]);
+        worst = Math.max(worst, d);
+        total += d;
+      }
+      ok(
+        worst <= 8 && total / now.rgb.length < 0.05,
+        `${model}'s ${picture} differs from README's: worst ${worst}, mean ${total / now.rgb.length}`,
+      );
     }
-    ok(
-      worst <= 8 && total / now.rgb.length < 0.05,
-      `${picture} differs from README's: worst ${worst}, mean ${total / now.rgb.length}`,
-    );
+    await Deno.remove(pics, { recursive: true });
   }
-  await Deno.remove(pics, { recursive: true });
 });
 
 Deno.test("cli: each shipped classifier's card and README's table give the test error that `eval <name>` measures today", async () => {
