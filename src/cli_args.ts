@@ -297,7 +297,7 @@ export function argsMessage(e: unknown, known: readonly string[], args: readonly
   const message = e instanceof Error ? e.message : String(e);
   const flag = /^(?:Unknown option|Option) '(-[^' ]+)/.exec(message)?.[1];
   if (flag === undefined) return message.split("\n")[0];
-  if (message.startsWith("Unknown option")) {
+  if ((e as { code?: string })?.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
     const near = nearest(flag.replace(/^-+/, ""), known);
     return `unknown option ${flag}${near ? `: did you mean --${near}?` : ""}`;
   }

@@ -7,9 +7,9 @@
  * which holds Adam's moments and the averages too, in float32; the repository allows 80 MB of model files,
  * history included; `--precision f32` keeps float32, `--precision i8` stores every weight matrix in 8 bits with a
  * float32 scale per column, the rest in half precision: a quarter of float32's bytes), with the run's position: a
- * copy of the folder goes on with `train … --resume --out <copy>`, with a fresh optimizer. The card's figures are the stored weights',
- * beside what rounding cost them, image by image. Where the run kept a moving average of its weights (`train
- * --average`), the averages are the shipped weights, and the card gives the raw weights' figure beside theirs.
+ * copy of the folder goes on with `train … --resume --out <copy>`, with a fresh optimizer. The card's figures are the
+ * stored weights', beside what rounding cost them, image by image. Where the run kept a moving average of its weights
+ * (`train --average`), the averages are the shipped weights, and the card gives the raw weights' figure beside theirs.
  *
  * With --base <model> (a run started with `train --init-from <model>`, that model shipped in models/) the
  * checkpoint holds only what fine-tuning changed: the weights that differ from the base's, or their changed
